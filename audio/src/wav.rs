@@ -198,7 +198,7 @@ fn decode_mulaw(layout: &Layout, bytes: &[u8]) -> Result<WavAudio, WavError> {
     }
     let codes = &bytes[layout.data.clone()];
     let channels = usize::from(format.channels);
-    if codes.len() % channels != 0 {
+    if !codes.len().is_multiple_of(channels) {
         return Err(WavError::Malformed(
             "data length is not a whole number of frames",
         ));

@@ -1,1 +1,350 @@
-//! TODO: endpoint
+//! Utterance endpointing: quiet → starting → speaking → stopping, over the
+//! frame classifier in [`crate::vad`].
+//!
+//! Time is counted in samples consumed, never read from a clock, so a test, a
+//! simulation and a live call behave the same. Input may arrive in chunks of
+//! any size; it is re-framed through a fixed buffer, so chunking never changes
+//! the events. Audio from before the start is kept in a preallocated ring
+//! (pre-roll); the only allocation is one buffer per utterance, sized up front
+//! for the longest utterance allowed.
+
+use crate::vad::{Vad, VadConfig};
+
+/// Settings of the endpointer. Durations are in milliseconds and converted to samples once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    /// Input sample rate in Hz; overrides `vad.sample_rate`.
+    pub sample_rate: u32,
+    /// Speech needed to open an utterance (and to emit `SpeechStarted`).
+    pub start_ms: u32,
+    /// Silence needed to close an utterance.
+    pub hangover_ms: u32,
+    /// Audio kept from before the detected start.
+    pub preroll_ms: u32,
+    /// Utterances with less speech than this are discarded (clicks, coughs).
+    pub min_utterance_ms: u32,
+    /// Utterances are cut here even if the caller keeps talking.
+    pub max_utterance_ms: u32,
+    /// Silence after which a `Tentative` utterance is offered early; below `hangover_ms`.
+    pub eager_ms: Option<u32>,
+    /// The frame classifier. Its own hangover is not used: `hangover_ms` replaces it.
+    pub vad: VadConfig,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 8000,
+            start_ms: 120,
+            hangover_ms: 600,
+            preroll_ms: 300,
+            min_utterance_ms: 250,
+            max_utterance_ms: 15_000,
+            eager_ms: None,
+            vad: VadConfig::default(),
+        }
+    }
+}
+
+/// One caller utterance, ready for speech-to-text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utterance {
+    /// Pre-roll + speech + the silence heard before the decision.
+    pub pcm: Vec<i16>,
+    /// Stream position of `pcm[0]` (before `start_sample` by the pre-roll kept).
+    pub pcm_start_sample: u64,
+    /// Where the speech began.
+    pub start_sample: u64,
+    /// Where the speech ended (not the end of the hangover).
+    pub end_sample: u64,
+    /// Cut at `max_utterance_ms` rather than ended by silence.
+    pub forced: bool,
+}
+
+/// What the endpointer reports, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// `start_ms` of speech confirmed; the speech began at `start_sample`.
+    SpeechStarted { start_sample: u64 },
+    /// Silence reached `eager_ms`: the utterance as it stands, for early transcription.
+    Tentative(Utterance),
+    /// Speech came back after a `Tentative`, before the hangover ended: discard that guess.
+    Resumed { at_sample: u64 },
+    /// A finished utterance.
+    Utterance(Utterance),
+    /// Speech that was confirmed but ended shorter than `min_utterance_ms`.
+    Discarded { start_sample: u64, end_sample: u64 },
+}
+
+/// Durations of the config, in samples.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    frame: usize,
+    start: u64,
+    /// How long a start may take to gather `start` samples of speech.
+    start_window: u64,
+    hangover: u64,
+    preroll: u64,
+    min_utterance: u64,
+    max_utterance: u64,
+    eager: Option<u64>,
+}
+
+impl Limits {
+    fn new(config: &EndpointConfig, frame: usize) -> Self {
+        let samples = |ms: u32| u64::from(ms) * u64::from(config.sample_rate) / 1000;
+        let start = samples(config.start_ms).max(1);
+        Self {
+            frame,
+            start,
+            start_window: 2 * start + frame as u64,
+            hangover: samples(config.hangover_ms),
+            preroll: samples(config.preroll_ms),
+            min_utterance: samples(config.min_utterance_ms),
+            max_utterance: samples(config.max_utterance_ms).max(start),
+            eager: config
+                .eager_ms
+                .map(samples)
+                .filter(|&eager| eager < samples(config.hangover_ms)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Quiet,
+    /// Speech began at `start`; `voiced` samples of speech seen so far.
+    Starting {
+        start: u64,
+        voiced: u64,
+    },
+    /// Inside an utterance; speech last ended at `speech_end`, silence since then.
+    Speaking {
+        start: u64,
+        speech_end: u64,
+        tentative_sent: bool,
+    },
+}
+
+/// Turns a stream of PCM into utterance events. Create one per call.
+#[derive(Debug)]
+pub struct Endpointer {
+    vad: Vad,
+    limits: Limits,
+    state: State,
+    /// Partial classifier frame carried between pushes.
+    pending: Box<[i16]>,
+    pending_len: usize,
+    /// Samples of completed frames (the start of the next frame).
+    framed: u64,
+    /// The most recent audio: pre-roll plus the start window, indexed by position % len.
+    ring: Box<[i16]>,
+    /// Earliest position whose audio the ring may hand out as pre-roll.
+    ring_valid_from: u64,
+    /// The open utterance's audio, allocated when speech is confirmed.
+    current: Vec<i16>,
+    current_pcm_start: u64,
+}
+
+impl Endpointer {
+    pub fn new(config: EndpointConfig) -> Self {
+        let vad_config = VadConfig {
+            sample_rate: config.sample_rate,
+            hangover_frames: 0,
+            ..config.vad.clone()
+        };
+        let frame = vad_config.frame_len().max(1);
+        let limits = Limits::new(&config, frame);
+        let ring_len = (limits.preroll + limits.start_window) as usize + frame;
+        Self {
+            vad: Vad::new(vad_config),
+            limits,
+            state: State::Quiet,
+            pending: vec![0; frame].into_boxed_slice(),
+            pending_len: 0,
+            framed: 0,
+            ring: vec![0; ring_len].into_boxed_slice(),
+            ring_valid_from: 0,
+            current: Vec::new(),
+            current_pcm_start: 0,
+        }
+    }
+
+    /// Samples consumed since creation or the last reset.
+    pub fn position(&self) -> u64 {
+        self.framed + self.pending_len as u64
+    }
+
+    /// Back to a fresh stream at position 0; an open utterance is dropped without an event.
+    pub fn reset(&mut self) {
+        self.vad.reset();
+        self.state = State::Quiet;
+        self.pending_len = 0;
+        self.framed = 0;
+        self.ring_valid_from = 0;
+        self.current = Vec::new();
+    }
+
+    /// Consumes `pcm` (any length) and reports events as frames complete.
+    pub fn push(&mut self, mut pcm: &[i16], mut on_event: impl FnMut(EndpointEvent)) {
+        while !pcm.is_empty() {
+            let take = (self.limits.frame - self.pending_len).min(pcm.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&pcm[..take]);
+            self.pending_len += take;
+            pcm = &pcm[take..];
+            if self.pending_len == self.limits.frame {
+                self.pending_len = 0;
+                self.process_frame(&mut on_event);
+            }
+        }
+    }
+
+    fn process_frame(&mut self, on_event: &mut impl FnMut(EndpointEvent)) {
+        let frame_start = self.framed;
+        let frame_len = self.limits.frame as u64;
+        let frame_end = frame_start + frame_len;
+        let is_speech = self.vad.classify(&self.pending).is_speech;
+        self.write_ring(frame_start);
+        self.framed = frame_end;
+        if matches!(self.state, State::Speaking { .. }) {
+            self.current.extend_from_slice(&self.pending);
+        }
+        self.state = match self.state {
+            State::Quiet if is_speech => self.starting(frame_start, frame_len, on_event),
+            State::Quiet => State::Quiet,
+            State::Starting { start, voiced } => {
+                if is_speech {
+                    self.starting(start, voiced + frame_len, on_event)
+                } else if frame_end - start > self.limits.start_window {
+                    State::Quiet
+                } else {
+                    State::Starting { start, voiced }
+                }
+            }
+            State::Speaking {
+                start,
+                speech_end,
+                tentative_sent,
+            } => {
+                let speech_end = if is_speech { frame_end } else { speech_end };
+                if is_speech && tentative_sent {
+                    on_event(EndpointEvent::Resumed {
+                        at_sample: frame_start,
+                    });
+                }
+                let tentative_sent = tentative_sent && !is_speech;
+                self.speaking(start, speech_end, tentative_sent, on_event)
+            }
+        };
+    }
+
+    /// Counts speech towards `start_ms`; once reached, opens the utterance.
+    fn starting(
+        &mut self,
+        start: u64,
+        voiced: u64,
+        on_event: &mut impl FnMut(EndpointEvent),
+    ) -> State {
+        if voiced < self.limits.start {
+            return State::Starting { start, voiced };
+        }
+        on_event(EndpointEvent::SpeechStarted {
+            start_sample: start,
+        });
+        self.open_utterance(start);
+        // The frame that confirmed the start is speech, so speech ends with it for now.
+        self.speaking(start, self.framed, false, on_event)
+    }
+
+    /// Decides what silence since `speech_end` means: nothing yet, a tentative, or the end.
+    fn speaking(
+        &mut self,
+        start: u64,
+        speech_end: u64,
+        mut tentative_sent: bool,
+        on_event: &mut impl FnMut(EndpointEvent),
+    ) -> State {
+        let silence = self.framed - speech_end;
+        let long_enough = speech_end - start >= self.limits.min_utterance;
+        if self.framed - start >= self.limits.max_utterance {
+            on_event(EndpointEvent::Utterance(
+                self.close_utterance(start, speech_end, true),
+            ));
+            // The next utterance must not repeat this one's audio as pre-roll.
+            self.ring_valid_from = self.framed;
+            return State::Quiet;
+        }
+        if silence >= self.limits.hangover {
+            if long_enough {
+                on_event(EndpointEvent::Utterance(
+                    self.close_utterance(start, speech_end, false),
+                ));
+            } else {
+                self.current = Vec::new();
+                on_event(EndpointEvent::Discarded {
+                    start_sample: start,
+                    end_sample: speech_end,
+                });
+            }
+            return State::Quiet;
+        }
+        if let Some(eager) = self.limits.eager
+            && !tentative_sent
+            && long_enough
+            && silence >= eager
+        {
+            let guess = Utterance {
+                pcm: self.current.clone(),
+                pcm_start_sample: self.current_pcm_start,
+                start_sample: start,
+                end_sample: speech_end,
+                forced: false,
+            };
+            on_event(EndpointEvent::Tentative(guess));
+            tentative_sent = true;
+        }
+        State::Speaking {
+            start,
+            speech_end,
+            tentative_sent,
+        }
+    }
+
+    /// Allocates the utterance buffer and fills it with pre-roll and the speech so far.
+    fn open_utterance(&mut self, start: u64) {
+        let pcm_start = start
+            .saturating_sub(self.limits.preroll)
+            .max(self.ring_valid_from);
+        let capacity = (self.framed - pcm_start) + self.limits.max_utterance + self.limits.hangover;
+        let mut pcm = Vec::with_capacity(capacity as usize + self.limits.frame);
+        let ring_len = self.ring.len() as u64;
+        let from = (pcm_start % ring_len) as usize;
+        let to = (self.framed % ring_len) as usize;
+        if from < to {
+            pcm.extend_from_slice(&self.ring[from..to]);
+        } else {
+            pcm.extend_from_slice(&self.ring[from..]);
+            pcm.extend_from_slice(&self.ring[..to]);
+        }
+        self.current = pcm;
+        self.current_pcm_start = pcm_start;
+    }
+
+    fn close_utterance(&mut self, start: u64, speech_end: u64, forced: bool) -> Utterance {
+        Utterance {
+            pcm: std::mem::take(&mut self.current),
+            pcm_start_sample: self.current_pcm_start,
+            start_sample: start,
+            end_sample: speech_end,
+            forced,
+        }
+    }
+
+    fn write_ring(&mut self, frame_start: u64) {
+        let at = (frame_start % self.ring.len() as u64) as usize;
+        let first = (self.ring.len() - at).min(self.pending.len());
+        self.ring[at..at + first].copy_from_slice(&self.pending[..first]);
+        let rest = self.pending.len() - first;
+        self.ring[..rest].copy_from_slice(&self.pending[first..]);
+    }
+}

@@ -1,1 +1,342 @@
-//! TODO: vad
+//! Frame classifier: speech or not, for one 20 ms frame at a time.
+//!
+//! Method: the frame is split into a few telephone sub-bands by biquad
+//! band-pass filters; each band's log energy is compared with that band's own
+//! noise floor, which falls fast and rises slowly, so it settles on the line's
+//! hum, hiss or comfort noise within a second and keeps tracking it. The score
+//! is the mean per-band excess over the floor (in dB); a frame is speech when
+//! the score crosses `on_db`, and stays speech until it drops below `off_db`
+//! (hysteresis) plus a short hangover that bridges the gaps inside words.
+//!
+//! Per-band floors matter on phone lines: mains hum lives in the low band and
+//! hiss in the high bands, so one band's noise does not hide speech in another.
+//! The state is a few floats per band; `classify` never allocates.
+
+/// Number of analysis sub-bands.
+const BANDS: usize = 3;
+/// Band edges in Hz: [low, high) per band, inside the 300–3400 Hz telephone band.
+const BAND_EDGES_HZ: [(f32, f32); BANDS] = [(250.0, 800.0), (800.0, 1800.0), (1800.0, 3400.0)];
+/// Log energy given to an all-zero band, so digital silence has a finite floor.
+const ENERGY_FLOOR_DB: f32 = -100.0;
+
+/// Settings of the frame classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadConfig {
+    /// Input sample rate in Hz (Twilio: 8000).
+    pub sample_rate: u32,
+    /// Frame length in milliseconds; `classify` expects exactly this many samples' worth.
+    pub frame_ms: u32,
+    /// Score (dB above the noise floor) at which a frame starts counting as speech.
+    pub on_db: f32,
+    /// Score below which speech ends (lower than `on_db`: hysteresis).
+    pub off_db: f32,
+    /// Frames that stay speech after the score falls below `off_db`.
+    pub hangover_frames: u32,
+    /// How fast a noise floor may rise, in dB per second (slow, so speech does not raise it).
+    pub floor_rise_db_per_s: f32,
+    /// Fraction of the distance a floor moves down per frame when energy is below it (fast).
+    pub floor_fall: f32,
+    /// Absolute band level, in dBFS, below which a band never counts as speech.
+    pub min_level_dbfs: f32,
+}
+
+impl Default for VadConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 8000,
+            frame_ms: 20,
+            on_db: 9.0,
+            off_db: 5.0,
+            hangover_frames: 4,
+            floor_rise_db_per_s: 3.0,
+            floor_fall: 0.3,
+            min_level_dbfs: -60.0,
+        }
+    }
+}
+
+impl VadConfig {
+    /// Samples per classifier frame at this sample rate.
+    pub fn frame_len(&self) -> usize {
+        (self.sample_rate as usize * self.frame_ms as usize) / 1000
+    }
+}
+
+/// The classifier's verdict on one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameDecision {
+    /// Speech after hysteresis and hangover.
+    pub is_speech: bool,
+    /// Mean dB above the per-band noise floors (0 or more); larger is more speech-like.
+    pub score: f32,
+}
+
+/// Second-order IIR section, transposed direct form II.
+#[derive(Debug, Clone, Copy, Default)]
+struct Biquad {
+    b0: f32,
+    b1: f32,
+    b2: f32,
+    a1: f32,
+    a2: f32,
+    z1: f32,
+    z2: f32,
+}
+
+impl Biquad {
+    /// Constant 0 dB peak-gain band-pass (audio EQ cookbook) spanning `low..high` Hz.
+    fn band_pass(sample_rate: f32, low: f32, high: f32) -> Self {
+        let nyquist_guard = 0.45 * sample_rate;
+        let high = high.min(nyquist_guard);
+        let centre = (low * high).sqrt();
+        let q = centre / (high - low);
+        let w0 = 2.0 * std::f32::consts::PI * centre / sample_rate;
+        let alpha = w0.sin() / (2.0 * q);
+        let a0 = 1.0 + alpha;
+        Self {
+            b0: alpha / a0,
+            b1: 0.0,
+            b2: -alpha / a0,
+            a1: -2.0 * w0.cos() / a0,
+            a2: (1.0 - alpha) / a0,
+            z1: 0.0,
+            z2: 0.0,
+        }
+    }
+
+    #[inline]
+    fn process(&mut self, x: f32) -> f32 {
+        let y = self.b0 * x + self.z1;
+        self.z1 = self.b1 * x - self.a1 * y + self.z2;
+        self.z2 = self.b2 * x - self.a2 * y;
+        y
+    }
+
+    fn clear(&mut self) {
+        self.z1 = 0.0;
+        self.z2 = 0.0;
+    }
+}
+
+/// Adaptive-floor sub-band speech classifier. `Send`, allocation-free per frame.
+#[derive(Debug, Clone)]
+pub struct Vad {
+    config: VadConfig,
+    filters: [Biquad; BANDS],
+    /// Per-band noise floor in dB; `None` until the first frame sets it.
+    floors: Option<[f32; BANDS]>,
+    /// Rise limit per frame in dB, from the config.
+    floor_rise_per_frame: f32,
+    in_speech: bool,
+    hangover_left: u32,
+}
+
+impl Vad {
+    pub fn new(config: VadConfig) -> Self {
+        let rate = config.sample_rate as f32;
+        let filters = BAND_EDGES_HZ.map(|(low, high)| Biquad::band_pass(rate, low, high));
+        let floor_rise_per_frame = config.floor_rise_db_per_s * config.frame_ms as f32 / 1000.0;
+        Self {
+            config,
+            filters,
+            floors: None,
+            floor_rise_per_frame,
+            in_speech: false,
+            hangover_left: 0,
+        }
+    }
+
+    pub fn config(&self) -> &VadConfig {
+        &self.config
+    }
+
+    /// Classifies one frame (normally `config.frame_len()` samples; any length works).
+    pub fn classify(&mut self, frame: &[i16]) -> FrameDecision {
+        let levels = self.band_levels(frame);
+        let floors = self.floors.get_or_insert(levels);
+        let mut excess_sum = 0.0;
+        for (level, floor) in levels.iter().zip(floors.iter()) {
+            if *level >= self.config.min_level_dbfs {
+                excess_sum += (level - floor).max(0.0);
+            }
+        }
+        let score = excess_sum / BANDS as f32;
+        self.update_floors(&levels);
+        let is_speech = self.decide(score);
+        FrameDecision { is_speech, score }
+    }
+
+    /// Forgets the line: floors, filter state, hysteresis and hangover.
+    pub fn reset(&mut self) {
+        self.filters.iter_mut().for_each(Biquad::clear);
+        self.floors = None;
+        self.in_speech = false;
+        self.hangover_left = 0;
+    }
+
+    /// Mean-square energy of each band in dBFS.
+    fn band_levels(&mut self, frame: &[i16]) -> [f32; BANDS] {
+        let mut sums = [0.0f32; BANDS];
+        for &sample in frame {
+            let x = sample as f32 * (1.0 / 32768.0);
+            for (filter, sum) in self.filters.iter_mut().zip(sums.iter_mut()) {
+                let y = filter.process(x);
+                *sum += y * y;
+            }
+        }
+        let count = frame.len().max(1) as f32;
+        sums.map(|sum| {
+            let mean = sum / count;
+            if mean > 0.0 {
+                (10.0 * mean.log10()).max(ENERGY_FLOOR_DB)
+            } else {
+                ENERGY_FLOOR_DB
+            }
+        })
+    }
+
+    /// Slow rise, fast fall: the floor follows noise and ignores brief speech.
+    fn update_floors(&mut self, levels: &[f32; BANDS]) {
+        let Some(floors) = self.floors.as_mut() else {
+            return;
+        };
+        for (floor, &level) in floors.iter_mut().zip(levels) {
+            if level < *floor {
+                *floor += self.config.floor_fall * (level - *floor);
+            } else {
+                *floor += (level - *floor).min(self.floor_rise_per_frame);
+            }
+        }
+    }
+
+    fn decide(&mut self, score: f32) -> bool {
+        let threshold = if self.in_speech {
+            self.config.off_db
+        } else {
+            self.config.on_db
+        };
+        if score >= threshold {
+            self.in_speech = true;
+            self.hangover_left = self.config.hangover_frames;
+        } else if self.hangover_left > 0 {
+            self.hangover_left -= 1;
+        } else {
+            self.in_speech = false;
+        }
+        self.in_speech
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 8000;
+    const FRAME: usize = 160;
+
+    /// Deterministic white noise (xorshift), RMS about `amplitude / sqrt(3)`.
+    fn noise(length: usize, amplitude: f32, seed: u32) -> Vec<i16> {
+        let mut state = seed.max(1);
+        (0..length)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let unit = state as f32 / u32::MAX as f32 * 2.0 - 1.0;
+                (unit * amplitude) as i16
+            })
+            .collect()
+    }
+
+    /// A vowel-like signal: harmonics of 140 Hz up to 3 kHz.
+    fn voiced(length: usize, amplitude: f32) -> Vec<i16> {
+        (0..length)
+            .map(|n| {
+                let t = n as f32 / RATE as f32;
+                let mut sum = 0.0;
+                for k in 1..=21 {
+                    sum += (2.0 * std::f32::consts::PI * 140.0 * k as f32 * t).sin() / k as f32;
+                }
+                (sum * amplitude * 0.5) as i16
+            })
+            .collect()
+    }
+
+    fn decisions(vad: &mut Vad, signal: &[i16]) -> Vec<FrameDecision> {
+        signal
+            .chunks_exact(FRAME)
+            .map(|frame| vad.classify(frame))
+            .collect()
+    }
+
+    #[test]
+    fn frame_len_follows_sample_rate() {
+        assert_eq!(VadConfig::default().frame_len(), 160);
+        let wide = VadConfig {
+            sample_rate: 16000,
+            ..VadConfig::default()
+        };
+        assert_eq!(wide.frame_len(), 320);
+    }
+
+    #[test]
+    fn silence_and_steady_noise_are_not_speech() {
+        let mut vad = Vad::new(VadConfig::default());
+        assert!(
+            decisions(&mut vad, &vec![0; FRAME * 50])
+                .iter()
+                .all(|d| !d.is_speech)
+        );
+        let mut vad = Vad::new(VadConfig::default());
+        let hiss = noise(FRAME * 200, 3000.0, 7);
+        assert!(decisions(&mut vad, &hiss).iter().all(|d| !d.is_speech));
+    }
+
+    #[test]
+    fn voice_over_noise_is_speech_and_ends_after_hangover() {
+        let config = VadConfig::default();
+        let hangover = config.hangover_frames as usize;
+        let mut vad = Vad::new(config);
+        let mut signal = noise(FRAME * 50, 300.0, 3);
+        let voice = voiced(FRAME * 25, 6000.0);
+        let bed = noise(FRAME * 25, 300.0, 5);
+        signal.extend(voice.iter().zip(&bed).map(|(v, n)| v.saturating_add(*n)));
+        signal.extend(noise(FRAME * 50, 300.0, 9));
+        let flags: Vec<bool> = decisions(&mut vad, &signal)
+            .iter()
+            .map(|d| d.is_speech)
+            .collect();
+        assert!(flags[..50].iter().all(|s| !s), "noise before speech");
+        assert!(flags[50..75].iter().all(|s| *s), "voiced frames");
+        assert!(flags[75..75 + hangover].iter().all(|s| *s), "hangover");
+        assert!(
+            flags[75 + hangover + 2..].iter().all(|s| !s),
+            "noise after speech"
+        );
+    }
+
+    #[test]
+    fn floor_adapts_to_a_louder_line() {
+        let mut vad = Vad::new(VadConfig::default());
+        decisions(&mut vad, &noise(FRAME * 50, 200.0, 11));
+        // Hiss jumps up by 20 dB: it may trigger at first, but the floor must catch up.
+        let flags = decisions(&mut vad, &noise(FRAME * 600, 2000.0, 13));
+        assert!(flags[500..].iter().all(|d| !d.is_speech));
+    }
+
+    #[test]
+    fn reset_forgets_the_noise_floor() {
+        let mut vad = Vad::new(VadConfig::default());
+        decisions(&mut vad, &noise(FRAME * 100, 50.0, 17));
+        let loud_voice = voiced(FRAME, 6000.0);
+        vad.reset();
+        // After reset the first frame defines the floor, so it cannot be speech.
+        assert!(!vad.classify(&loud_voice).is_speech);
+    }
+
+    #[test]
+    fn vad_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Vad>();
+    }
+}

@@ -1,0 +1,500 @@
+//! TwiML documents, written with an XML writer so business text (names, greetings, model output) is always
+//! escaped and never becomes markup. Every document is checked against Twilio's 4000-character limit.
+
+use std::io::Cursor;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+
+/// Twilio refuses TwiML longer than this many characters.
+pub const MAX_TWIML_CHARS: usize = 4000;
+/// A stream `<Parameter>`'s name and value together must stay under this many characters.
+pub const MAX_PARAMETER_CHARS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TwimlError {
+    #[error("TwiML is {chars} characters; Twilio accepts at most {MAX_TWIML_CHARS}")]
+    TooLong { chars: usize },
+    #[error(
+        "stream parameter `{name}` has {chars} characters with its value; the limit is under {MAX_PARAMETER_CHARS}"
+    )]
+    ParameterTooLong { name: String, chars: usize },
+    #[error("a media stream URL must be wss://, got `{0}`")]
+    StreamUrlNotWss(String),
+}
+
+/// How Twilio's own `<Say>` speaks: a language such as `he-IL` and optionally a voice of that language
+/// (for example `Google.he-IL-Standard-A`); without a voice Twilio picks the account default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SayVoice {
+    pub language: String,
+    pub voice: Option<String>,
+}
+
+impl SayVoice {
+    pub fn hebrew(voice: Option<String>) -> Self {
+        Self {
+            language: "he-IL".to_string(),
+            voice,
+        }
+    }
+}
+
+/// A bidirectional Media Stream: where Twilio connects, where it reports stream events, and the
+/// `<Parameter>`s it hands back in the `start` message (query strings are dropped, so data goes here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamTwiml {
+    pub url: url::Url,
+    pub status_callback: Option<url::Url>,
+    pub parameters: Vec<(String, String)>,
+}
+
+/// `<Connect><Stream>`: hands the call's audio to our socket.
+pub fn connect_stream(stream: &StreamTwiml) -> Result<String, TwimlError> {
+    check_stream(stream)?;
+    document(|writer| write_connect_stream(writer, stream))
+}
+
+/// Twilio speaks `text` itself, then hangs up.
+pub fn say_then_hangup(text: &str, voice: &SayVoice) -> Result<String, TwimlError> {
+    document(|writer| {
+        write_say(writer, text, voice);
+        writer
+            .create_element("Hangup")
+            .write_empty()
+            .map(drop)
+            .expect(IN_MEMORY);
+    })
+}
+
+/// Twilio speaks `text` itself, then connects a fresh stream to the same call. Used when none of our
+/// speech providers can answer: the caller still hears the reply and the conversation goes on.
+pub fn say_then_connect_stream(
+    text: &str,
+    voice: &SayVoice,
+    stream: &StreamTwiml,
+) -> Result<String, TwimlError> {
+    check_stream(stream)?;
+    document(|writer| {
+        write_say(writer, text, voice);
+        write_connect_stream(writer, stream);
+    })
+}
+
+/// Transfers the call to `number`, optionally announcing it first and presenting `caller_id`.
+pub fn dial(
+    number: &str,
+    caller_id: Option<&str>,
+    say_first: Option<(&str, &SayVoice)>,
+) -> Result<String, TwimlError> {
+    document(|writer| {
+        if let Some((text, voice)) = say_first {
+            write_say(writer, text, voice);
+        }
+        let mut element = writer.create_element("Dial");
+        if let Some(caller_id) = caller_id {
+            element = element.with_attribute(("callerId", xml_safe(caller_id).as_str()));
+        }
+        element
+            .write_text_content(BytesText::new(&xml_safe(number)))
+            .map(drop)
+            .expect(IN_MEMORY);
+    })
+}
+
+/// Ends the call.
+pub fn hangup() -> String {
+    document(|writer| {
+        writer
+            .create_element("Hangup")
+            .write_empty()
+            .map(drop)
+            .expect(IN_MEMORY);
+    })
+    .expect("a bare hangup is far below the length limit")
+}
+
+/// Writing into a `Vec` cannot fail; the writer's `io::Result` only matters for real I/O.
+const IN_MEMORY: &str = "writing XML into memory cannot fail";
+
+type XmlWriter = Writer<Cursor<Vec<u8>>>;
+
+fn document(body: impl FnOnce(&mut XmlWriter)) -> Result<String, TwimlError> {
+    let mut writer = Writer::new(Cursor::new(Vec::new()));
+    writer
+        .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+        .expect(IN_MEMORY);
+    writer
+        .create_element("Response")
+        .write_inner_content(|inner| {
+            body(inner);
+            Ok(())
+        })
+        .expect(IN_MEMORY);
+    let xml = String::from_utf8(writer.into_inner().into_inner())
+        .expect("the writer only writes UTF-8 given UTF-8");
+    let chars = xml.chars().count();
+    if chars > MAX_TWIML_CHARS {
+        return Err(TwimlError::TooLong { chars });
+    }
+    Ok(xml)
+}
+
+fn check_stream(stream: &StreamTwiml) -> Result<(), TwimlError> {
+    if stream.url.scheme() != "wss" {
+        return Err(TwimlError::StreamUrlNotWss(stream.url.to_string()));
+    }
+    for (name, value) in &stream.parameters {
+        let chars = name.chars().count() + value.chars().count();
+        if chars >= MAX_PARAMETER_CHARS {
+            return Err(TwimlError::ParameterTooLong {
+                name: name.clone(),
+                chars,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_say(writer: &mut XmlWriter, text: &str, voice: &SayVoice) {
+    let mut element = writer
+        .create_element("Say")
+        .with_attribute(("language", xml_safe(&voice.language).as_str()));
+    if let Some(name) = &voice.voice {
+        element = element.with_attribute(("voice", xml_safe(name).as_str()));
+    }
+    element
+        .write_text_content(BytesText::new(&xml_safe(text)))
+        .map(drop)
+        .expect(IN_MEMORY);
+}
+
+fn write_connect_stream(writer: &mut XmlWriter, stream: &StreamTwiml) {
+    writer
+        .create_element("Connect")
+        .write_inner_content(|connect| {
+            let mut element = connect
+                .create_element("Stream")
+                .with_attribute(("url", stream.url.as_str()));
+            if let Some(callback) = &stream.status_callback {
+                element = element
+                    .with_attribute(("statusCallback", callback.as_str()))
+                    .with_attribute(("statusCallbackMethod", "POST"));
+            }
+            element.write_inner_content(|inner| {
+                for (name, value) in &stream.parameters {
+                    inner
+                        .create_element("Parameter")
+                        .with_attribute(("name", xml_safe(name).as_str()))
+                        .with_attribute(("value", xml_safe(value).as_str()))
+                        .write_empty()?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+        .map(drop)
+        .expect(IN_MEMORY);
+}
+
+/// Drops characters XML 1.0 cannot carry at all, even escaped (most C0 controls, lone surrogates cannot
+/// occur in `str`, U+FFFE and U+FFFF). Everything else is escaped by the writer.
+fn xml_safe(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quick_xml::XmlVersion;
+    use quick_xml::escape::resolve_predefined_entity;
+    use quick_xml::events::BytesStart;
+
+    /// A parsed element: name, attributes in document order, text, children.
+    #[derive(Debug, Default, PartialEq)]
+    struct Node {
+        name: String,
+        attributes: Vec<(String, String)>,
+        text: String,
+        children: Vec<Node>,
+    }
+
+    impl Node {
+        fn attribute(&self, name: &str) -> Option<&str> {
+            self.attributes
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        }
+        fn names(&self) -> Vec<&str> {
+            self.children
+                .iter()
+                .map(|child| child.name.as_str())
+                .collect()
+        }
+    }
+
+    fn open(start: &BytesStart) -> Node {
+        let attributes = start
+            .attributes()
+            .map(|attribute| {
+                let attribute = attribute.unwrap();
+                let key = attribute.key.as_ref().to_string();
+                (
+                    key,
+                    attribute
+                        .normalized_value(XmlVersion::Explicit1_0)
+                        .unwrap()
+                        .into_owned(),
+                )
+            })
+            .collect();
+        Node {
+            name: start.name().as_ref().to_string(),
+            attributes,
+            ..Node::default()
+        }
+    }
+
+    /// Parses a whole document strictly and returns its root element.
+    fn parse(xml: &str) -> Node {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        reader.config_mut().check_end_names = true;
+        let mut stack: Vec<Node> = vec![Node::default()];
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(start) => stack.push(open(&start)),
+                Event::Empty(start) => stack.last_mut().unwrap().children.push(open(&start)),
+                Event::End(_) => {
+                    let done = stack.pop().unwrap();
+                    stack.last_mut().unwrap().children.push(done);
+                }
+                Event::Text(text) => stack
+                    .last_mut()
+                    .unwrap()
+                    .text
+                    .push_str(&text.xml10_content()),
+                Event::GeneralRef(reference) => {
+                    let resolved = match reference.resolve_char_ref().unwrap() {
+                        Some(c) => c.to_string(),
+                        None => resolve_predefined_entity(&reference.xml10_content())
+                            .unwrap()
+                            .to_string(),
+                    };
+                    stack.last_mut().unwrap().text.push_str(&resolved);
+                }
+                Event::Decl(_) => {}
+                Event::Eof => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let mut document = stack.pop().unwrap();
+        assert!(stack.is_empty(), "unclosed elements");
+        assert_eq!(document.children.len(), 1, "one root");
+        document.children.pop().unwrap()
+    }
+
+    const NASTY: &str = "<Hangup/></Say><Play>x</Play> & \"quoted\" 'single' שלום";
+
+    fn stream() -> StreamTwiml {
+        StreamTwiml {
+            url: url::Url::parse("wss://agent.example.com/twilio/stream").unwrap(),
+            status_callback: Some(
+                url::Url::parse("https://agent.example.com/twilio/stream-status?a=1&b=2").unwrap(),
+            ),
+            parameters: vec![
+                ("token".into(), "abc-_123".into()),
+                ("note".into(), NASTY.into()),
+            ],
+        }
+    }
+
+    fn hebrew() -> SayVoice {
+        SayVoice::hebrew(Some("Google.he-IL-Standard-A".into()))
+    }
+
+    #[test]
+    fn connect_stream_has_the_documented_shape() {
+        let xml = connect_stream(&stream()).unwrap();
+        assert!(
+            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{xml}"
+        );
+        let root = parse(&xml);
+        assert_eq!(root.name, "Response");
+        assert_eq!(root.names(), ["Connect"]);
+        let connect = &root.children[0];
+        assert_eq!(connect.names(), ["Stream"]);
+        let stream_node = &connect.children[0];
+        assert_eq!(
+            stream_node.attribute("url"),
+            Some("wss://agent.example.com/twilio/stream")
+        );
+        assert_eq!(
+            stream_node.attribute("statusCallback"),
+            Some("https://agent.example.com/twilio/stream-status?a=1&b=2")
+        );
+        assert_eq!(stream_node.attribute("statusCallbackMethod"), Some("POST"));
+        assert_eq!(stream_node.names(), ["Parameter", "Parameter"]);
+        let parameters: Vec<_> = stream_node
+            .children
+            .iter()
+            .map(|p| (p.attribute("name").unwrap(), p.attribute("value").unwrap()))
+            .collect();
+        assert_eq!(parameters, [("token", "abc-_123"), ("note", NASTY)]);
+        assert!(
+            !xml.contains("<Hangup"),
+            "business text became markup: {xml}"
+        );
+    }
+
+    #[test]
+    fn connect_stream_without_callback_or_parameters() {
+        let bare = StreamTwiml {
+            status_callback: None,
+            parameters: vec![],
+            ..stream()
+        };
+        let root = parse(&connect_stream(&bare).unwrap());
+        let stream_node = &root.children[0].children[0];
+        assert_eq!(
+            stream_node.attributes,
+            [(
+                "url".to_string(),
+                "wss://agent.example.com/twilio/stream".to_string()
+            )]
+        );
+        assert!(stream_node.children.is_empty());
+    }
+
+    #[test]
+    fn stream_url_must_be_wss() {
+        let plain = StreamTwiml {
+            url: url::Url::parse("https://agent.example.com/s").unwrap(),
+            ..stream()
+        };
+        assert!(matches!(
+            connect_stream(&plain),
+            Err(TwimlError::StreamUrlNotWss(_))
+        ));
+        assert!(matches!(
+            say_then_connect_stream("x", &hebrew(), &plain),
+            Err(TwimlError::StreamUrlNotWss(_))
+        ));
+    }
+
+    #[test]
+    fn parameter_name_and_value_must_stay_under_500() {
+        let at_limit = |value_len: usize| StreamTwiml {
+            parameters: vec![("tok".into(), "v".repeat(value_len))],
+            ..stream()
+        };
+        assert!(connect_stream(&at_limit(MAX_PARAMETER_CHARS - 4)).is_ok());
+        assert_eq!(
+            connect_stream(&at_limit(MAX_PARAMETER_CHARS - 3)),
+            Err(TwimlError::ParameterTooLong {
+                name: "tok".into(),
+                chars: 500
+            })
+        );
+        // Characters, not bytes: Hebrew letters take two bytes each.
+        let hebrew_value = StreamTwiml {
+            parameters: vec![("n".into(), "ש".repeat(400))],
+            ..stream()
+        };
+        assert!(connect_stream(&hebrew_value).is_ok());
+    }
+
+    #[test]
+    fn say_then_hangup_escapes_and_round_trips_text() {
+        let xml = say_then_hangup(NASTY, &hebrew()).unwrap();
+        let root = parse(&xml);
+        assert_eq!(root.names(), ["Say", "Hangup"]);
+        let say = &root.children[0];
+        assert_eq!(say.text, NASTY);
+        assert_eq!(say.attribute("language"), Some("he-IL"));
+        assert_eq!(say.attribute("voice"), Some("Google.he-IL-Standard-A"));
+        assert!(xml.contains("&lt;Hangup/&gt;"), "{xml}");
+    }
+
+    #[test]
+    fn say_without_voice_leaves_the_attribute_out() {
+        let root = parse(&say_then_hangup("שלום", &SayVoice::hebrew(None)).unwrap());
+        assert_eq!(
+            root.children[0].attributes,
+            [("language".to_string(), "he-IL".to_string())]
+        );
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let root = parse(&say_then_hangup("a\u{0}b\u{1b}c\td", &hebrew()).unwrap());
+        assert_eq!(root.children[0].text, "abc\td");
+    }
+
+    #[test]
+    fn say_then_connect_stream_says_first() {
+        let root = parse(&say_then_connect_stream(NASTY, &hebrew(), &stream()).unwrap());
+        assert_eq!(root.names(), ["Say", "Connect"]);
+        assert_eq!(root.children[0].text, NASTY);
+        assert_eq!(root.children[1].children[0].children.len(), 2);
+    }
+
+    #[test]
+    fn dial_with_and_without_extras() {
+        let root = parse(&dial("+972501234567", None, None).unwrap());
+        assert_eq!(root.names(), ["Dial"]);
+        assert_eq!(root.children[0].text, "+972501234567");
+        assert!(root.children[0].attributes.is_empty());
+
+        let root = parse(
+            &dial(
+                "+972501234567",
+                Some("+97231234567"),
+                Some(("מעביר אותך", &hebrew())),
+            )
+            .unwrap(),
+        );
+        assert_eq!(root.names(), ["Say", "Dial"]);
+        assert_eq!(root.children[0].text, "מעביר אותך");
+        assert_eq!(root.children[1].attribute("callerId"), Some("+97231234567"));
+
+        let root = parse(&dial("<Number>1</Number>", Some("\"><x"), None).unwrap());
+        assert!(root.children[0].children.is_empty());
+        assert_eq!(root.children[0].text, "<Number>1</Number>");
+        assert_eq!(root.children[0].attribute("callerId"), Some("\"><x"));
+    }
+
+    #[test]
+    fn hangup_is_a_bare_hangup() {
+        let root = parse(&hangup());
+        assert_eq!(root.names(), ["Hangup"]);
+    }
+
+    #[test]
+    fn documents_over_4000_characters_are_refused() {
+        let overhead = say_then_hangup("", &hebrew()).unwrap().chars().count();
+        let fits = "ש".repeat(MAX_TWIML_CHARS - overhead);
+        assert_eq!(
+            say_then_hangup(&fits, &hebrew()).unwrap().chars().count(),
+            MAX_TWIML_CHARS
+        );
+        let over = format!("{fits}x");
+        assert_eq!(
+            say_then_hangup(&over, &hebrew()),
+            Err(TwimlError::TooLong {
+                chars: MAX_TWIML_CHARS + 1
+            })
+        );
+        // Escaping counts: each `&` becomes five characters.
+        let ampersands = "&".repeat(800);
+        assert!(matches!(
+            say_then_hangup(&ampersands, &hebrew()),
+            Err(TwimlError::TooLong { .. })
+        ));
+    }
+}

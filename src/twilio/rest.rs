@@ -12,11 +12,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::Secret;
+use crate::twilio::twiml::MAX_TWIML_CHARS;
 
 /// Twilio refuses longer SMS bodies.
 pub const MAX_SMS_CHARS: usize = 1600;
-/// Twilio refuses longer TwiML documents.
-pub const MAX_TWIML_CHARS: usize = 4000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {

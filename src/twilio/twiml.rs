@@ -197,8 +197,8 @@ fn write_connect_stream(writer: &mut XmlWriter, stream: &StreamTwiml) {
         .expect(IN_MEMORY);
 }
 
-/// Drops characters XML 1.0 cannot carry at all, even escaped (most C0 controls, lone surrogates cannot
-/// occur in `str`, U+FFFE and U+FFFF). Everything else is escaped by the writer.
+/// Drops the characters XML 1.0 cannot carry at all, even escaped: C0 controls other than tab, line feed
+/// and carriage return, and U+FFFE/U+FFFF. Everything else is escaped by the writer.
 fn xml_safe(text: &str) -> String {
     text.chars()
         .filter(|&c| {

@@ -1,16 +1,17 @@
 //! Frame classifier: speech or not, for one 20 ms frame at a time.
 //!
-//! Method: the frame is split into a few telephone sub-bands by biquad
-//! band-pass filters; each band's log energy is compared with that band's own
-//! noise floor, which falls fast and rises slowly, so it settles on the line's
-//! hum, hiss or comfort noise within a second and keeps tracking it. The score
-//! is the mean per-band excess over the floor (in dB); a frame is speech when
-//! the score crosses `on_db`, and stays speech until it drops below `off_db`
-//! (hysteresis) plus a short hangover that bridges the gaps inside words.
-//!
-//! Per-band floors matter on phone lines: mains hum lives in the low band and
-//! hiss in the high bands, so one band's noise does not hide speech in another.
-//! The state is a few floats per band; `classify` never allocates.
+//! Method (chosen on the fixture evaluation, `examples/vad_eval.rs`): the
+//! frame is split into three telephone sub-bands by biquad band-passes; each
+//! band's log energy is compared with that band's own noise floor, which falls
+//! fast, follows the line outside speech and rises only slowly during speech,
+//! so it settles on hum, hiss or comfort noise within a second. The score is
+//! the largest per-band excess over its floor (in dB): speech concentrates
+//! energy in some band, white noise spreads it, and hum in one band does not
+//! hide speech in another. A frame quieter than the caller's recent speech
+//! peak by more than `speech_gate_db` is not speech (background talkers).
+//! Hysteresis (`on_db` to enter, `off_db` to stay) and a short hangover bridge
+//! the gaps inside words. The state is a few floats per band; `classify`
+//! never allocates.
 
 /// Number of analysis sub-bands.
 const BANDS: usize = 3;
@@ -36,8 +37,15 @@ pub struct VadConfig {
     pub floor_rise_db_per_s: f32,
     /// Fraction of the distance a floor moves down per frame when energy is below it (fast).
     pub floor_fall: f32,
+    /// Fraction of the distance a floor moves up per frame on frames judged not speech.
+    pub floor_follow: f32,
     /// Absolute band level, in dBFS, below which a band never counts as speech.
     pub min_level_dbfs: f32,
+    /// Frames quieter than the caller's recent speech peak by more than this are not speech
+    /// (background talkers, television): the caller is the loudest voice on the line.
+    pub speech_gate_db: f32,
+    /// How fast the remembered speech peak decays, in dB per second of non-speech.
+    pub speech_peak_decay_db_per_s: f32,
 }
 
 impl Default for VadConfig {
@@ -45,12 +53,15 @@ impl Default for VadConfig {
         Self {
             sample_rate: 8000,
             frame_ms: 20,
-            on_db: 9.0,
-            off_db: 5.0,
-            hangover_frames: 4,
+            on_db: 6.0,
+            off_db: 3.0,
+            hangover_frames: 6,
             floor_rise_db_per_s: 3.0,
             floor_fall: 0.3,
+            floor_follow: 0.05,
             min_level_dbfs: -60.0,
+            speech_gate_db: 30.0,
+            speech_peak_decay_db_per_s: 1.0,
         }
     }
 }
@@ -67,7 +78,7 @@ impl VadConfig {
 pub struct FrameDecision {
     /// Speech after hysteresis and hangover.
     pub is_speech: bool,
-    /// Mean dB above the per-band noise floors (0 or more); larger is more speech-like.
+    /// dB above the noise floor in the band that stands out most; larger is more speech-like.
     pub score: f32,
 }
 
@@ -128,6 +139,10 @@ pub struct Vad {
     /// Rise limit per frame in dB, from the config.
     floor_rise_per_frame: f32,
     in_speech: bool,
+    /// Loudest frame level (dB) of recent confident speech; `None` before the first.
+    speech_peak: Option<f32>,
+    /// Peak decay per frame in dB, from the config.
+    peak_decay_per_frame: f32,
     hangover_left: u32,
 }
 
@@ -135,7 +150,9 @@ impl Vad {
     pub fn new(config: VadConfig) -> Self {
         let rate = config.sample_rate as f32;
         let filters = BAND_EDGES_HZ.map(|(low, high)| Biquad::band_pass(rate, low, high));
-        let floor_rise_per_frame = config.floor_rise_db_per_s * config.frame_ms as f32 / 1000.0;
+        let frame_s = config.frame_ms as f32 / 1000.0;
+        let floor_rise_per_frame = config.floor_rise_db_per_s * frame_s;
+        let peak_decay_per_frame = config.speech_peak_decay_db_per_s * frame_s;
         Self {
             config,
             filters,
@@ -143,6 +160,8 @@ impl Vad {
             floor_rise_per_frame,
             in_speech: false,
             hangover_left: 0,
+            speech_peak: None,
+            peak_decay_per_frame,
         }
     }
 
@@ -154,15 +173,28 @@ impl Vad {
     pub fn classify(&mut self, frame: &[i16]) -> FrameDecision {
         let levels = self.band_levels(frame);
         let floors = self.floors.get_or_insert(levels);
-        let mut excess_sum = 0.0;
+        // The best band decides: hum or hiss in one band must not hide speech in another.
+        let mut score = 0.0f32;
         for (level, floor) in levels.iter().zip(floors.iter()) {
             if *level >= self.config.min_level_dbfs {
-                excess_sum += (level - floor).max(0.0);
+                score = score.max(level - floor);
             }
         }
-        let score = excess_sum / BANDS as f32;
-        self.update_floors(&levels);
+        let total = total_level(&levels);
+        if self
+            .speech_peak
+            .is_some_and(|peak| total < peak - self.config.speech_gate_db)
+        {
+            score = 0.0;
+        }
         let is_speech = self.decide(score);
+        if is_speech && score >= self.config.on_db {
+            let peak = self.speech_peak.get_or_insert(total);
+            *peak = peak.max(total);
+        } else if let Some(peak) = self.speech_peak.as_mut() {
+            *peak -= self.peak_decay_per_frame;
+        }
+        self.update_floors(&levels, is_speech);
         FrameDecision { is_speech, score }
     }
 
@@ -172,6 +204,7 @@ impl Vad {
         self.floors = None;
         self.in_speech = false;
         self.hangover_left = 0;
+        self.speech_peak = None;
     }
 
     /// Mean-square energy of each band in dBFS.
@@ -195,14 +228,16 @@ impl Vad {
         })
     }
 
-    /// Slow rise, fast fall: the floor follows noise and ignores brief speech.
-    fn update_floors(&mut self, levels: &[f32; BANDS]) {
+    /// Fast fall; outside speech a quicker follow, inside speech only a slow rise.
+    fn update_floors(&mut self, levels: &[f32; BANDS], is_speech: bool) {
         let Some(floors) = self.floors.as_mut() else {
             return;
         };
         for (floor, &level) in floors.iter_mut().zip(levels) {
             if level < *floor {
                 *floor += self.config.floor_fall * (level - *floor);
+            } else if !is_speech {
+                *floor += self.config.floor_follow * (level - *floor);
             } else {
                 *floor += (level - *floor).min(self.floor_rise_per_frame);
             }
@@ -225,6 +260,12 @@ impl Vad {
         }
         self.in_speech
     }
+}
+
+/// Level of the whole frame in dB from the band levels.
+fn total_level(levels: &[f32; BANDS]) -> f32 {
+    let power: f32 = levels.iter().map(|db| 10f32.powf(db / 10.0)).sum();
+    10.0 * power.max(1e-10).log10()
 }
 
 #[cfg(test)]

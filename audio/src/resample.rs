@@ -141,6 +141,10 @@ impl StreamResampler {
     /// Drains the tail: pads with silence until every input sample (plus the declared delay)
     /// has come out, appends at most `delay_samples() + block_out` samples, then resets.
     pub fn flush(&mut self, out: &mut Vec<i16>) {
+        if self.input_total == 0 {
+            // Nothing went in, so nothing is owed, not even the delay's worth of silence.
+            return;
+        }
         // Output owed: the delay, then ceil(input * to / from) samples of signal.
         let signal = (self.input_total * u64::from(self.to_hz)).div_ceil(u64::from(self.from_hz));
         let owed = self.delay_samples() as u64 + signal;
@@ -255,6 +259,14 @@ mod tests {
         let mut again = Vec::new();
         resampler.process(&[1000; 1000], &mut again);
         assert_eq!(again[..], out[..320]);
+    }
+
+    #[test]
+    fn flushing_an_unused_resampler_emits_nothing() {
+        let mut resampler = StreamResampler::new(8_000, 16_000).unwrap();
+        let mut out = Vec::new();
+        resampler.flush(&mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! Endpointer behaviour on synthetic signals with known boundaries.
+
+use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+
+const RATE: u64 = 8000;
+
+/// Samples in `ms` milliseconds at 8 kHz.
+fn ms(ms: u64) -> usize {
+    (ms * RATE / 1000) as usize
+}
+
+/// Deterministic low hiss (xorshift), a line that is never digitally silent.
+fn hiss(length: usize, seed: u32) -> Vec<i16> {
+    let mut state = seed.max(1);
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            ((state >> 24) as i16 - 128) / 4
+        })
+        .collect()
+}
+
+/// A vowel-like burst: harmonics of 150 Hz, loud against the hiss.
+fn voice(length: usize) -> Vec<i16> {
+    (0..length)
+        .map(|n| {
+            let t = n as f32 / RATE as f32;
+            let sum: f32 = (1..=20)
+                .map(|k| (2.0 * std::f32::consts::PI * 150.0 * k as f32 * t).sin() / k as f32)
+                .sum();
+            (sum * 4000.0) as i16
+        })
+        .collect()
+}
+
+/// `lead` ms of hiss, then alternating (voice ms, hiss ms) segments.
+fn signal(lead: u64, segments: &[(u64, u64)]) -> Vec<i16> {
+    let mut out = hiss(ms(lead), 1);
+    for (index, &(speech, pause)) in segments.iter().enumerate() {
+        out.extend(voice(ms(speech)));
+        out.extend(hiss(ms(pause), index as u32 + 2));
+    }
+    out
+}
+
+/// Events plus the stream position at which each fired (end of the push).
+fn run(config: EndpointConfig, input: &[i16], chunk: usize) -> Vec<(u64, EndpointEvent)> {
+    let mut endpointer = Endpointer::new(config);
+    let mut events = Vec::new();
+    for piece in input.chunks(chunk) {
+        let mut fired = Vec::new();
+        endpointer.push(piece, |event| fired.push(event));
+        events.extend(
+            fired
+                .into_iter()
+                .map(|event| (endpointer.position(), event)),
+        );
+    }
+    assert_eq!(endpointer.position(), input.len() as u64);
+    events
+}
+
+fn utterances(events: &[(u64, EndpointEvent)]) -> Vec<(u64, &sicha_audio::endpoint::Utterance)> {
+    events
+        .iter()
+        .filter_map(|(at, event)| match event {
+            EndpointEvent::Utterance(utterance) => Some((*at, utterance)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn start_is_confirmed_after_start_ms_and_reports_where_speech_began() {
+    let config = EndpointConfig::default();
+    let events = run(config.clone(), &signal(1000, &[(800, 1500)]), 160);
+    let (at, first) = &events[0];
+    assert_eq!(
+        *first,
+        EndpointEvent::SpeechStarted {
+            start_sample: ms(1000) as u64
+        }
+    );
+    assert_eq!(*at, (ms(1000) + ms(u64::from(config.start_ms))) as u64);
+}
+
+#[test]
+fn utterance_closes_after_hangover_with_speech_end_and_preroll() {
+    let config = EndpointConfig::default();
+    let input = signal(1000, &[(800, 1500)]);
+    let events = run(config.clone(), &input, 160);
+    let found = utterances(&events);
+    assert_eq!(found.len(), 1);
+    let (at, utterance) = found[0];
+    let speech_end = ms(1800) as u64;
+    assert!(!utterance.forced);
+    assert_eq!(utterance.start_sample, ms(1000) as u64);
+    // The classifier's smoothing may stretch the end by at most a frame or two.
+    assert!(
+        (speech_end..=speech_end + 320).contains(&utterance.end_sample),
+        "{}",
+        utterance.end_sample
+    );
+    assert_eq!(
+        at,
+        utterance.end_sample + ms(u64::from(config.hangover_ms)) as u64
+    );
+    // Pre-roll: the hiss just before the start, exactly as it came in.
+    let preroll = ms(u64::from(config.preroll_ms));
+    assert_eq!(utterance.pcm_start_sample, (ms(1000) - preroll) as u64);
+    assert_eq!(
+        &utterance.pcm[..preroll],
+        &input[ms(1000) - preroll..ms(1000)]
+    );
+    assert_eq!(utterance.pcm.len() as u64, at - utterance.pcm_start_sample);
+}
+
+#[test]
+fn pauses_shorter_than_hangover_stay_in_one_utterance() {
+    let events = run(
+        EndpointConfig::default(),
+        &signal(600, &[(500, 400), (500, 1500)]),
+        160,
+    );
+    assert_eq!(utterances(&events).len(), 1);
+    let events = run(
+        EndpointConfig::default(),
+        &signal(600, &[(500, 900), (500, 1500)]),
+        160,
+    );
+    assert_eq!(utterances(&events).len(), 2);
+}
+
+#[test]
+fn short_bursts_are_discarded_or_ignored() {
+    let config = EndpointConfig::default();
+    // 200 ms: confirmed as speech (over 120 ms) but under the 250 ms minimum.
+    let events = run(config.clone(), &signal(600, &[(200, 1500)]), 160);
+    assert!(utterances(&events).is_empty());
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, EndpointEvent::Discarded { .. }))
+    );
+    // 60 ms: never confirmed, so nothing at all.
+    let events = run(config, &signal(600, &[(60, 1500)]), 160);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn long_speech_is_cut_at_max_utterance() {
+    let config = EndpointConfig {
+        max_utterance_ms: 2000,
+        ..EndpointConfig::default()
+    };
+    let events = run(config, &signal(600, &[(5000, 1500)]), 160);
+    let found = utterances(&events);
+    assert!(found.len() >= 2, "{}", found.len());
+    let (at, first) = found[0];
+    assert!(first.forced);
+    assert_eq!(at - first.start_sample, ms(2000) as u64);
+    assert!(!found.last().unwrap().1.forced);
+}
+
+#[test]
+fn any_chunking_gives_identical_events() {
+    let input = signal(700, &[(600, 300), (400, 1200), (150, 900), (900, 1500)]);
+    let config = EndpointConfig {
+        eager_ms: Some(200),
+        ..EndpointConfig::default()
+    };
+    let reference: Vec<EndpointEvent> = run(config.clone(), &input, 160)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    assert!(reference.len() >= 4);
+    for chunk in [1, 7, 80, 159, 161, 333, 4096] {
+        let events: Vec<EndpointEvent> = run(config.clone(), &input, chunk)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(events, reference, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn eager_tentative_then_resumed_then_final() {
+    let config = EndpointConfig {
+        eager_ms: Some(200),
+        ..EndpointConfig::default()
+    };
+    // 400 ms pause: past eager (200) but under the hangover (600).
+    let events = run(config, &signal(600, &[(500, 400), (500, 1500)]), 160);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| match event {
+            EndpointEvent::SpeechStarted { .. } => "started",
+            EndpointEvent::Tentative(_) => "tentative",
+            EndpointEvent::Resumed { .. } => "resumed",
+            EndpointEvent::Utterance(_) => "utterance",
+            EndpointEvent::Discarded { .. } => "discarded",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "tentative", "resumed", "tentative", "utterance"]
+    );
+    let EndpointEvent::Tentative(last_guess) = &events[3].1 else {
+        unreachable!()
+    };
+    let EndpointEvent::Utterance(final_utterance) = &events[4].1 else {
+        unreachable!()
+    };
+    assert_eq!(last_guess.end_sample, final_utterance.end_sample);
+    assert!(final_utterance.pcm.starts_with(&last_guess.pcm));
+}
+
+#[test]
+fn reset_starts_a_fresh_stream() {
+    let mut endpointer = Endpointer::new(EndpointConfig::default());
+    let mut count = 0;
+    endpointer.push(&signal(600, &[(500, 100)]), |_| count += 1);
+    assert_eq!(count, 1, "speech started");
+    endpointer.reset();
+    assert_eq!(endpointer.position(), 0);
+    let mut events = Vec::new();
+    endpointer.push(&hiss(ms(2000), 9), |event| events.push(event));
+    assert!(events.is_empty(), "{events:?}");
+}

@@ -1,0 +1,95 @@
+//! Regression floors for the classifier and endpointer on the committed Hebrew fixtures.
+//! The floors sit a little below what `examples/vad_eval.rs` measured, so a change that
+//! makes detection worse fails here.
+
+mod vad_common;
+
+use sicha_audio::endpoint::EndpointConfig;
+use sicha_audio::vad::{Vad, VadConfig};
+use vad_common::{Counts, Fixture, load_folder, run_endpointer, score_frames};
+
+/// (condition, minimum frame-level F1); measured: 0.960, 0.966, 0.879, 0.804, 0.728, 0.665, 0.653.
+const F1_FLOORS: [(&str, f64); 7] = [
+    ("clean", 0.94),
+    ("white 20 dB", 0.94),
+    ("white 10 dB", 0.85),
+    ("white 5 dB", 0.77),
+    ("babble 20 dB", 0.70),
+    ("babble 10 dB", 0.63),
+    ("babble 5 dB", 0.62),
+];
+
+fn single_utterances() -> Vec<Fixture> {
+    let mut fixtures = load_folder("single");
+    fixtures.extend(load_folder("noisy"));
+    fixtures
+}
+
+#[test]
+fn frame_f1_stays_above_the_measured_floors() {
+    let fixtures = single_utterances();
+    for (condition, floor) in F1_FLOORS {
+        let mut counts = Counts::default();
+        let mut files = 0;
+        for fixture in fixtures.iter().filter(|f| f.condition() == condition) {
+            let mut vad = Vad::new(VadConfig::default());
+            counts.merge(score_frames(fixture, 160, |frame| {
+                vad.classify(frame).is_speech
+            }));
+            files += 1;
+        }
+        assert_eq!(files, 12, "{condition}: fixture set changed");
+        assert!(
+            counts.f1() >= floor,
+            "{condition}: F1 {:.3} below {floor} ({counts:?})",
+            counts.f1()
+        );
+    }
+}
+
+#[test]
+fn every_clean_single_line_is_one_utterance() {
+    for fixture in load_folder("single") {
+        let emitted = run_endpointer(&fixture, EndpointConfig::default(), 160);
+        assert_eq!(emitted.len(), 1, "{}: {emitted:?}", fixture.name);
+    }
+}
+
+#[test]
+fn scripts_give_one_utterance_per_line() {
+    let mut fixtures = load_folder("scripts");
+    fixtures.extend(load_folder("repeat"));
+    assert_eq!(fixtures.len(), 5);
+    for fixture in fixtures {
+        let emitted = run_endpointer(&fixture, EndpointConfig::default(), 160);
+        assert_eq!(
+            emitted.len(),
+            fixture.lines.len(),
+            "{}: {emitted:?}",
+            fixture.name
+        );
+        for (utterance, &(line_start, line_end)) in emitted.iter().zip(&fixture.lines) {
+            // Each utterance covers its own line, give or take a couple of frames.
+            assert!(
+                utterance.start_sample.abs_diff(line_start) <= 480,
+                "{}: {utterance:?}",
+                fixture.name
+            );
+            assert!(
+                utterance.end_sample.abs_diff(line_end) <= 1600,
+                "{}: {utterance:?}",
+                fixture.name
+            );
+        }
+    }
+}
+
+#[test]
+fn non_speech_clips_give_no_utterance() {
+    let fixtures = load_folder("nonspeech");
+    assert_eq!(fixtures.len(), 4);
+    for fixture in fixtures {
+        let emitted = run_endpointer(&fixture, EndpointConfig::default(), 160);
+        assert!(emitted.is_empty(), "{}: {emitted:?}", fixture.name);
+    }
+}

@@ -123,6 +123,17 @@ impl Biquad {
         y
     }
 
+    /// Zeroes a decayed state: subnormal floats after digital silence are very slow on x86.
+    fn flush_tiny_state(&mut self) {
+        const TINY: f32 = 1e-20;
+        if self.z1.abs() < TINY {
+            self.z1 = 0.0;
+        }
+        if self.z2.abs() < TINY {
+            self.z2 = 0.0;
+        }
+    }
+
     fn clear(&mut self) {
         self.z1 = 0.0;
         self.z2 = 0.0;
@@ -217,6 +228,7 @@ impl Vad {
                 *sum += y * y;
             }
         }
+        self.filters.iter_mut().for_each(Biquad::flush_tiny_state);
         let count = frame.len().max(1) as f32;
         sums.map(|sum| {
             let mean = sum / count;

@@ -1,0 +1,259 @@
+//! Businesses: one per Twilio number, with what the agent says and how it behaves.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError};
+
+/// A business answering on one Twilio number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Business {
+    pub id: String,
+    /// The Twilio number in E.164, e.g. `+97231234567`.
+    pub number: String,
+    pub name: String,
+    /// Played at once when the call connects.
+    pub greeting: String,
+    pub system_prompt: String,
+    /// The TTS voice; `None` uses the server's default.
+    pub voice: Option<String>,
+    /// Where a caller asking for a person is transferred, in E.164.
+    pub transfer_to: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBusiness {
+    pub number: String,
+    pub name: String,
+    pub greeting: String,
+    pub system_prompt: String,
+    pub voice: Option<String>,
+    pub transfer_to: Option<String>,
+    pub now_ms: i64,
+}
+
+/// What to change; `None` keeps the current value. For `voice` and `transfer_to`,
+/// `Some(None)` clears the value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BusinessChanges {
+    pub name: Option<String>,
+    pub greeting: Option<String>,
+    pub system_prompt: Option<String>,
+    pub voice: Option<Option<String>>,
+    pub transfer_to: Option<Option<String>>,
+}
+
+/// Why a phone number is not E.164.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum E164Error {
+    #[error("{0:?} must start with + and the country code, e.g. +972501234567")]
+    MissingPlus(String),
+    #[error("{0:?} may hold only digits after the +")]
+    NotDigits(String),
+    #[error("{0:?} cannot have 0 as the first digit of the country code")]
+    LeadingZero(String),
+    #[error("{number:?} has {digits} digits; E.164 numbers have 7 to 15")]
+    Length { number: String, digits: usize },
+}
+
+/// Checks that `number` is E.164: `+`, then 7 to 15 digits, the first not 0.
+pub fn validate_e164(number: &str) -> Result<(), E164Error> {
+    let Some(digits) = number.strip_prefix('+') else {
+        return Err(E164Error::MissingPlus(number.to_string()));
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(E164Error::NotDigits(number.to_string()));
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return Err(E164Error::Length {
+            number: number.to_string(),
+            digits: digits.len(),
+        });
+    }
+    if digits.starts_with('0') {
+        return Err(E164Error::LeadingZero(number.to_string()));
+    }
+    Ok(())
+}
+
+/// A SELECT of every business column followed by `$tail`, as one static string.
+macro_rules! select_businesses {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, number, name, greeting, system_prompt, voice, transfer_to, created_at_ms, updated_at_ms ",
+            "FROM businesses ",
+            $tail
+        )
+    };
+}
+
+fn business_from_row(row: &AnyRow) -> Result<Business, sqlx::Error> {
+    Ok(Business {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        name: row.try_get("name")?,
+        greeting: row.try_get("greeting")?,
+        system_prompt: row.try_get("system_prompt")?,
+        voice: row.try_get("voice")?,
+        transfer_to: row.try_get("transfer_to")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+fn check_numbers(number: &str, transfer_to: Option<&str>) -> Result<(), StoreError> {
+    let invalid = |error: E164Error| StoreError::Invalid {
+        what: "phone number",
+        reason: error.to_string(),
+    };
+    validate_e164(number).map_err(invalid)?;
+    transfer_to
+        .map(validate_e164)
+        .transpose()
+        .map_err(invalid)?;
+    Ok(())
+}
+
+impl Store {
+    /// Adds a business. A number already taken is [`StoreError::Duplicate`].
+    pub async fn create_business(&self, new: &NewBusiness) -> Result<Business, StoreError> {
+        check_numbers(&new.number, new.transfer_to.as_deref())?;
+        // The conflict is answered by the insert itself, so two racing adds cannot both succeed.
+        let row = sqlx::query(
+            "INSERT INTO businesses (id, number, name, greeting, system_prompt, voice, transfer_to, \
+             created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             ON CONFLICT (number) DO NOTHING \
+             RETURNING id, number, name, greeting, system_prompt, voice, transfer_to, created_at_ms, updated_at_ms",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&new.number)
+        .bind(&new.name)
+        .bind(&new.greeting)
+        .bind(&new.system_prompt)
+        .bind(new.voice.as_deref())
+        .bind(new.transfer_to.as_deref())
+        .bind(new.now_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(row) => Ok(business_from_row(&row)?),
+            None => Err(StoreError::Duplicate {
+                what: "business with number",
+                key: new.number.clone(),
+            }),
+        }
+    }
+
+    pub async fn business_by_number(&self, number: &str) -> Result<Option<Business>, StoreError> {
+        let row = sqlx::query(select_businesses!("WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(business_from_row).transpose()?)
+    }
+
+    pub async fn business_by_id(&self, id: &str) -> Result<Option<Business>, StoreError> {
+        let row = sqlx::query(select_businesses!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(business_from_row).transpose()?)
+    }
+
+    /// Every business, by number.
+    pub async fn list_businesses(&self) -> Result<Vec<Business>, StoreError> {
+        let rows = sqlx::query(select_businesses!("ORDER BY number"))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(business_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Applies `changes` to the business on `number`; an unknown number is [`StoreError::NotFound`].
+    pub async fn update_business(
+        &self,
+        number: &str,
+        changes: &BusinessChanges,
+        now_ms: i64,
+    ) -> Result<Business, StoreError> {
+        let transfer_to = changes.transfer_to.as_ref().and_then(Option::as_deref);
+        check_numbers(number, transfer_to)?;
+        // Each optional column comes with a flag saying whether to overwrite it, so one
+        // statement covers every combination of changes and clearing is possible.
+        let row = sqlx::query(
+            "UPDATE businesses SET \
+             name = CASE WHEN $2 = 1 THEN $3 ELSE name END, \
+             greeting = CASE WHEN $4 = 1 THEN $5 ELSE greeting END, \
+             system_prompt = CASE WHEN $6 = 1 THEN $7 ELSE system_prompt END, \
+             voice = CASE WHEN $8 = 1 THEN $9 ELSE voice END, \
+             transfer_to = CASE WHEN $10 = 1 THEN $11 ELSE transfer_to END, \
+             updated_at_ms = $12 \
+             WHERE number = $1 \
+             RETURNING id, number, name, greeting, system_prompt, voice, transfer_to, created_at_ms, updated_at_ms",
+        )
+        .bind(number)
+        .bind(i64::from(changes.name.is_some()))
+        .bind(changes.name.as_deref())
+        .bind(i64::from(changes.greeting.is_some()))
+        .bind(changes.greeting.as_deref())
+        .bind(i64::from(changes.system_prompt.is_some()))
+        .bind(changes.system_prompt.as_deref())
+        .bind(i64::from(changes.voice.is_some()))
+        .bind(changes.voice.as_ref().and_then(Option::as_deref))
+        .bind(i64::from(changes.transfer_to.is_some()))
+        .bind(transfer_to)
+        .bind(now_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(row) => Ok(business_from_row(&row)?),
+            None => Err(StoreError::NotFound {
+                what: "business with number",
+                key: number.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_accepts_real_numbers() {
+        assert_eq!(validate_e164("+972501234567"), Ok(()));
+        assert_eq!(validate_e164("+14155550123"), Ok(()));
+    }
+
+    #[test]
+    fn e164_refuses_each_kind_of_mistake() {
+        assert!(matches!(
+            validate_e164("0501234567"),
+            Err(E164Error::MissingPlus(_))
+        ));
+        assert!(matches!(
+            validate_e164("+972-50-1234567"),
+            Err(E164Error::NotDigits(_))
+        ));
+        assert!(matches!(
+            validate_e164("+9725012345678901"),
+            Err(E164Error::Length { digits: 16, .. })
+        ));
+        assert!(matches!(
+            validate_e164("+12345"),
+            Err(E164Error::Length { digits: 5, .. })
+        ));
+        assert!(matches!(
+            validate_e164("+0501234567"),
+            Err(E164Error::LeadingZero(_))
+        ));
+        assert!(matches!(
+            validate_e164("+"),
+            Err(E164Error::Length { digits: 0, .. })
+        ));
+    }
+}

@@ -1,0 +1,139 @@
+//! The store: every SQL statement of sicha, returning domain types.
+//!
+//! One code path serves SQLite and PostgreSQL through sqlx's `Any` driver. The SQL is kept portable:
+//! `$1, $2…` placeholders (the SQLite driver binds `$N` by number), text ids, BIGINT epoch-ms times,
+//! booleans as BIGINT 0/1, `ON CONFLICT … DO NOTHING` and `RETURNING`. One migrations folder serves
+//! both engines and is applied by [`Store::connect`].
+//!
+//! Layout: [`businesses`], [`customers`], [`calls`], [`events`], [`turns`], [`interactions`],
+//! [`outbox`], [`stream_tokens`], and [`testing`] (fresh databases for tests on every engine).
+
+pub mod businesses;
+pub mod calls;
+pub mod customers;
+mod database_url;
+mod error;
+pub mod events;
+pub mod interactions;
+pub mod outbox;
+pub mod stream_tokens;
+pub mod testing;
+pub mod turns;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::{Any, AnyPool};
+
+pub use businesses::{Business, BusinessChanges, E164Error, NewBusiness, validate_e164};
+pub use calls::{Call, CallFilter, CallStatus, NewCall};
+pub use customers::Customer;
+pub use database_url::Engine;
+pub use error::StoreError;
+pub use events::Event;
+pub use interactions::{Interaction, NewInteraction};
+pub use outbox::OutboxItem;
+pub use turns::{NewTurn, Turn};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// PostgreSQL's code for "database does not exist".
+const UNDEFINED_DATABASE: &str = "3D000";
+
+/// A handle on the database: cheap to clone, shared by handlers and per-call tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    display_url: Arc<str>,
+}
+
+impl Store {
+    /// Opens the database named by `url`, creating it if missing, and applies pending migrations.
+    ///
+    /// Accepts `sqlite://file.db`, `sqlite:file.db`, `sqlite::memory:` and `postgres://…`. A SQLite
+    /// file is created when missing and switched to WAL so readers do not block the writer.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let target = database_url::ConnectTarget::parse(url)?;
+        let pool = match open_pool(&target).await {
+            Err(sqlx::Error::Database(error))
+                if error.code().as_deref() == Some(UNDEFINED_DATABASE) =>
+            {
+                Any::create_database(&target.url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                open_pool(&target).await
+            }
+            other => other,
+        }
+        .map_err(StoreError::Connect)?;
+        if target.engine == Engine::Sqlite && !target.in_memory {
+            // The journal mode is stored in the file, so setting it once per open is enough.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(StoreError::Connect)?;
+        }
+        let store = Store {
+            pool,
+            engine: target.engine,
+            display_url: target.display.into(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations not yet applied. [`Store::connect`] already does this.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Round-trips a trivial query: the readiness check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The database URL without any password, safe for logs.
+    pub fn display_url(&self) -> String {
+        self.display_url.to_string()
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Closes every pooled connection; later queries fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+async fn open_pool(target: &database_url::ConnectTarget) -> Result<AnyPool, sqlx::Error> {
+    let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+    let options = if target.in_memory {
+        // Every new `Any` connection re-reads the URL, and `:memory:` then names a brand new
+        // database: one connection kept forever is the only way to keep one database.
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options.max_connections(8)
+    };
+    options.connect(&target.url).await
+}
+
+/// Reads a BIGINT 0/1 column as a boolean.
+pub(crate) fn flag(value: i64) -> bool {
+    value != 0
+}

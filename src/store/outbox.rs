@@ -1,0 +1,158 @@
+//! The outbox: durable deliveries (CRM webhooks, SMS) that survive restarts and are shared by
+//! every instance polling the same database.
+//!
+//! A worker claims due rows with [`Store::claim_due`], delivers, then reports with
+//! [`Store::mark_delivered`], [`Store::mark_failed`] or, after too many attempts,
+//! [`Store::give_up`]. A worker that dies mid-delivery simply lets its lease run out and the
+//! row comes due again, so delivery is at least once: receivers dedupe on the idempotency key.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError};
+
+const PENDING: &str = "pending";
+
+/// One delivery claimed by a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: String,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    /// Including the attempt this claim starts.
+    pub attempts: i64,
+    /// The end of this claim's lease.
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+}
+
+fn item_from_row(row: &AnyRow) -> Result<OutboxItem, StoreError> {
+    let payload: String = row.try_get("payload")?;
+    Ok(OutboxItem {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        payload: serde_json::from_str(&payload).map_err(|error| StoreError::Corrupt {
+            what: "outbox payload",
+            reason: error.to_string(),
+        })?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
+        last_error: row.try_get("last_error")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+impl Store {
+    /// Queues a delivery, due at once. A key already queued (delivered or not) is ignored and
+    /// the answer is `false`, so producers may enqueue again after a crash without duplicates.
+    pub async fn enqueue(
+        &self,
+        kind: &str,
+        idempotency_key: &str,
+        payload: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "INSERT INTO outbox (id, kind, idempotency_key, payload, status, attempts, next_attempt_at_ms, ",
+            "created_at_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING"
+        ))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(kind)
+        .bind(idempotency_key)
+        .bind(payload.to_string())
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims up to `limit` due deliveries for `lease_ms`: each claimed row's next attempt moves to
+    /// `now_ms + lease_ms` and its attempt count goes up, in the same statement that selects it.
+    ///
+    /// Why two instances never claim one row within a lease: on SQLite the statement runs under
+    /// the database's single write lock. On PostgreSQL both may pick the same ids in the subquery,
+    /// but the second UPDATE then waits for the first's row lock and, once it commits, re-checks
+    /// its WHERE clause against the new row version; the repeated "still due" condition is false
+    /// by then (the lease moved the due time), so the row is skipped. The second claimer may get
+    /// fewer rows than it asked for, never a row already claimed.
+    pub async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at_ms = $2 ",
+            "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at_ms <= $1 ",
+            "ORDER BY next_attempt_at_ms, created_at_ms LIMIT $3) ",
+            "AND status = 'pending' AND next_attempt_at_ms <= $1 ",
+            "RETURNING id, kind, idempotency_key, payload, attempts, next_attempt_at_ms, last_error, created_at_ms"
+        ))
+        .bind(now_ms)
+        .bind(now_ms.saturating_add(lease_ms))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(item_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING promises no order; oldest first is what a worker expects.
+        items.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        Ok(items)
+    }
+
+    /// The delivery succeeded; it will not be claimed again. `false` if it was not pending.
+    pub async fn mark_delivered(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'delivered', delivered_at_ms = $2, last_error = NULL \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The attempt failed; try again from `next_attempt_at_ms`. `false` if it was not pending.
+    pub async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET last_error = $2, next_attempt_at_ms = $3 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(next_attempt_at_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stops retrying after too many attempts; the row stays, marked dead, for inspection.
+    /// `false` if it was not pending.
+    pub async fn give_up(&self, id: &str, error: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE outbox SET status = 'dead', last_error = $2 WHERE id = $1 AND status = 'pending'")
+            .bind(id)
+            .bind(error)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many deliveries are still pending (due or not): for metrics and tests.
+    pub async fn pending_outbox_count(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS pending FROM outbox WHERE status = $1")
+            .bind(PENDING)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("pending")?)
+    }
+}

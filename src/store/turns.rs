@@ -1,0 +1,100 @@
+//! Turns: the conversation of a call, one row per caller utterance or agent answer, with the
+//! time each stage took so latency can be read per turn.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, flag};
+
+/// Who spoke a turn.
+pub const ROLE_CALLER: &str = "caller";
+pub const ROLE_AGENT: &str = "agent";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTurn {
+    pub call_sid: String,
+    /// Order within the call, assigned by the session.
+    pub seq: i64,
+    /// [`ROLE_CALLER`] or [`ROLE_AGENT`].
+    pub role: String,
+    /// What was said (the transcript, or the agent's whole answer).
+    pub text: String,
+    /// For an agent turn cut off by barge-in: the part the caller actually heard.
+    pub heard_text: Option<String>,
+    pub started_at_ms: i64,
+    pub ended_at_ms: i64,
+    /// The caller spoke over this agent turn.
+    pub interrupted: bool,
+    pub stt_ms: Option<i64>,
+    pub llm_ttft_ms: Option<i64>,
+    pub llm_first_sentence_ms: Option<i64>,
+    pub tts_ttfb_ms: Option<i64>,
+    pub endpoint_ms: Option<i64>,
+    /// Voice to voice: end of the caller's speech to the first agent audio sent.
+    pub v2v_ms: Option<i64>,
+}
+
+/// A stored turn: the same fields as [`NewTurn`].
+pub type Turn = NewTurn;
+
+fn turn_from_row(row: &AnyRow) -> Result<Turn, sqlx::Error> {
+    Ok(Turn {
+        call_sid: row.try_get("call_sid")?,
+        seq: row.try_get("seq")?,
+        role: row.try_get("role")?,
+        text: row.try_get("text")?,
+        heard_text: row.try_get("heard_text")?,
+        started_at_ms: row.try_get("started_at_ms")?,
+        ended_at_ms: row.try_get("ended_at_ms")?,
+        interrupted: flag(row.try_get("interrupted")?),
+        stt_ms: row.try_get("stt_ms")?,
+        llm_ttft_ms: row.try_get("llm_ttft_ms")?,
+        llm_first_sentence_ms: row.try_get("llm_first_sentence_ms")?,
+        tts_ttfb_ms: row.try_get("tts_ttfb_ms")?,
+        endpoint_ms: row.try_get("endpoint_ms")?,
+        v2v_ms: row.try_get("v2v_ms")?,
+    })
+}
+
+impl Store {
+    /// Records a finished turn. A turn already stored under the same (call, seq) is kept and the
+    /// answer is `false`, so a retried write cannot duplicate it.
+    pub async fn insert_turn(&self, turn: &NewTurn) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "INSERT INTO turns (call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
+            "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ",
+            "ON CONFLICT (call_sid, seq) DO NOTHING"
+        ))
+        .bind(&turn.call_sid)
+        .bind(turn.seq)
+        .bind(&turn.role)
+        .bind(&turn.text)
+        .bind(turn.heard_text.as_deref())
+        .bind(turn.started_at_ms)
+        .bind(turn.ended_at_ms)
+        .bind(i64::from(turn.interrupted))
+        .bind(turn.stt_ms)
+        .bind(turn.llm_ttft_ms)
+        .bind(turn.llm_first_sentence_ms)
+        .bind(turn.tts_ttfb_ms)
+        .bind(turn.endpoint_ms)
+        .bind(turn.v2v_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The call's turns in conversation order.
+    pub async fn turns_for_call(&self, call_sid: &str) -> Result<Vec<Turn>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
+            "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms ",
+            "FROM turns WHERE call_sid = $1 ORDER BY seq"
+        ))
+        .bind(call_sid)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(turn_from_row).collect::<Result<_, _>>()?)
+    }
+}

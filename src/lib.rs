@@ -1,1 +1,25 @@
+//! sicha: a real-time Hebrew phone voice agent for Twilio Media Streams.
+//!
+//! Layout (the path of one call, top to bottom):
+//! - [`cli`]       the `sicha` commands (serve, migrate, business, calls).
+//! - [`config`]    typed settings from the environment and an optional TOML file; secrets redacted.
+//! - [`startup`]   builds the app (store, registry, router, listener on any port) and runs it until shutdown.
+//! - [`telemetry`] tracing subscriber and the Prometheus recorder.
+//! - [`http`]      axum routes: Twilio voice/status webhooks, the Media Streams upgrade, health, metrics.
+//! - [`twilio`]    the Twilio edge only: signatures, TwiML, stream tokens, Media Streams messages and the
+//!   socket loop, the REST client.
+//! - [`call`]      live calls: the registry by CallSid and the per-call session task.
+//! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
+//! - [`sim`]       local stand-ins for paid services (Twilio REST, ...), used by tests, demo and bench.
+//! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
 
+pub mod call;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod sim;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod twilio;

@@ -1,0 +1,86 @@
+//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`.
+//! Everything here is thin: parse, load settings, call into the library, print.
+
+pub mod business;
+pub mod calls;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sicha",
+    version,
+    about = "A real-time Hebrew phone voice agent for Twilio"
+)]
+pub struct Cli {
+    /// Optional flat TOML file of settings (environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: Twilio webhooks, Media Streams, health and metrics.
+    Serve(ServeArgs),
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Manage businesses (one per Twilio number).
+    #[command(subcommand)]
+    Business(business::BusinessCommand),
+    /// Inspect calls: list them, or show one with its events and transcript.
+    #[command(subcommand)]
+    Calls(calls::CallsCommand),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Development only: accept Twilio requests without a valid signature when no TWILIO_AUTH_TOKEN is set.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Who answers callers. `echo` plays each utterance back: a line check that needs no AI provider.
+    #[arg(long, value_enum, default_value = "echo")]
+    pub agent: crate::call::session::AgentMode,
+}
+
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli.command, settings))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            crate::telemetry::init(&settings)?;
+            crate::startup::serve(settings, args).await
+        }
+        Command::Migrate => {
+            let store = open_store(&settings).await?;
+            println!("database at {} is migrated", store.display_url());
+            Ok(())
+        }
+        Command::Business(cmd) => {
+            business::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
+        }
+        Command::Calls(cmd) => {
+            calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(&settings.database_url)
+        .await
+        .with_context(|| "opening the database (SICHA_DATABASE_URL)".to_string())
+}

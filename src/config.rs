@@ -1,0 +1,357 @@
+//! Typed settings. Sources, later wins: built-in defaults, an optional flat TOML file (`--config FILE`),
+//! then environment variables. A TOML key is the environment name in lower case without the `SICHA_`
+//! prefix (`SICHA_BIND` ↔ `bind`, `TWILIO_AUTH_TOKEN` ↔ `twilio_auth_token`), so one table documents both.
+//! Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+/// Every setting: (environment name, default, meaning). The README's table is generated from the same facts.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "SICHA_BIND",
+        "0.0.0.0:8080",
+        "address the server listens on",
+    ),
+    (
+        "SICHA_PUBLIC_URL",
+        "",
+        "https origin Twilio reaches (builds the wss:// stream URL, validates signatures)",
+    ),
+    (
+        "SICHA_DATABASE_URL",
+        "sqlite://sicha.db",
+        "sqlite://FILE (created and migrated on start) or postgres://…",
+    ),
+    (
+        "SICHA_INSTANCE_ID",
+        "(host name)",
+        "names this instance's calls, so a restart reconciles only its own",
+    ),
+    ("TWILIO_ACCOUNT_SID", "", "Twilio account (REST calls)"),
+    (
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "validates Twilio signatures and authenticates REST calls (secret)",
+    ),
+    (
+        "TWILIO_API_BASE",
+        "https://api.twilio.com/2010-04-01",
+        "Twilio REST base URL",
+    ),
+    (
+        "SICHA_STREAM_SECRET",
+        "(derived from TWILIO_AUTH_TOKEN)",
+        "key for stream tokens; set the same on every instance (secret)",
+    ),
+    (
+        "SICHA_STREAM_TOKEN_TTL_SECS",
+        "60",
+        "how long a stream token issued by the voice webhook stays valid",
+    ),
+    (
+        "SICHA_MAX_CALLS",
+        "200",
+        "concurrent live calls; further calls hear a busy message",
+    ),
+    (
+        "SICHA_MAX_CALL_SECS",
+        "1800",
+        "a call is ended after this long",
+    ),
+    (
+        "SICHA_MAX_WS_MESSAGE_BYTES",
+        "65536",
+        "larger Media Streams messages close the socket",
+    ),
+    (
+        "SICHA_MAX_WS_MESSAGES_PER_SEC",
+        "200",
+        "sustained inbound message rate beyond which the socket is closed",
+    ),
+    (
+        "SICHA_SHUTDOWN_GRACE_SECS",
+        "30",
+        "on SIGTERM, live calls may run this long before they are ended",
+    ),
+    ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
+    ("SICHA_LOG_FORMAT", "text", "text or json"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not a flat TOML table of settings: {message}")]
+    Toml { path: String, message: String },
+    #[error("unknown setting `{0}` in the config file")]
+    UnknownKey(String),
+    #[error("setting {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// A secret string: usable, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub api_base: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_calls: usize,
+    pub max_call: Duration,
+    pub max_ws_message_bytes: usize,
+    pub max_ws_messages_per_sec: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub public_url: Option<Url>,
+    pub database_url: String,
+    pub instance_id: String,
+    pub twilio: TwilioSettings,
+    pub stream_secret: Option<Secret>,
+    pub stream_token_ttl: Duration,
+    pub limits: Limits,
+    pub shutdown_grace: Duration,
+    pub log_filter: String,
+    pub log_json: bool,
+}
+
+impl Settings {
+    /// Defaults, then the optional file, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut values = HashMap::new();
+        if let Some(path) = file {
+            values.extend(read_toml(path)?);
+        }
+        for (name, _, _) in SETTINGS {
+            if let Ok(value) = std::env::var(name) {
+                values.insert((*name).to_string(), value);
+            }
+        }
+        Self::from_values(&values)
+    }
+
+    /// Builds settings from environment-style names; missing names take their defaults.
+    pub fn from_values(values: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let secret = |name: &'static str| get(name).map(Secret::new);
+        let public_url = get("SICHA_PUBLIC_URL")
+            .map(|v| parse_url("SICHA_PUBLIC_URL", v))
+            .transpose()?;
+        if let Some(url) = &public_url
+            && !matches!(url.scheme(), "https" | "http")
+        {
+            return Err(invalid(
+                "SICHA_PUBLIC_URL",
+                "must be an https:// (or http:// for local tests) origin",
+            ));
+        }
+        Ok(Self {
+            bind: parse("SICHA_BIND", get("SICHA_BIND").unwrap_or("0.0.0.0:8080"))?,
+            public_url,
+            database_url: get("SICHA_DATABASE_URL")
+                .unwrap_or("sqlite://sicha.db")
+                .to_string(),
+            instance_id: get("SICHA_INSTANCE_ID")
+                .map(str::to_string)
+                .unwrap_or_else(default_instance_id),
+            twilio: TwilioSettings {
+                account_sid: get("TWILIO_ACCOUNT_SID").map(str::to_string),
+                auth_token: secret("TWILIO_AUTH_TOKEN"),
+                api_base: parse_url(
+                    "TWILIO_API_BASE",
+                    get("TWILIO_API_BASE").unwrap_or("https://api.twilio.com/2010-04-01"),
+                )?,
+            },
+            stream_secret: secret("SICHA_STREAM_SECRET"),
+            stream_token_ttl: Duration::from_secs(parse(
+                "SICHA_STREAM_TOKEN_TTL_SECS",
+                get("SICHA_STREAM_TOKEN_TTL_SECS").unwrap_or("60"),
+            )?),
+            limits: Limits {
+                max_calls: parse("SICHA_MAX_CALLS", get("SICHA_MAX_CALLS").unwrap_or("200"))?,
+                max_call: Duration::from_secs(parse(
+                    "SICHA_MAX_CALL_SECS",
+                    get("SICHA_MAX_CALL_SECS").unwrap_or("1800"),
+                )?),
+                max_ws_message_bytes: parse(
+                    "SICHA_MAX_WS_MESSAGE_BYTES",
+                    get("SICHA_MAX_WS_MESSAGE_BYTES").unwrap_or("65536"),
+                )?,
+                max_ws_messages_per_sec: parse(
+                    "SICHA_MAX_WS_MESSAGES_PER_SEC",
+                    get("SICHA_MAX_WS_MESSAGES_PER_SEC").unwrap_or("200"),
+                )?,
+            },
+            shutdown_grace: Duration::from_secs(parse(
+                "SICHA_SHUTDOWN_GRACE_SECS",
+                get("SICHA_SHUTDOWN_GRACE_SECS").unwrap_or("30"),
+            )?),
+            log_filter: get("SICHA_LOG").unwrap_or("info").to_string(),
+            log_json: match get("SICHA_LOG_FORMAT").unwrap_or("text") {
+                "text" => false,
+                "json" => true,
+                other => {
+                    return Err(invalid(
+                        "SICHA_LOG_FORMAT",
+                        &format!("`{other}` is not text or json"),
+                    ));
+                }
+            },
+        })
+    }
+}
+
+fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let mut values = HashMap::new();
+    for (key, value) in table {
+        let name = env_name_for_key(&key).ok_or_else(|| ConfigError::UnknownKey(key.clone()))?;
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                value.to_string()
+            }
+            _ => {
+                return Err(ConfigError::Toml {
+                    path: shown,
+                    message: format!("`{key}` must be a string, number or boolean"),
+                });
+            }
+        };
+        values.insert(name.to_string(), text);
+    }
+    Ok(values)
+}
+
+fn env_name_for_key(key: &str) -> Option<&'static str> {
+    SETTINGS.iter().map(|(name, _, _)| *name).find(|name| {
+        let short = name.strip_prefix("SICHA_").unwrap_or(name);
+        short.eq_ignore_ascii_case(key)
+    })
+}
+
+fn default_instance_id() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sicha".to_string())
+}
+
+fn invalid(name: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.to_string(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e: T::Err| invalid(name, &format!("`{value}`: {e}")))
+}
+
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    Url::parse(value).map_err(|e| invalid(name, &format!("`{value}`: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_embedded_sqlite_on_port_8080() {
+        let s = Settings::from_values(&HashMap::new()).unwrap();
+        assert_eq!(s.bind.port(), 8080);
+        assert_eq!(s.database_url, "sqlite://sicha.db");
+        assert!(s.twilio.auth_token.is_none());
+        assert_eq!(s.limits.max_ws_message_bytes, 65536);
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let s = Settings::from_values(&values(&[("TWILIO_AUTH_TOKEN", "hunter2-token")])).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.twilio.auth_token.unwrap().expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Settings::from_values(&values(&[("SICHA_MAX_CALLS", "many")])).unwrap_err();
+        assert!(err.to_string().contains("SICHA_MAX_CALLS"), "{err}");
+        let err = Settings::from_values(&values(&[("SICHA_PUBLIC_URL", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().contains("SICHA_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn toml_keys_map_to_environment_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sicha.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9000\"\nmax_calls = 7\ntwilio_auth_token = \"t\"\n",
+        )
+        .unwrap();
+        let map = read_toml(&path).unwrap();
+        let s = Settings::from_values(&map).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.limits.max_calls, 7);
+        std::fs::write(&path, "no_such_setting = 1\n").unwrap();
+        assert!(matches!(read_toml(&path), Err(ConfigError::UnknownKey(_))));
+    }
+}

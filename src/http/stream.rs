@@ -1,0 +1,189 @@
+//! `GET /twilio/stream`: the Media Streams WebSocket. The upgrade is signed (X-Twilio-Signature over
+//! the `wss://` URL); the `start` message must carry a stream token for its CallSid, unexpired and
+//! unused. Then the socket loop runs and the call's session (found or started in the registry) takes
+//! over. A refused start closes with 1008 and, when the call is known, leaves an event on it.
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use sicha_audio::endpoint::EndpointConfig;
+use tokio::sync::mpsc;
+
+use super::AppState;
+use super::twilio_auth::{check, public_base, websocket_url};
+use super::voice::TOKEN_PARAMETER;
+use crate::call::session::{self, CallContext};
+use crate::call::{OutboundCommand, SessionInput};
+use crate::clock::now_ms;
+use crate::twilio::socket::{Attached, Rejection, StreamLimits, WireFrame, serve_stream};
+use crate::twilio::stream::StartInfo;
+
+/// Commands a session may queue for its socket before it waits: whole pieces of audio, so few.
+const OUTBOUND_CAPACITY: usize = 64;
+
+pub async fn stream_upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let url = websocket_url(&public_base(&state, &headers), "/twilio/stream");
+    if let Err(status) = check(&state, &headers, url.as_str(), &[]) {
+        return status.into_response();
+    }
+    // The library's own cap sits above ours so that our check, with its clear close code, runs first.
+    let library_cap = state.settings.limits.max_ws_message_bytes.saturating_mul(4);
+    upgrade
+        .max_message_size(library_cap)
+        .max_frame_size(library_cap)
+        .on_upgrade(move |socket| run_socket(state, socket))
+}
+
+async fn run_socket(state: AppState, socket: WebSocket) {
+    let limits = StreamLimits {
+        max_message_bytes: state.settings.limits.max_ws_message_bytes,
+        max_messages_per_sec: state.settings.limits.max_ws_messages_per_sec,
+        max_messages_before_start: 8,
+    };
+    let socket = socket
+        .map(|message| message.map(wire_from_axum))
+        .with(|frame: WireFrame| {
+            futures::future::ready(Ok::<_, axum::Error>(axum_from_wire(frame)))
+        });
+    let attach_state = state.clone();
+    let report = serve_stream(
+        Box::pin(socket),
+        limits,
+        EndpointConfig::default(),
+        move |start| attach(attach_state, start),
+    )
+    .await;
+    tracing::info!(
+        call_sid = report.call_sid.as_deref().unwrap_or("-"),
+        end = ?report.end,
+        media_frames = report.media_frames,
+        frames_sent = report.frames_sent,
+        dropped = ?report.dropped,
+        "media stream closed"
+    );
+    if let (Some(call_sid), Some(crate::call::StreamEnd::Rejected(reason))) =
+        (&report.call_sid, &report.end)
+    {
+        record_if_known(
+            &state,
+            call_sid,
+            "stream_rejected",
+            json!({ "reason": reason }),
+        )
+        .await;
+    }
+}
+
+/// Validates the `start` and joins the stream to its call's session.
+async fn attach(state: AppState, start: StartInfo) -> Result<Attached, Rejection> {
+    let call_sid = start.call_sid.clone();
+    if !start.media_format.is_mulaw_8k_mono() {
+        return Err(Rejection(format!(
+            "unsupported media format {:?}",
+            start.media_format
+        )));
+    }
+    let token = start
+        .custom_parameters
+        .get(TOKEN_PARAMETER)
+        .ok_or_else(|| Rejection("missing stream token".into()))?;
+    let now = now_ms();
+    let verified = state
+        .token_key
+        .verify(token, &call_sid, now)
+        .map_err(|error| Rejection(format!("stream token: {error}")))?;
+    match state
+        .store
+        .consume_stream_token(&verified.nonce, &call_sid, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(Rejection("stream token: already used".into())),
+        Err(error) => {
+            tracing::error!(%error, "could not consume a stream token");
+            return Err(Rejection("stream token: cannot be checked now".into()));
+        }
+    }
+    match state.store.call_by_sid(&call_sid).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(Rejection("no such call".into())),
+        Err(error) => {
+            tracing::error!(%error, "could not load the call");
+            return Err(Rejection("call cannot be loaded now".into()));
+        }
+    }
+
+    // A session that is just ending may close its inbox between lookup and send: then start afresh.
+    for _ in 0..2 {
+        let inbox = start_or_find_session(&state, &call_sid);
+        let (outbound, from_session) = mpsc::channel::<OutboundCommand>(OUTBOUND_CAPACITY);
+        let attached = SessionInput::StreamAttached {
+            stream_sid: start.stream_sid.clone(),
+            outbound,
+        };
+        if inbox.send(attached).await.is_ok() {
+            return Ok(Attached {
+                to_session: inbox,
+                from_session,
+            });
+        }
+    }
+    Err(Rejection("call session unavailable".into()))
+}
+
+fn start_or_find_session(state: &AppState, call_sid: &str) -> mpsc::Sender<SessionInput> {
+    let context = CallContext {
+        call_sid: call_sid.to_string(),
+        store: state.store.clone(),
+        registry: state.registry.clone(),
+        agent: state.agent,
+        max_call: state.settings.limits.max_call,
+    };
+    state
+        .registry
+        .get_or_start(call_sid, move |me, inbox, cancel| {
+            session::run(context, me, inbox, cancel)
+        })
+}
+
+async fn record_if_known(state: &AppState, call_sid: &str, kind: &str, detail: serde_json::Value) {
+    // Events hang off a call row; a CallSid we never answered has none to hang them on.
+    if let Ok(Some(_)) = state.store.call_by_sid(call_sid).await
+        && let Err(error) = state
+            .store
+            .insert_event(call_sid, kind, Some(&detail), now_ms())
+            .await
+    {
+        tracing::error!(%error, kind, "could not record a stream event");
+    }
+}
+
+fn wire_from_axum(message: Message) -> WireFrame {
+    match message {
+        Message::Text(text) => WireFrame::Text(text.to_string()),
+        Message::Binary(bytes) => WireFrame::Binary(bytes.to_vec()),
+        Message::Ping(bytes) => WireFrame::Ping(bytes.to_vec()),
+        Message::Pong(bytes) => WireFrame::Pong(bytes.to_vec()),
+        Message::Close(frame) => WireFrame::Close(frame.map(|f| (f.code, f.reason.to_string()))),
+    }
+}
+
+fn axum_from_wire(frame: WireFrame) -> Message {
+    match frame {
+        WireFrame::Text(text) => Message::Text(text.into()),
+        WireFrame::Binary(bytes) => Message::Binary(bytes.into()),
+        WireFrame::Ping(bytes) => Message::Ping(bytes.into()),
+        WireFrame::Pong(bytes) => Message::Pong(bytes.into()),
+        WireFrame::Close(frame) => Message::Close(frame.map(|(code, reason)| CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    }
+}

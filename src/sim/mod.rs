@@ -1,0 +1,7 @@
+//! Local stand-ins for the paid services sicha talks to, speaking their real wire formats. Tests, `demo` and
+//! `bench` use them; nothing in the serving path does.
+//! - [`twilio_api`] Twilio's REST API (call updates, SMS, call details).
+//! - [`twilio_caller`] the Twilio side of a call: signed webhook and Media Streams socket.
+
+pub mod twilio_api;
+pub mod twilio_caller;

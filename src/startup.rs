@@ -1,0 +1,188 @@
+//! Building and running the app. [`Application::build`] opens the store (creating and migrating it),
+//! reconciles calls a crash left open, binds the listener (port 0 picks a free one, as tests do) and
+//! assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
+//! shuts down in order:
+//! 1. draining: new calls hear a busy message, `/readyz` says 503, live calls go on;
+//! 2. live calls get up to `SICHA_SHUTDOWN_GRACE_SECS` to end by themselves;
+//! 3. the rest are ended (their sessions finalise their records and close their sockets);
+//! 4. the HTTP server stops once in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::call::Registry;
+use crate::call::session::AgentMode;
+use crate::cli::ServeArgs;
+use crate::clock::now_ms;
+use crate::config::Settings;
+use crate::http::{self, AppInner, AppState};
+use crate::store::Store;
+use crate::twilio::token::StreamTokenKey;
+
+/// How the server runs, beyond settings: the command line's choices.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub allow_unsigned: bool,
+    pub agent: AgentMode,
+}
+
+impl From<ServeArgs> for ServeOptions {
+    fn from(args: ServeArgs) -> Self {
+        Self {
+            allow_unsigned: args.allow_unsigned,
+            agent: args.agent,
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, options: ServeOptions) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database_url)
+            .await
+            .context("opening the database")?;
+        let reconciled = store
+            .reconcile_interrupted(&settings.instance_id, now_ms())
+            .await
+            .context("reconciling calls left open by a previous run")?;
+        if reconciled > 0 {
+            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run marked interrupted");
+        }
+        if settings.twilio.auth_token.is_none() {
+            if options.allow_unsigned {
+                tracing::warn!(
+                    "!!! --allow-unsigned: Twilio routes accept UNSIGNED requests. Development only; never expose this server. !!!"
+                );
+            } else {
+                tracing::warn!(
+                    "TWILIO_AUTH_TOKEN is not set: Twilio routes will answer 403 (use --allow-unsigned for local development)"
+                );
+            }
+        }
+        let token_key = stream_token_key(&settings);
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let state = AppState(Arc::new(AppInner {
+            store,
+            registry: Registry::new(),
+            token_key,
+            allow_unsigned: options.allow_unsigned,
+            agent: options.agent,
+            metrics: crate::telemetry::metrics_handle(),
+            draining: AtomicBool::new(false),
+            settings,
+        }));
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully (see the module docs).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        tracing::info!(address = %self.local_addr(), database = %state.store.display_url(), "sicha is serving");
+        let graceful = async move {
+            shutdown.await;
+            drain_calls(&state).await;
+        };
+        axum::serve(self.listener, http::router(self.state).into_make_service())
+            .with_graceful_shutdown(graceful)
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("sicha stopped");
+        Ok(())
+    }
+}
+
+async fn drain_calls(state: &AppState) {
+    state.draining.store(true, Ordering::Relaxed);
+    let grace = state.settings.shutdown_grace;
+    let live = state.registry.live_calls();
+    tracing::info!(
+        live_calls = live,
+        grace_secs = grace.as_secs(),
+        "shutting down: draining live calls"
+    );
+    let left = state
+        .registry
+        .drain(tokio::time::Instant::now() + grace)
+        .await;
+    if left > 0 {
+        tracing::warn!(
+            calls = left,
+            "grace period over: ending the remaining calls"
+        );
+    }
+    state.registry.end_all();
+    state.registry.wait_finished().await;
+}
+
+/// The stream token key: `SICHA_STREAM_SECRET`, else derived from the Twilio auth token (so instances
+/// that share a Twilio account agree), else random for this process (development without Twilio).
+fn stream_token_key(settings: &Settings) -> StreamTokenKey {
+    if let Some(secret) = &settings.stream_secret {
+        return StreamTokenKey::new(secret.expose().as_bytes());
+    }
+    if let Some(token) = &settings.twilio.auth_token {
+        let mut derived = Sha256::new();
+        derived.update(b"sicha stream token key v1\0");
+        derived.update(token.expose().as_bytes());
+        return StreamTokenKey::new(&derived.finalize());
+    }
+    StreamTokenKey::new(uuid::Uuid::new_v4().as_bytes())
+}
+
+/// `sicha serve`: build, then run until SIGTERM or Ctrl-C.
+pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let app = Application::build(settings, args.into()).await?;
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

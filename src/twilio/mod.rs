@@ -1,0 +1,14 @@
+//! The Twilio edge, and nothing else: no SQL, no conversation logic.
+//! - [`signature`] X-Twilio-Signature for webhooks and the WebSocket upgrade.
+//! - [`twiml`]     escaped TwiML documents (connect a stream, say, dial, hang up).
+//! - [`token`]     stream tokens bound to a CallSid, carried as a TwiML `<Parameter>`.
+//! - [`stream`]    the Media Streams JSON messages, typed, both directions.
+//! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`.
+//! - [`rest`]      the REST client (update a call, end it, SMS, fetch).
+
+pub mod rest;
+pub mod signature;
+pub mod socket;
+pub mod stream;
+pub mod token;
+pub mod twiml;

@@ -1,0 +1,430 @@
+//! The Media Streams socket loop: one task per WebSocket, generic over any `Stream + Sink` of
+//! [`WireFrame`]s, so tests drive it with channels and the server with axum's WebSocket.
+//!
+//! What the loop owns: the socket, the per-stream audio front end (base64 → μ-law → PCM → endpointer)
+//! and the limits. What it does not own: the call. After a valid `start`, the `attach` callback hands
+//! back the call session's inbox (`to_session`) and a receiver of [`OutboundCommand`]s (`from_session`).
+//! The loop then forwards speech events, marks and DTMF to the session, and writes the session's audio,
+//! marks and clears to Twilio. The loop ends when Twilio sends `stop`, the socket drops, a limit is
+//! broken, or the session drops its sender (it wants the stream closed); it always tells the session
+//! how the stream ended with one final [`SessionInput::StreamEnded`].
+
+use std::future::Future;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+use sicha_audio::{frame::FRAME_SAMPLES, mulaw};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::stream::{Inbound, MarkInfo, Outbound, OutboundMedia, StartInfo};
+use crate::call::{OutboundCommand, SessionInput, StreamEnd};
+
+/// One WebSocket frame, independent of the WebSocket library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireFrame {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<(u16, String)>),
+}
+
+/// WebSocket close codes the loop uses (RFC 6455).
+pub mod close_code {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamLimits {
+    pub max_message_bytes: usize,
+    /// Sustained inbound messages per second; bursts of twice this are tolerated.
+    pub max_messages_per_sec: u32,
+    /// Messages tolerated before a valid `start` (Twilio sends one `connected` first).
+    pub max_messages_before_start: u32,
+}
+
+/// The session side of an accepted stream.
+pub struct Attached {
+    /// The call session's inbox. The loop sends events; the session owns the receiver.
+    pub to_session: mpsc::Sender<SessionInput>,
+    /// Audio, marks and clears for Twilio. The session owns the sender; when it drops it, the loop
+    /// closes the socket.
+    pub from_session: mpsc::Receiver<OutboundCommand>,
+}
+
+/// Why a `start` was refused; the loop closes with 1008 and reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection(pub String);
+
+/// What happened on one stream, for logs, metrics and the caller of the loop.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamReport {
+    pub call_sid: Option<String>,
+    pub stream_sid: Option<String>,
+    pub end: Option<StreamEnd>,
+    pub media_frames: u64,
+    pub media_bytes: u64,
+    /// Messages dropped with a log line: malformed JSON, bad base64, unknown events, wrong streamSid,
+    /// media before start, binary frames.
+    pub dropped: Vec<(&'static str, u64)>,
+    pub frames_sent: u64,
+}
+
+impl StreamReport {
+    fn drop_one(&mut self, kind: &'static str) {
+        metrics::counter!("sicha_stream_messages_dropped_total", "kind" => kind).increment(1);
+        match self.dropped.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.dropped.push((kind, 1)),
+        }
+    }
+
+    pub fn dropped_count(&self, kind: &str) -> u64 {
+        self.dropped
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Token bucket over inbound messages, in tokio time so tests can pause it.
+struct RateGate {
+    per_sec: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateGate {
+    fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec: per_sec as f64,
+            tokens: per_sec as f64 * 2.0,
+            last: Instant::now(),
+        }
+    }
+
+    fn admit(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + refill).min(self.per_sec * 2.0);
+        self.last = now;
+        self.tokens -= 1.0;
+        self.tokens >= 0.0
+    }
+}
+
+/// Reusable buffers of the inbound audio path: allocated once per stream, reused for every frame.
+struct InboundAudio {
+    endpointer: Endpointer,
+    mulaw: Vec<u8>,
+    pcm: Vec<i16>,
+}
+
+impl InboundAudio {
+    fn new(config: EndpointConfig) -> Self {
+        Self {
+            endpointer: Endpointer::new(config),
+            mulaw: Vec::with_capacity(FRAME_SAMPLES * 4),
+            pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
+        }
+    }
+
+    /// Decodes one media payload and runs the endpointer; speech events go to `on_event`.
+    fn push_payload(
+        &mut self,
+        payload: &str,
+        on_event: impl FnMut(EndpointEvent),
+    ) -> Result<usize, ()> {
+        self.mulaw.clear();
+        BASE64
+            .decode_vec(payload.as_bytes(), &mut self.mulaw)
+            .map_err(|_| ())?;
+        self.pcm.resize(self.mulaw.len(), 0);
+        mulaw::decode_into(&self.mulaw, &mut self.pcm);
+        self.endpointer.push(&self.pcm, on_event);
+        Ok(self.mulaw.len())
+    }
+}
+
+enum Flow {
+    Continue,
+    End(StreamEnd),
+}
+
+/// Runs one Media Streams connection to its end. See the module docs for ownership.
+pub async fn serve_stream<S, E, A, Fut>(
+    socket: S,
+    limits: StreamLimits,
+    endpoint: EndpointConfig,
+    attach: A,
+) -> StreamReport
+where
+    S: Stream<Item = Result<WireFrame, E>> + Sink<WireFrame> + Unpin,
+    E: std::fmt::Display,
+    A: FnOnce(StartInfo) -> Fut,
+    Fut: Future<Output = Result<Attached, Rejection>>,
+{
+    let (mut sink, mut source) = socket.split();
+    let mut report = StreamReport::default();
+    let mut gate = RateGate::new(limits.max_messages_per_sec);
+    let mut attach = Some(attach);
+    let mut attached: Option<Attached> = None;
+    let mut audio = InboundAudio::new(endpoint);
+    let mut before_start = 0u32;
+
+    let end = loop {
+        // Outbound first when both are ready, so a `clear` never waits behind inbound audio.
+        let next = tokio::select! {
+            biased;
+            command = recv_outbound(&mut attached) => {
+                let Some(command) = command else { break StreamEnd::ClosedByServer };
+                let stream_sid = report.stream_sid.clone().unwrap_or_default();
+                if write_command(&mut sink, &stream_sid, command, &mut report).await.is_err() {
+                    break StreamEnd::Dropped;
+                }
+                continue;
+            }
+            frame = source.next() => frame,
+        };
+        let text = match next {
+            None => break StreamEnd::Dropped,
+            Some(Err(error)) => {
+                tracing::warn!(%error, "media stream socket error");
+                break StreamEnd::Dropped;
+            }
+            Some(Ok(WireFrame::Text(text))) => text,
+            Some(Ok(WireFrame::Binary(_))) => {
+                tracing::warn!(
+                    "binary frame on a media stream dropped (Twilio sends only JSON text)"
+                );
+                report.drop_one("binary");
+                continue;
+            }
+            Some(Ok(WireFrame::Ping(data))) => {
+                let _ = sink.send(WireFrame::Pong(data)).await;
+                continue;
+            }
+            Some(Ok(WireFrame::Pong(_))) => continue,
+            Some(Ok(WireFrame::Close(_))) => break StreamEnd::Dropped,
+        };
+        if text.len() > limits.max_message_bytes {
+            tracing::warn!(
+                bytes = text.len(),
+                limit = limits.max_message_bytes,
+                "oversize media stream message"
+            );
+            report.drop_one("oversize");
+            let _ = sink
+                .send(WireFrame::Close(Some((
+                    close_code::TOO_BIG,
+                    "message too large".into(),
+                ))))
+                .await;
+            break StreamEnd::LimitExceeded("message too large".into());
+        }
+        if !gate.admit() {
+            tracing::warn!(
+                limit = limits.max_messages_per_sec,
+                "media stream message flood"
+            );
+            report.drop_one("flood");
+            let _ = sink
+                .send(WireFrame::Close(Some((
+                    close_code::POLICY,
+                    "message rate too high".into(),
+                ))))
+                .await;
+            break StreamEnd::LimitExceeded("message rate too high".into());
+        }
+        let message: Inbound = match serde_json::from_str(&text) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "malformed media stream message dropped");
+                report.drop_one("malformed");
+                continue;
+            }
+        };
+        if attached.is_none() {
+            match message {
+                Inbound::Start {
+                    start, stream_sid, ..
+                } => {
+                    let Some(attach) = attach.take() else {
+                        break StreamEnd::ClosedByServer;
+                    };
+                    report.call_sid = Some(start.call_sid.clone());
+                    report.stream_sid = Some(stream_sid);
+                    match attach(start).await {
+                        Ok(session) => attached = Some(session),
+                        Err(Rejection(reason)) => {
+                            tracing::warn!(%reason, "media stream start rejected");
+                            let _ = sink
+                                .send(WireFrame::Close(Some((close_code::POLICY, reason.clone()))))
+                                .await;
+                            break StreamEnd::Rejected(reason);
+                        }
+                    }
+                }
+                Inbound::Connected { .. } => {}
+                other => {
+                    tracing::warn!(
+                        kind = other.kind(),
+                        "media stream message before start dropped"
+                    );
+                    report.drop_one("before_start");
+                    before_start += 1;
+                    if before_start > limits.max_messages_before_start {
+                        let _ = sink
+                            .send(WireFrame::Close(Some((
+                                close_code::POLICY,
+                                "no start".into(),
+                            ))))
+                            .await;
+                        break StreamEnd::Rejected("no start message".into());
+                    }
+                }
+            }
+            continue;
+        }
+        let session = attached.as_ref().expect("attached checked above");
+        match handle_message(message, session, &mut audio, &mut report).await {
+            Flow::Continue => {}
+            Flow::End(end) => break end,
+        }
+    };
+
+    report.end = Some(end.clone());
+    if let Some(session) = attached {
+        // The session learns how its stream ended; if it is already gone there is nobody to tell.
+        let stream_sid = report.stream_sid.clone().unwrap_or_default();
+        let _ = session
+            .to_session
+            .send(SessionInput::StreamEnded {
+                stream_sid,
+                end: end.clone(),
+            })
+            .await;
+    }
+    if matches!(end, StreamEnd::Stopped | StreamEnd::ClosedByServer) {
+        let _ = sink
+            .send(WireFrame::Close(Some((close_code::NORMAL, String::new()))))
+            .await;
+    }
+    let _ = sink.close().await;
+    report
+}
+
+async fn recv_outbound(attached: &mut Option<Attached>) -> Option<OutboundCommand> {
+    match attached {
+        Some(session) => session.from_session.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn handle_message(
+    message: Inbound<'_>,
+    session: &Attached,
+    audio: &mut InboundAudio,
+    report: &mut StreamReport,
+) -> Flow {
+    if message.stream_sid().is_some() && message.stream_sid() != report.stream_sid.as_deref() {
+        tracing::warn!(
+            kind = message.kind(),
+            "media stream message for another streamSid dropped"
+        );
+        report.drop_one("wrong_stream");
+        return Flow::Continue;
+    }
+    let input = match message {
+        Inbound::Media { media, .. } => {
+            if media.track.as_deref().is_some_and(|t| t != "inbound") {
+                return Flow::Continue;
+            }
+            let mut events = Vec::new();
+            match audio.push_payload(&media.payload, |event| events.push(event)) {
+                Ok(bytes) => {
+                    report.media_frames += 1;
+                    report.media_bytes += bytes as u64;
+                    metrics::counter!("sicha_frames_in_total").increment(1);
+                }
+                Err(()) => {
+                    tracing::warn!("media payload is not valid base64; dropped");
+                    report.drop_one("bad_base64");
+                    return Flow::Continue;
+                }
+            }
+            for event in events {
+                if session
+                    .to_session
+                    .send(SessionInput::Speech(event))
+                    .await
+                    .is_err()
+                {
+                    return Flow::End(StreamEnd::ClosedByServer);
+                }
+            }
+            return Flow::Continue;
+        }
+        Inbound::Mark { mark, .. } => SessionInput::MarkPlayed(mark.name),
+        Inbound::Dtmf { dtmf, .. } => SessionInput::Dtmf(dtmf.digit),
+        Inbound::Stop { .. } => return Flow::End(StreamEnd::Stopped),
+        Inbound::Start { .. } => {
+            tracing::warn!("second start on one media stream dropped");
+            report.drop_one("duplicate_start");
+            return Flow::Continue;
+        }
+        Inbound::Connected { .. } => return Flow::Continue,
+        Inbound::Unknown => {
+            tracing::warn!("unknown media stream event dropped");
+            report.drop_one("unknown_event");
+            return Flow::Continue;
+        }
+    };
+    if session.to_session.send(input).await.is_err() {
+        return Flow::End(StreamEnd::ClosedByServer);
+    }
+    Flow::Continue
+}
+
+/// Writes one session command as Twilio messages: audio as 20 ms media frames, then marks and clears.
+async fn write_command<K: Sink<WireFrame> + Unpin>(
+    sink: &mut K,
+    stream_sid: &str,
+    command: OutboundCommand,
+    report: &mut StreamReport,
+) -> Result<(), ()> {
+    let messages: Vec<Outbound> = match command {
+        OutboundCommand::Audio(mulaw) => mulaw
+            .chunks(FRAME_SAMPLES)
+            .map(|frame| Outbound::Media {
+                stream_sid: stream_sid.to_string(),
+                media: OutboundMedia {
+                    payload: BASE64.encode(frame),
+                },
+            })
+            .collect(),
+        OutboundCommand::Mark(name) => vec![Outbound::Mark {
+            stream_sid: stream_sid.to_string(),
+            mark: MarkInfo { name },
+        }],
+        OutboundCommand::Clear => vec![Outbound::Clear {
+            stream_sid: stream_sid.to_string(),
+        }],
+    };
+    for message in messages {
+        let is_media = matches!(message, Outbound::Media { .. });
+        let text = serde_json::to_string(&message).expect("outbound messages always serialise");
+        sink.send(WireFrame::Text(text)).await.map_err(|_| ())?;
+        if is_media {
+            report.frames_sent += 1;
+            metrics::counter!("sicha_frames_out_total").increment(1);
+        }
+    }
+    Ok(())
+}

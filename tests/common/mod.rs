@@ -1,0 +1,245 @@
+//! The real app on port 0 with a fresh database, as every integration test starts it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use sicha::call::session::AgentMode;
+use sicha::config::Settings;
+use sicha::http::AppState;
+use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
+use sicha::startup::{Application, ServeOptions};
+use sicha::store::{NewBusiness, Store};
+use sicha::twilio::stream::Outbound;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+pub const AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
+pub const BUSINESS_NUMBER: &str = "+97231234567";
+pub const CALLER_NUMBER: &str = "+972501234567";
+
+pub struct TestApp {
+    pub base: Url,
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub auth_token: Option<String>,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for a test app: port 0, the given database, signed Twilio traffic, short limits.
+pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut values: HashMap<String, String> = [
+        ("SICHA_BIND", "127.0.0.1:0"),
+        ("SICHA_DATABASE_URL", database_url),
+        ("SICHA_INSTANCE_ID", "test-instance"),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ("TWILIO_ACCOUNT_SID", "ACtest0000000000000000000000000000"),
+        ("SICHA_SHUTDOWN_GRACE_SECS", "1"),
+        ("SICHA_LOG", "warn"),
+        // Tests send audio faster than real time; the flood test sets its own limit.
+        ("SICHA_MAX_WS_MESSAGES_PER_SEC", "100000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        if v.is_empty() {
+            values.remove(*k);
+        } else {
+            values.insert(k.to_string(), v.to_string());
+        }
+    }
+    Settings::from_values(&values).expect("test settings are valid")
+}
+
+pub async fn spawn_app(database_url: &str) -> TestApp {
+    spawn_app_with(
+        database_url,
+        &[],
+        ServeOptions {
+            allow_unsigned: false,
+            agent: AgentMode::Echo,
+        },
+    )
+    .await
+}
+
+pub async fn spawn_app_with(
+    database_url: &str,
+    extra: &[(&str, &str)],
+    options: ServeOptions,
+) -> TestApp {
+    let settings = test_settings(database_url, extra);
+    let _ = sicha::telemetry::init(&settings);
+    let auth_token = settings
+        .twilio
+        .auth_token
+        .as_ref()
+        .map(|t| t.expose().to_string());
+    let app = Application::build(settings, options)
+        .await
+        .expect("the app builds");
+    let addr = app.local_addr();
+    let state = app.state();
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = shutdown_rx.await;
+    }));
+    TestApp {
+        base: Url::parse(&format!("http://{addr}/")).unwrap(),
+        addr,
+        store: state.store.clone(),
+        state,
+        http: reqwest::Client::new(),
+        auth_token,
+        database_url: database_url.to_string(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        self.base.join(path).unwrap().to_string()
+    }
+
+    pub async fn add_business(&self, number: &str) {
+        self.store
+            .create_business(&NewBusiness {
+                number: number.to_string(),
+                name: "מספרת <דני> & בניו".to_string(),
+                greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
+                system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
+                voice: None,
+                transfer_to: Some("+972529999999".to_string()),
+                now_ms: sicha::clock::now_ms(),
+            })
+            .await
+            .expect("business added");
+    }
+
+    /// The voice webhook, then the signed stream socket with `connected` and `start`.
+    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+        let answer = place_call(
+            &self.http,
+            &self.base,
+            self.auth_token.as_deref(),
+            call_sid,
+            CALLER_NUMBER,
+            BUSINESS_NUMBER,
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.twiml);
+        let target = stream_target(&answer.twiml).unwrap();
+        let mut stream = MediaStreamClient::connect(
+            &target.url,
+            self.auth_token.as_deref(),
+            &format!("MZ{call_sid}"),
+        )
+        .await
+        .unwrap();
+        stream.send_connected().await.unwrap();
+        stream
+            .send_start(call_sid, &target.parameters)
+            .await
+            .unwrap();
+        stream
+    }
+
+    /// Waits until `check` holds for the call's row (records are written by other tasks).
+    pub async fn wait_for_call(
+        &self,
+        call_sid: &str,
+        check: impl Fn(&sicha::store::Call) -> bool,
+    ) -> sicha::store::Call {
+        for _ in 0..200 {
+            if let Some(call) = self.store.call_by_sid(call_sid).await.unwrap()
+                && check(&call)
+            {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "call {call_sid} never reached the expected state: {:?}",
+            self.store.call_by_sid(call_sid).await
+        );
+    }
+
+    pub async fn event_kinds(&self, call_sid: &str) -> Vec<String> {
+        self.store
+            .events_for_call(call_sid)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("the server stops within its grace period")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// A fixture as μ-law bytes, the way Twilio would send it.
+pub fn fixture_mulaw(relative: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(relative);
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let audio = sicha_audio::wav::read_wav(std::io::BufReader::new(file)).unwrap();
+    assert_eq!(audio.sample_rate, 8000);
+    let mut codes = vec![0u8; audio.samples.len()];
+    sicha_audio::mulaw::encode_into(&audio.samples, &mut codes);
+    codes
+}
+
+/// `ms` of μ-law silence.
+pub fn silence(ms: usize) -> Vec<u8> {
+    vec![sicha_audio::mulaw::SILENCE; ms * 8]
+}
+
+/// Reads server messages until `want` matches one, returning everything seen up to it.
+pub async fn recv_until(
+    stream: &mut MediaStreamClient,
+    want: impl Fn(&Received) -> bool,
+    wait: Duration,
+) -> (Vec<Received>, Option<Received>) {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match stream.recv(left).await.unwrap() {
+            None => return (seen, None),
+            Some(received) if want(&received) => return (seen, Some(received)),
+            Some(Received::Closed(code)) => return (seen, Some(Received::Closed(code))),
+            Some(other) => seen.push(other),
+        }
+    }
+}
+
+pub fn is_mark(received: &Received) -> bool {
+    matches!(received, Received::Message(Outbound::Mark { .. }))
+}
+
+pub fn is_clear(received: &Received) -> bool {
+    matches!(received, Received::Message(Outbound::Clear { .. }))
+}

@@ -1,0 +1,414 @@
+//! The Media Streams WebSocket end to end: the real app on port 0, a Twilio-side client speaking the
+//! real protocol, fixture speech in, the echo agent's audio out; on SQLite and (with
+//! SICHA_TEST_POSTGRES_URL) on PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until,
+    silence, spawn_app, spawn_app_with,
+};
+use sicha::call::session::AgentMode;
+use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
+use sicha::startup::ServeOptions;
+use sicha::store::CallStatus;
+use sicha::store::testing::for_each_engine;
+use sicha::twilio::stream::Outbound;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn echo() -> ServeOptions {
+    ServeOptions {
+        allow_unsigned: false,
+        agent: AgentMode::Echo,
+    }
+}
+
+/// Speech, then enough silence for the endpointer's hangover to close the utterance.
+fn utterance(fixture: &str) -> Vec<u8> {
+    let mut audio = silence(200);
+    audio.extend(fixture_mulaw(fixture));
+    audio.extend(silence(900));
+    audio
+}
+
+#[tokio::test]
+async fn the_whole_message_set_speech_in_echo_out_marks_dtmf_and_stop() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut stream = app.connect_call("CA200").await;
+        app.wait_for_call("CA200", |c| c.status == CallStatus::Streaming)
+            .await;
+
+        stream
+            .send_audio(&utterance("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let (before, mark) = recv_until(&mut stream, is_mark, WAIT).await;
+        let media: Vec<_> = before
+            .iter()
+            .filter(|r| matches!(r, Received::Message(Outbound::Media { .. })))
+            .collect();
+        assert!(
+            media.len() > 25,
+            "the echo is at least half a second of 20 ms frames, got {}",
+            media.len()
+        );
+        for received in &media {
+            let Received::Message(Outbound::Media { stream_sid, media }) = received else {
+                unreachable!()
+            };
+            assert_eq!(stream_sid, "MZCA200");
+            assert!(
+                media.payload.len() <= 216,
+                "20 ms frames: 160 bytes of base64"
+            );
+        }
+        let Some(Received::Message(Outbound::Mark { mark, .. })) = mark else {
+            panic!("no mark after the audio")
+        };
+        stream.send_mark(&mark.name).await.unwrap();
+        stream.send_dtmf("5").await.unwrap();
+        stream.send_stop("CA200").await.unwrap();
+
+        let call = app
+            .wait_for_call("CA200", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Completed);
+        assert_eq!(call.end_reason.as_deref(), Some("stream_stopped"));
+        let events = app.event_kinds("CA200").await;
+        for kind in ["stream_started", "dtmf", "call_ended"] {
+            assert!(
+                events.iter().any(|e| e == kind),
+                "{kind} missing from {events:?}"
+            );
+        }
+        let (_, closed) = recv_until(&mut stream, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert!(
+            matches!(closed, Some(Received::Closed(_))),
+            "the server closes the socket after stop"
+        );
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn caller_speech_over_unplayed_agent_audio_clears_it() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut stream = app.connect_call("CA201").await;
+        stream
+            .send_audio(&utterance("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
+        assert!(mark.is_some(), "the agent answered");
+        // The mark is not echoed: Twilio is still playing the answer when the caller talks again.
+        stream
+            .send_audio(&fixture_mulaw("single/u02_friday.wav"))
+            .await
+            .unwrap();
+        let (_, clear) = recv_until(&mut stream, is_clear, WAIT).await;
+        assert!(clear.is_some(), "barge-in sends clear");
+        stream.send_stop("CA201").await.unwrap();
+        app.wait_for_call("CA201", |c| c.ended_at_ms.is_some())
+            .await;
+        assert!(
+            app.event_kinds("CA201")
+                .await
+                .contains(&"barge_in".to_string())
+        );
+        app.shutdown().await;
+    })
+    .await;
+}
+
+/// Opens a signed socket and sends `start` for `call_sid` with the given parameters; returns what the
+/// server does next.
+async fn start_with(
+    app: &common::TestApp,
+    call_sid: &str,
+    parameters: &[(String, String)],
+) -> Option<Received> {
+    let url = format!("ws://{}/twilio/stream", app.addr);
+    let mut stream = MediaStreamClient::connect(&url, Some(AUTH_TOKEN), "MZmisuse")
+        .await
+        .unwrap();
+    stream.send_connected().await.unwrap();
+    stream.send_start(call_sid, parameters).await.unwrap();
+    stream.send_audio(&silence(100)).await.ok();
+    recv_until(&mut stream, |r| matches!(r, Received::Closed(_)), WAIT)
+        .await
+        .1
+}
+
+async fn token_for(app: &common::TestApp, call_sid: &str) -> Vec<(String, String)> {
+    let answer = place_call(
+        &app.http,
+        &app.base,
+        Some(AUTH_TOKEN),
+        call_sid,
+        CALLER_NUMBER,
+        BUSINESS_NUMBER,
+    )
+    .await
+    .unwrap();
+    stream_target(&answer.twiml).unwrap().parameters
+}
+
+#[tokio::test]
+async fn stream_tokens_must_be_present_for_this_call_unexpired_and_unused() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let policy = Some(Received::Closed(Some(1008)));
+
+        let token_a = token_for(&app, "CA210").await;
+        token_for(&app, "CA211").await;
+        assert_eq!(
+            start_with(&app, "CA210", &[]).await,
+            policy,
+            "missing token"
+        );
+        assert_eq!(
+            start_with(&app, "CA211", &token_a).await,
+            policy,
+            "token of another call"
+        );
+        let forged = vec![("token".to_string(), "v1.forged.token".to_string())];
+        assert_eq!(
+            start_with(&app, "CA210", &forged).await,
+            policy,
+            "forged token"
+        );
+        // The right token works once...
+        let mut first = MediaStreamClient::connect(
+            &format!("ws://{}/twilio/stream", app.addr),
+            Some(AUTH_TOKEN),
+            "MZok",
+        )
+        .await
+        .unwrap();
+        first.send_start("CA210", &token_a).await.unwrap();
+        app.wait_for_call("CA210", |c| c.status == CallStatus::Streaming)
+            .await;
+        // ...and never again.
+        assert_eq!(
+            start_with(&app, "CA210", &token_a).await,
+            policy,
+            "reused token"
+        );
+        assert!(
+            app.event_kinds("CA211")
+                .await
+                .contains(&"stream_rejected".to_string())
+        );
+
+        // An upgrade without a valid signature never becomes a socket.
+        let url = format!("ws://{}/twilio/stream", app.addr);
+        assert!(MediaStreamClient::connect(&url, None, "MZx").await.is_err());
+        assert!(
+            MediaStreamClient::connect(&url, Some("wrong"), "MZx")
+                .await
+                .is_err()
+        );
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expired_stream_tokens_are_refused() {
+    for_each_engine(|db| async move {
+        let app = spawn_app_with(&db, &[("SICHA_STREAM_TOKEN_TTL_SECS", "0")], echo()).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let token = token_for(&app, "CA212").await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            start_with(&app, "CA212", &token).await,
+            Some(Received::Closed(Some(1008)))
+        );
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_is_dropped_and_the_call_goes_on() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let token = token_for(&app, "CA220").await;
+        let url = format!("ws://{}/twilio/stream", app.addr);
+        let mut stream = MediaStreamClient::connect(&url, Some(AUTH_TOKEN), "MZCA220").await.unwrap();
+        stream.send_connected().await.unwrap();
+        stream.send_media(&silence(20)).await.unwrap(); // media before start
+        stream.send_start("CA220", &token).await.unwrap();
+        stream.send_text("{not json").await.unwrap();
+        stream.send_text(r#"{"event":"media","streamSid":"MZCA220","sequenceNumber":"9","media":{"payload":"!!!not base64"}}"#).await.unwrap();
+        stream.send_text(r#"{"event":"hologram","streamSid":"MZCA220"}"#).await.unwrap();
+        stream.send_text(r#"{"event":"dtmf","streamSid":"MZother","sequenceNumber":"9","dtmf":{"digit":"1"}}"#).await.unwrap();
+        stream.send_binary(vec![1, 2, 3]).await.unwrap();
+        // Still a working call: speech in, echo out.
+        stream.send_audio(&utterance("single/u03_booking.wav")).await.unwrap();
+        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
+        assert!(mark.is_some(), "the call survives every bad message");
+        stream.send_stop("CA220").await.unwrap();
+        let call = app.wait_for_call("CA220", |c| c.ended_at_ms.is_some()).await;
+        assert_eq!(call.status, CallStatus::Completed);
+        assert!(!app.event_kinds("CA220").await.contains(&"dtmf".to_string()), "a wrong streamSid's DTMF is dropped");
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        for kind in ["before_start", "malformed", "bad_base64", "unknown_event", "wrong_stream", "binary"] {
+            assert!(metrics.contains(&format!("kind=\"{kind}\"")), "{kind} not counted");
+        }
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversize_messages_and_floods_close_the_socket_and_the_call_is_still_recorded() {
+    for_each_engine(|db| async move {
+        let extra = [
+            ("SICHA_MAX_WS_MESSAGE_BYTES", "2000"),
+            ("SICHA_MAX_WS_MESSAGES_PER_SEC", "20"),
+        ];
+        let app = spawn_app_with(&db, &extra, echo()).await;
+        app.add_business(BUSINESS_NUMBER).await;
+
+        let mut big = app.connect_call("CA230").await;
+        big.send_media(&silence(500)).await.unwrap(); // 4000 bytes of μ-law, over 2000 as base64 JSON
+        let (_, closed) = recv_until(&mut big, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert_eq!(closed, Some(Received::Closed(Some(1009))));
+        let call = app
+            .wait_for_call("CA230", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Failed);
+
+        let mut flood = app.connect_call("CA231").await;
+        for _ in 0..100 {
+            if flood.send_media(&silence(20)).await.is_err() {
+                break;
+            }
+        }
+        let (_, closed) = recv_until(&mut flood, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert_eq!(closed, Some(Received::Closed(Some(1008))));
+        app.wait_for_call("CA231", |c| c.ended_at_ms.is_some())
+            .await;
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_socket_that_drops_without_stop_ends_the_call_as_dropped() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let stream = app.connect_call("CA240").await;
+        app.wait_for_call("CA240", |c| c.status == CallStatus::Streaming)
+            .await;
+        stream.drop_connection();
+        let call = app
+            .wait_for_call("CA240", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Dropped);
+        assert_eq!(call.end_reason.as_deref(), Some("socket_dropped"));
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_stream_for_the_same_call_resumes_its_session() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut first = app.connect_call("CA250").await;
+        app.wait_for_call("CA250", |c| c.status == CallStatus::Streaming)
+            .await;
+        // As after a REST TwiML update: a fresh webhook answer (new token), a new stream, same CallSid.
+        let token = token_for(&app, "CA250").await;
+        let url = format!("ws://{}/twilio/stream", app.addr);
+        let mut second = MediaStreamClient::connect(&url, Some(AUTH_TOKEN), "MZsecond")
+            .await
+            .unwrap();
+        second.send_start("CA250", &token).await.unwrap();
+        let (_, closed) = recv_until(&mut first, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert!(
+            closed.is_some(),
+            "the old stream is closed once the new one attaches"
+        );
+        second
+            .send_audio(&utterance("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let (_, mark) = recv_until(&mut second, is_mark, WAIT).await;
+        assert!(
+            mark.is_some(),
+            "the resumed session answers on the new stream"
+        );
+        assert!(
+            app.store
+                .call_by_sid("CA250")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at_ms
+                .is_none(),
+            "the call lives on"
+        );
+        second.send_stop("CA250").await.unwrap();
+        let call = app
+            .wait_for_call("CA250", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Completed);
+        assert!(
+            app.event_kinds("CA250")
+                .await
+                .contains(&"stream_resumed".to_string())
+        );
+        app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_live_calls_after_the_grace_period_and_records_them() {
+    for_each_engine(|db| async move {
+        let app = spawn_app(&db).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut stream = app.connect_call("CA260").await;
+        app.wait_for_call("CA260", |c| c.status == CallStatus::Streaming)
+            .await;
+        let store = app.store.clone();
+        app.shutdown().await;
+        let call = store.call_by_sid("CA260").await.unwrap().unwrap();
+        assert_eq!(call.end_reason.as_deref(), Some("server_shutdown"));
+        let (_, closed) = recv_until(&mut stream, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert!(closed.is_some(), "the socket is closed on shutdown");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_are_ended_at_the_length_limit() {
+    for_each_engine(|db| async move {
+        let app = spawn_app_with(&db, &[("SICHA_MAX_CALL_SECS", "1")], echo()).await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut stream = app.connect_call("CA270").await;
+        let (_, closed) = recv_until(&mut stream, |r| matches!(r, Received::Closed(_)), WAIT).await;
+        assert!(closed.is_some());
+        let call = app
+            .wait_for_call("CA270", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.end_reason.as_deref(), Some("max_call_length"));
+        app.shutdown().await;
+    })
+    .await;
+}

@@ -19,7 +19,9 @@ pub enum TwimlError {
         "stream parameter `{name}` has {chars} characters with its value; the limit is under {MAX_PARAMETER_CHARS}"
     )]
     ParameterTooLong { name: String, chars: usize },
-    #[error("a media stream URL must be wss://, got `{0}`")]
+    #[error(
+        "a media stream URL must be wss:// (ws:// only on loopback, for local runs), got `{0}`"
+    )]
     StreamUrlNotWss(String),
 }
 
@@ -140,8 +142,23 @@ fn document(body: impl FnOnce(&mut XmlWriter)) -> Result<String, TwimlError> {
     Ok(xml)
 }
 
+/// Twilio connects only to wss://. Plain ws:// is allowed to loopback hosts alone, where the local
+/// simulator (not Twilio) is the other end.
+fn is_allowed_stream_url(url: &url::Url) -> bool {
+    match url.scheme() {
+        "wss" => true,
+        "ws" => match url.host() {
+            Some(url::Host::Domain(domain)) => domain == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 fn check_stream(stream: &StreamTwiml) -> Result<(), TwimlError> {
-    if stream.url.scheme() != "wss" {
+    if !is_allowed_stream_url(&stream.url) {
         return Err(TwimlError::StreamUrlNotWss(stream.url.to_string()));
     }
     for (name, value) in &stream.parameters {
@@ -369,6 +386,23 @@ mod tests {
             )]
         );
         assert!(stream_node.children.is_empty());
+    }
+
+    #[test]
+    fn plain_ws_is_only_for_loopback() {
+        for (url, allowed) in [
+            ("ws://127.0.0.1:8080/twilio/stream", true),
+            ("ws://localhost/twilio/stream", true),
+            ("ws://[::1]:9/twilio/stream", true),
+            ("ws://agent.example.com/twilio/stream", false),
+            ("ws://10.0.0.1/twilio/stream", false),
+        ] {
+            let stream = StreamTwiml {
+                url: url::Url::parse(url).unwrap(),
+                ..stream()
+            };
+            assert_eq!(connect_stream(&stream).is_ok(), allowed, "{url}");
+        }
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! Hebrew text helpers for the conversation: a normal form for comparing what callers say, the share of
+//! Hebrew letters in a transcript, and the splitter that cuts a streamed LLM reply into pieces for TTS.
+//!
+//! Everything here is pure and linear in the text it is given; it runs on every caller turn.
+
+mod sentences;
+
+pub use sentences::{SentenceSplitter, SplitterConfig};
+
+/// A comparable form of `text`: niqqud and cantillation dropped, geresh, gershayim and quote marks
+/// dropped inside words (ת"א → תא, ת'הזמנה → תהזמנה), other punctuation and symbols turned into word
+/// breaks, final letters mapped to their regular forms, Latin lower-cased, digits kept, single spaces.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_break = false;
+    for c in text.chars() {
+        if is_hebrew_mark(c) || is_latin_combining_mark(c) || is_quote_mark(c) {
+            continue;
+        }
+        if !c.is_alphanumeric() {
+            word_break = true;
+            continue;
+        }
+        if word_break && !out.is_empty() {
+            out.push(' ');
+        }
+        word_break = false;
+        let regular = regular_form(c);
+        if regular.is_uppercase() {
+            out.extend(regular.to_lowercase());
+        } else {
+            out.push(regular);
+        }
+    }
+    out
+}
+
+/// Hebrew letters divided by all letters (digits, marks and punctuation are not letters); 0 when
+/// `text` has no letters.
+pub fn hebrew_letter_ratio(text: &str) -> f32 {
+    let (mut hebrew, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|&c| is_letter(c)) {
+        letters += 1;
+        if is_hebrew_letter(c) {
+            hebrew += 1;
+        }
+    }
+    if letters == 0 {
+        0.0
+    } else {
+        hebrew as f32 / letters as f32
+    }
+}
+
+/// A letter of the Hebrew alphabet (final forms and the Yiddish ligatures included).
+pub fn is_hebrew_letter(c: char) -> bool {
+    matches!(c, '\u{05D0}'..='\u{05EA}' | '\u{05F0}'..='\u{05F2}')
+}
+
+/// A letter in any script. Unicode calls many niqqud points alphabetic; they are marks, not letters.
+pub fn is_letter(c: char) -> bool {
+    c.is_alphabetic() && !is_hebrew_mark(c)
+}
+
+/// Niqqud, cantillation and the other points in U+0591–U+05C7, except the four that are punctuation
+/// (maqaf, paseq, sof pasuq, nun hafukha), which separate words instead.
+fn is_hebrew_mark(c: char) -> bool {
+    matches!(c, '\u{0591}'..='\u{05C7}')
+        && !matches!(c, '\u{05BE}' | '\u{05C0}' | '\u{05C3}' | '\u{05C6}')
+}
+
+/// Accents that may decorate Latin words in a transcript.
+fn is_latin_combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}')
+}
+
+/// Marks that sit inside Hebrew words as geresh or gershayim, or around words as quotes; dropping them
+/// (rather than breaking the word) keeps ד"ר, ד״ר and דר equal.
+fn is_quote_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\'' | '"' | '`' | '´' | '\u{05F3}' | '\u{05F4}' | '\u{2018}'..='\u{201F}' | '«' | '»'
+    )
+}
+
+/// Final letters (ך ם ן ף ץ) as their regular forms; any other character unchanged.
+fn regular_form(c: char) -> char {
+    match c {
+        'ך' => 'כ',
+        'ם' => 'מ',
+        'ן' => 'נ',
+        'ף' => 'פ',
+        'ץ' => 'צ',
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_makes_spelling_variants_equal() {
+        let cases = [
+            // niqqud and cantillation
+            ("שָׁלוֹם", "שלומ"),
+            ("בְּרֵאשִׁ֖ית", "בראשית"),
+            // final letters
+            ("ךםןףץ", "כמנפצ"),
+            ("מלך גדול", "מלכ גדול"),
+            // geresh, gershayim and quotes vanish inside words
+            ("ד\"ר כהן", "דר כהנ"),
+            ("ד״ר כהן", "דר כהנ"),
+            ("וכו׳", "וכו"),
+            ("ת'הזמנה", "תהזמנה"),
+            ("\u{201C}כן\u{201D}", "כנ"),
+            // punctuation and maqaf break words; whitespace collapses
+            ("  שלום,   מה\tשלומך?! ", "שלומ מה שלומכ"),
+            ("בית־ספר", "בית ספר"),
+            ("ל-10:30", "ל 10 30"),
+            // Latin lower-cased, digits kept, symbols and emoji are breaks
+            ("Dr. SMITH 3.5", "dr smith 3 5"),
+            ("תודה 🙏 רבה", "תודה רבה"),
+            ("Cafe\u{0301}", "cafe"),
+            ("...", ""),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(input), expected, "normalize({input:?})");
+        }
+    }
+
+    #[test]
+    fn hebrew_letter_ratio_counts_letters_only() {
+        let cases = [
+            ("שלום", 1.0),
+            ("שָׁלוֹם", 1.0),
+            ("Hello", 0.0),
+            ("שלום hi", 4.0 / 6.0),
+            ("123 !?", 0.0),
+            ("", 0.0),
+            ("אני רוצה iPhone", 7.0 / 13.0),
+        ];
+        for (input, expected) in cases {
+            let ratio = hebrew_letter_ratio(input);
+            assert!(
+                (ratio - expected).abs() < 1e-6,
+                "ratio({input:?}) = {ratio}, expected {expected}"
+            );
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Cuts a streamed LLM reply into speakable chunks, so TTS can start on the first sentence while the
+//! rest is still being generated.
+//!
+//! A chunk ends at `?` or `!`, at a `.` that is not part of an abbreviation (נ.ב., Dr.), number (3.5,
+//! 1.2.2024) or address, and at a newline; closing quotes and brackets stay with the sentence they
+//! close. Ellipses are pauses, not ends. Only the first chunk of a reply may also end at a comma, a
+//! spaced dash or an ellipsis once it is long enough, which starts speech sooner; every chunk is capped.
+//! A decision that needs the next character waits for the next delta, so the chunks do not depend on
+//! how the reply was split into deltas. Markdown and emoji the LLM may emit are not spoken.
+
+/// Where chunks may be cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitterConfig {
+    /// The first chunk may end at a pause (comma, spaced dash, ellipsis) once it has this many
+    /// characters. `None` lets it end only where any other chunk would.
+    pub first_chunk_min_chars: Option<usize>,
+    /// No chunk grows past this many characters: a longer run is cut at its last space.
+    pub max_chunk_chars: usize,
+}
+
+impl Default for SplitterConfig {
+    fn default() -> Self {
+        Self {
+            first_chunk_min_chars: Some(25),
+            max_chunk_chars: 250,
+        }
+    }
+}
+
+/// Fed with the text deltas of one reply; hands back each chunk as soon as it is complete.
+#[derive(Debug, Default)]
+pub struct SentenceSplitter {
+    config: SplitterConfig,
+    /// Text not yet handed out.
+    pending: Vec<char>,
+    /// How much of `pending` is known not to end a chunk.
+    scanned: usize,
+    /// The last whitespace in `pending[..scanned]`, where the length cap cuts.
+    last_space: Option<usize>,
+    /// Whether a chunk of this reply has been handed out (pauses only cut the first one).
+    emitted: bool,
+}
+
+/// What one position of the pending text means.
+enum Step {
+    /// No cut here; scanning continues at this index.
+    Continue(usize),
+    /// A chunk ends before this index.
+    Cut(usize),
+    /// The next character decides, and it has not arrived yet.
+    Wait,
+}
+
+impl SentenceSplitter {
+    pub fn new(config: SplitterConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a delta and returns the chunks it completed, in order, ready to speak.
+    pub fn push(&mut self, delta: &str) -> Vec<String> {
+        self.pending.extend(delta.chars());
+        let mut chunks = Vec::new();
+        while let Some(end) = self.next_cut() {
+            let chunk: String = self.pending.drain(..end).collect();
+            self.scanned = 0;
+            self.last_space = None;
+            if let Some(spoken) = speakable(&chunk) {
+                self.emitted = true;
+                chunks.push(spoken);
+            }
+        }
+        chunks
+    }
+
+    /// The reply ended: whatever is left, ready to speak, if anything is worth speaking.
+    pub fn finish(self) -> Option<String> {
+        speakable(&self.pending.iter().collect::<String>())
+    }
+
+    fn next_cut(&mut self) -> Option<usize> {
+        let mut i = self.scanned;
+        while i < self.pending.len() {
+            let next = match self.step(i) {
+                Step::Wait => break,
+                Step::Cut(end)
+                    if has_letters(&self.pending[..end]) || !has_digits(&self.pending[..end]) =>
+                {
+                    return Some(end);
+                }
+                // A cut that would leave only a number ("1." opening a list item) joins what follows.
+                Step::Cut(end) => end,
+                Step::Continue(next) => next,
+            };
+            if self.pending[i].is_whitespace() {
+                self.last_space = Some(i);
+            }
+            i = next;
+            if i >= self.config.max_chunk_chars {
+                return Some(self.last_space.filter(|&space| space > 0).unwrap_or(i));
+            }
+        }
+        self.scanned = i;
+        None
+    }
+
+    fn step(&self, i: usize) -> Step {
+        let text = &self.pending;
+        let c = text[i];
+        if c == '\n' {
+            return Step::Cut(i + 1);
+        }
+        let may_pause = !self.emitted
+            && self
+                .config
+                .first_chunk_min_chars
+                .is_some_and(|min| i >= min);
+        if is_terminator(c) {
+            let run_end = i + text[i..].iter().take_while(|&&c| is_terminator(c)).count();
+            let end = run_end
+                + text[run_end..]
+                    .iter()
+                    .take_while(|&&c| is_closer(c))
+                    .count();
+            let Some(&after) = text.get(end) else {
+                return Step::Wait;
+            };
+            let run = &text[i..run_end];
+            let ends_sentence = if run.iter().any(|&c| c == '?' || c == '!') {
+                true
+            } else if run.len() == 1 && run[0] != '…' {
+                !is_abbreviation(word_before(text, i))
+            } else {
+                may_pause // an ellipsis
+            };
+            return if ends_sentence && after.is_whitespace() {
+                Step::Cut(end)
+            } else {
+                Step::Continue(end)
+            };
+        }
+        let is_pause = matches!(c, ',' | ';' | '–' | '—')
+            || (c == '-' && i > 0 && text[i - 1].is_whitespace());
+        if !is_pause || !may_pause {
+            return Step::Continue(i + 1);
+        }
+        match text.get(i + 1) {
+            None => Step::Wait,
+            // A dash is left out of the chunk; the next one drops it as a leading bullet.
+            Some(after) if after.is_whitespace() => {
+                Step::Cut(if matches!(c, ',' | ';') { i + 1 } else { i })
+            }
+            Some(_) => Step::Continue(i + 1),
+        }
+    }
+}
+
+fn is_terminator(c: char) -> bool {
+    matches!(c, '.' | '?' | '!' | '…' | '\u{05C3}')
+}
+
+/// Characters that stay with the sentence they follow: closing quotes and brackets, markdown emphasis
+/// and emoji (which are dropped when spoken anyway).
+fn is_closer(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | '\u{05F3}' | '\u{05F4}' | '\u{2019}' | '\u{201D}' | '»' | ')' | ']' | '}'
+    ) || is_unspoken(c)
+}
+
+/// The run of letters, digits and dots that ends just before `end`: "נ.ב" in "נ.ב.", "Dr" in "ל-Dr.".
+fn word_before(text: &[char], end: usize) -> &[char] {
+    let len = text[..end]
+        .iter()
+        .rev()
+        .take_while(|&&c| c.is_alphanumeric() || c == '.')
+        .count();
+    &text[end - len..end]
+}
+
+/// Words whose period is part of the word: single letters and dotted initials (נ.ב, e.g, א), and a
+/// few common abbreviations written with a period.
+fn is_abbreviation(word: &[char]) -> bool {
+    const KNOWN: [&str; 9] = ["mr", "mrs", "ms", "dr", "prof", "st", "vs", "מס", "פרופ"];
+    if word.is_empty() {
+        return false;
+    }
+    if word
+        .split(|&c| c == '.')
+        .all(|part| part.len() == 1 && part[0].is_alphabetic())
+    {
+        return true;
+    }
+    let lower: String = word.iter().flat_map(|c| c.to_lowercase()).collect();
+    KNOWN.contains(&lower.as_str())
+}
+
+fn has_letters(text: &[char]) -> bool {
+    text.iter().any(|c| c.is_alphabetic())
+}
+
+fn has_digits(text: &[char]) -> bool {
+    text.iter().any(|c| c.is_numeric())
+}
+
+/// Characters TTS should not read: markdown syntax, emoji and their modifiers, direction marks.
+fn is_unspoken(c: char) -> bool {
+    matches!(c,
+        '*' | '#' | '`' | '_' | '~'
+        | '\u{200B}'..='\u{200F}' // zero-width space and joiners, direction marks
+        | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' // direction embeddings and isolates
+        | '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}' // symbols, dingbats, stars and arrows
+        | '\u{FE00}'..='\u{FE0F}' // variation selectors
+        | '\u{1F000}'..='\u{1FAFF}' // emoji and pictographs
+        | '\u{E0020}'..='\u{E007F}') // emoji tag sequences
+}
+
+/// The chunk as TTS should get it: unspoken characters removed, whitespace collapsed, a leading list
+/// bullet dropped; `None` when nothing speakable is left.
+fn speakable(chunk: &str) -> Option<String> {
+    let mut out = String::with_capacity(chunk.len());
+    let mut space = false;
+    for c in chunk.chars().filter(|&c| !is_unspoken(c)) {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    let mut text = out.as_str();
+    while let Some(rest) = text.strip_prefix(['-', '–', '—', '•', '·', '+']) {
+        if !rest.is_empty() && !rest.starts_with(' ') {
+            break; // a sign, as in "-5", not a bullet
+        }
+        text = rest.trim_start();
+    }
+    text.chars()
+        .any(char::is_alphanumeric)
+        .then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `deltas` to a splitter and collects every chunk, the tail included.
+    fn split_with(config: SplitterConfig, deltas: &[&str]) -> Vec<String> {
+        let mut splitter = SentenceSplitter::new(config);
+        let mut chunks: Vec<String> = deltas
+            .iter()
+            .flat_map(|delta| splitter.push(delta))
+            .collect();
+        chunks.extend(splitter.finish());
+        chunks
+    }
+
+    fn split(deltas: &[&str]) -> Vec<String> {
+        split_with(SplitterConfig::default(), deltas)
+    }
+
+    #[test]
+    fn splits_streamed_replies_into_speakable_chunks() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "question then statement",
+                &["שלום, ", "מה שלומך? אני ב", "סדר."],
+                &["שלום, מה שלומך?", "אני בסדר."],
+            ),
+            (
+                "gershayim abbreviation split inside",
+                &["קבעתי לך תור אצל ד", "\"ר כהן. הוא יחכה."],
+                &["קבעתי לך תור אצל ד\"ר כהן.", "הוא יחכה."],
+            ),
+            (
+                "gershayim abbreviation split after the quote",
+                &["הסניף שלנו בת\"", "א פתוח עד שמונה. תרצה לבוא?"],
+                &["הסניף שלנו בת\"א פתוח עד שמונה.", "תרצה לבוא?"],
+            ),
+            (
+                "Hebrew gershayim character",
+                &["העו״ד שלך ", "יחזור אליך. ח״כ לוי", " גם."],
+                &["העו״ד שלך יחזור אליך.", "ח״כ לוי גם."],
+            ),
+            (
+                "geresh abbreviation mid-sentence",
+                &["יש פיצות, פסטות וכו", "' ויש גם סלטים. מה תרצה?"],
+                &["יש פיצות, פסטות וכו' ויש גם סלטים.", "מה תרצה?"],
+            ),
+            (
+                "dotted initials",
+                &["נ.", "ב. אל תשכח להביא תעודה."],
+                &["נ.ב. אל תשכח להביא תעודה."],
+            ),
+            (
+                "decimal split at the point",
+                &["המחיר הוא 3", ".", "5 שקלים לדקה. בסדר?"],
+                &["המחיר הוא 3.5 שקלים לדקה.", "בסדר?"],
+            ),
+            (
+                "time",
+                &["התור שלך בשעה 10:", "30. נתראה!"],
+                &["התור שלך בשעה 10:30.", "נתראה!"],
+            ),
+            (
+                "date",
+                &["הפגישה נקבעה ל-1.", "2.2024 בבוקר. משהו נוסף?"],
+                &["הפגישה נקבעה ל-1.2.2024 בבוקר.", "משהו נוסף?"],
+            ),
+            (
+                "short ellipsis is a pause",
+                &["רגע... אני בודק", " את היומן. מצאתי!"],
+                &["רגע... אני בודק את היומן.", "מצאתי!"],
+            ),
+            (
+                "long first chunk may end at an ellipsis",
+                &["אני בודק את היומן של המרפאה…", " נראה שיש מקום."],
+                &["אני בודק את היומן של המרפאה…", "נראה שיש מקום."],
+            ),
+            (
+                "question inside quotes closes after the quote",
+                &["הוא שאל \"מה השעה?", "\" ואז ניתק. טוב."],
+                &["הוא שאל \"מה השעה?\"", "ואז ניתק.", "טוב."],
+            ),
+            (
+                "quote closing the reply",
+                &["דיברתי עם ח\"כ לוי. הוא אמר: \"נבדוק.", "\""],
+                &["דיברתי עם ח\"כ לוי.", "הוא אמר: \"נבדוק.\""],
+            ),
+            (
+                "bracket closing a sentence",
+                &["(בערך 20 דקות.)", " אחר כך נחזור."],
+                &["(בערך 20 דקות.)", "אחר כך נחזור."],
+            ),
+            (
+                "mixed terminators",
+                &["באמת?!", " זה מעולה."],
+                &["באמת?!", "זה מעולה."],
+            ),
+            (
+                "newlines",
+                &["שעות הפתיחה:\n", "ראשון עד חמישי\nשישי עד אחת"],
+                &["שעות הפתיחה:", "ראשון עד חמישי", "שישי עד אחת"],
+            ),
+            (
+                "markdown headings, bold and bullets",
+                &[
+                    "## **שעות הפתיחה:**\n- ראשון",
+                    " עד חמישי\n* שישי **בלבד**\n---\n",
+                ],
+                &["שעות הפתיחה:", "ראשון עד חמישי", "שישי בלבד"],
+            ),
+            (
+                "emoji",
+                &["מעולה! 😊", " נתראה מחר 👋"],
+                &["מעולה!", "נתראה מחר"],
+            ),
+            (
+                "emoji right after the mark",
+                &["מעולה!😊", " ונתראה."],
+                &["מעולה!", "ונתראה."],
+            ),
+            (
+                "Latin abbreviation and address in Hebrew",
+                &[
+                    "אפשר לפנות ל-Dr. Smith או לכתוב ל",
+                    "-info@clinic.co.il. תודה!",
+                ],
+                &[
+                    "אפשר לפנות ל-Dr. Smith או לכתוב ל-info@clinic.co.il.",
+                    "תודה!",
+                ],
+            ),
+            (
+                "Latin sentences",
+                &["The code is ABC. Please ", "write it down! Thanks"],
+                &["The code is ABC.", "Please write it down!", "Thanks"],
+            ),
+            (
+                "first chunk ends at a comma once long enough",
+                &[
+                    "בוקר טוב, כאן המרפאה של ד\"ר לוי, ",
+                    "במה אפשר לעזור היום? אני כאן.",
+                ],
+                &[
+                    "בוקר טוב, כאן המרפאה של ד\"ר לוי,",
+                    "במה אפשר לעזור היום?",
+                    "אני כאן.",
+                ],
+            ),
+            (
+                "later chunks do not end at commas",
+                &["שלום רב.", " מחר, אם ירצה השם, יהיה קר יותר, וגם גשום."],
+                &["שלום רב.", "מחר, אם ירצה השם, יהיה קר יותר, וגם גשום."],
+            ),
+            (
+                "first chunk ends at a spaced dash",
+                &["יש לנו תור פנוי ביום שלישי בבוקר - ", "בתשע וחצי. מתאים?"],
+                &["יש לנו תור פנוי ביום שלישי בבוקר", "בתשע וחצי.", "מתאים?"],
+            ),
+            (
+                "thousands separator is not a pause",
+                &["העלות הכוללת של הטיפול היא 1,", "500 שקלים. לשלם?"],
+                &["העלות הכוללת של הטיפול היא 1,500 שקלים.", "לשלם?"],
+            ),
+            (
+                "numbered list keeps its numbers",
+                &["אפשרויות:\n1. ", "תור רגיל.\n2. תור דחוף."],
+                &["אפשרויות:", "1. תור רגיל.", "2. תור דחוף."],
+            ),
+            (
+                "empty and blank deltas",
+                &["", "  ", "שלום.", "", " "],
+                &["שלום."],
+            ),
+            ("nothing speakable", &["**", " 👍\n", "..."], &[]),
+            (
+                "sof pasuq",
+                &["בראשית ברא אלוהים׃ והארץ", " הייתה."],
+                &["בראשית ברא אלוהים׃", "והארץ הייתה."],
+            ),
+        ];
+        for (name, deltas, expected) in cases {
+            assert_eq!(split(deltas), *expected, "{name}: as streamed");
+            // Chunks must not depend on where the deltas were cut.
+            let whole = deltas.concat();
+            assert_eq!(split(&[&whole]), *expected, "{name}: in one delta");
+            let chars: Vec<String> = whole.chars().map(String::from).collect();
+            let chars: Vec<&str> = chars.iter().map(String::as_str).collect();
+            assert_eq!(split(&chars), *expected, "{name}: one character at a time");
+        }
+    }
+
+    #[test]
+    fn chunks_without_sentence_ends_are_capped_at_a_space() {
+        let config = SplitterConfig {
+            first_chunk_min_chars: None,
+            max_chunk_chars: 20,
+        };
+        let chunks = split_with(config, &["אחת שתיים שלוש ארבע חמש שש שבע שמונה תשע עשר"]);
+        assert_eq!(
+            chunks,
+            ["אחת שתיים שלוש ארבע", "חמש שש שבע שמונה", "תשע עשר"]
+        );
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 20));
+        // A run with no space at all is cut at the cap itself.
+        let chunks = split_with(config, &[&"א".repeat(45)]);
+        assert_eq!(
+            chunks.iter().map(|c| c.chars().count()).collect::<Vec<_>>(),
+            [20, 20, 5]
+        );
+    }
+
+    #[test]
+    fn first_chunk_pause_can_be_turned_off() {
+        let config = SplitterConfig {
+            first_chunk_min_chars: None,
+            ..SplitterConfig::default()
+        };
+        let deltas = ["בוקר טוב, כאן המרפאה של ד\"ר לוי, ", "במה אפשר לעזור היום?"];
+        assert_eq!(
+            split_with(config, &deltas),
+            ["בוקר טוב, כאן המרפאה של ד\"ר לוי, במה אפשר לעזור היום?"]
+        );
+    }
+
+    #[test]
+    fn chunks_come_out_as_soon_as_they_are_complete() {
+        let mut splitter = SentenceSplitter::default();
+        assert!(splitter.push("שלום").is_empty());
+        assert!(
+            splitter.push(".").is_empty(),
+            "a period may still be a decimal point"
+        );
+        assert_eq!(splitter.push(" מה"), ["שלום."]);
+        assert_eq!(splitter.push(" נשמע?\n"), ["מה נשמע?"]);
+        assert_eq!(splitter.finish(), None);
+    }
+}

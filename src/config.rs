@@ -79,6 +79,71 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "30",
         "on SIGTERM, live calls may run this long before they are ended",
     ),
+    (
+        "OPENAI_API_KEY",
+        "",
+        "key for the OpenAI-compatible STT, LLM and TTS endpoints (secret; none for local servers)",
+    ),
+    (
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "OpenAI-compatible API base (vLLM, llama.cpp server, speaches… work too)",
+    ),
+    ("SICHA_STT_MODEL", "whisper-1", "speech-to-text model"),
+    ("SICHA_LLM_MODEL", "gpt-4o", "chat model"),
+    (
+        "SICHA_TTS",
+        "google,openai,espeak",
+        "text-to-speech providers in fallback order: google, openai, elevenlabs, espeak",
+    ),
+    (
+        "SICHA_OPENAI_TTS_MODEL",
+        "gpt-4o-mini-tts",
+        "OpenAI speech model",
+    ),
+    ("SICHA_OPENAI_TTS_VOICE", "alloy", "OpenAI speech voice"),
+    (
+        "GOOGLE_TTS_API_KEY",
+        "",
+        "Google Cloud Text-to-Speech key (secret)",
+    ),
+    (
+        "GOOGLE_TTS_BASE_URL",
+        "https://texttospeech.googleapis.com",
+        "Google Cloud Text-to-Speech base",
+    ),
+    (
+        "GOOGLE_TTS_VOICE",
+        "he-IL-Wavenet-A",
+        "default Google he-IL voice (a business's --voice overrides it)",
+    ),
+    ("ELEVENLABS_API_KEY", "", "ElevenLabs key (secret)"),
+    (
+        "ELEVENLABS_BASE_URL",
+        "https://api.elevenlabs.io",
+        "ElevenLabs base",
+    ),
+    ("ELEVENLABS_VOICE_ID", "", "ElevenLabs voice id"),
+    (
+        "SICHA_CRM_WEBHOOK_URL",
+        "",
+        "after each call, POST the CRM interaction as JSON here (through the outbox, with retries)",
+    ),
+    (
+        "SICHA_POST_CALL_SMS",
+        "off",
+        "after each call, text a summary: off, caller or business",
+    ),
+    (
+        "SICHA_CALL_SUMMARY",
+        "off",
+        "on: the LLM writes a short summary of each call for the CRM interaction",
+    ),
+    (
+        "SICHA_RECORDINGS_DIR",
+        "",
+        "when set, both tracks of every call are recorded to DIR/CALLSID.opus",
+    ),
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),
 ];
@@ -132,6 +197,42 @@ pub struct Limits {
     pub max_ws_messages_per_sec: u32,
 }
 
+/// The AI providers: OpenAI-compatible STT/LLM/TTS, Google and ElevenLabs TTS, espeak-ng.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub openai_api_key: Option<Secret>,
+    pub openai_base_url: Url,
+    pub stt_model: String,
+    pub llm_model: String,
+    /// Provider names in fallback order.
+    pub tts_order: Vec<String>,
+    pub openai_tts_model: String,
+    pub openai_tts_voice: String,
+    pub google_api_key: Option<Secret>,
+    pub google_base_url: Url,
+    pub google_voice: String,
+    pub elevenlabs_api_key: Option<Secret>,
+    pub elevenlabs_base_url: Url,
+    pub elevenlabs_voice_id: Option<String>,
+}
+
+/// Who gets a text message after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostCallSms {
+    Off,
+    Caller,
+    Business,
+}
+
+/// What happens after a call: CRM webhook, SMS, summary, recording.
+#[derive(Debug, Clone)]
+pub struct AfterCallSettings {
+    pub crm_webhook_url: Option<Url>,
+    pub post_call_sms: PostCallSms,
+    pub summary: bool,
+    pub recordings_dir: Option<std::path::PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
@@ -143,6 +244,8 @@ pub struct Settings {
     pub stream_token_ttl: Duration,
     pub limits: Limits,
     pub shutdown_grace: Duration,
+    pub providers: ProviderSettings,
+    pub after_call: AfterCallSettings,
     pub log_filter: String,
     pub log_json: bool,
 }
@@ -218,6 +321,60 @@ impl Settings {
                 "SICHA_SHUTDOWN_GRACE_SECS",
                 get("SICHA_SHUTDOWN_GRACE_SECS").unwrap_or("30"),
             )?),
+            providers: ProviderSettings {
+                openai_api_key: secret("OPENAI_API_KEY"),
+                openai_base_url: parse_url(
+                    "OPENAI_BASE_URL",
+                    get("OPENAI_BASE_URL").unwrap_or("https://api.openai.com/v1"),
+                )?,
+                stt_model: get("SICHA_STT_MODEL").unwrap_or("whisper-1").to_string(),
+                llm_model: get("SICHA_LLM_MODEL").unwrap_or("gpt-4o").to_string(),
+                tts_order: get("SICHA_TTS")
+                    .unwrap_or("google,openai,espeak")
+                    .split(',')
+                    .map(|name| name.trim().to_ascii_lowercase())
+                    .filter(|name| !name.is_empty())
+                    .collect(),
+                openai_tts_model: get("SICHA_OPENAI_TTS_MODEL")
+                    .unwrap_or("gpt-4o-mini-tts")
+                    .to_string(),
+                openai_tts_voice: get("SICHA_OPENAI_TTS_VOICE").unwrap_or("alloy").to_string(),
+                google_api_key: secret("GOOGLE_TTS_API_KEY"),
+                google_base_url: parse_url(
+                    "GOOGLE_TTS_BASE_URL",
+                    get("GOOGLE_TTS_BASE_URL").unwrap_or("https://texttospeech.googleapis.com"),
+                )?,
+                google_voice: get("GOOGLE_TTS_VOICE")
+                    .unwrap_or("he-IL-Wavenet-A")
+                    .to_string(),
+                elevenlabs_api_key: secret("ELEVENLABS_API_KEY"),
+                elevenlabs_base_url: parse_url(
+                    "ELEVENLABS_BASE_URL",
+                    get("ELEVENLABS_BASE_URL").unwrap_or("https://api.elevenlabs.io"),
+                )?,
+                elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID").map(str::to_string),
+            },
+            after_call: AfterCallSettings {
+                crm_webhook_url: get("SICHA_CRM_WEBHOOK_URL")
+                    .map(|v| parse_url("SICHA_CRM_WEBHOOK_URL", v))
+                    .transpose()?,
+                post_call_sms: match get("SICHA_POST_CALL_SMS").unwrap_or("off") {
+                    "off" => PostCallSms::Off,
+                    "caller" => PostCallSms::Caller,
+                    "business" => PostCallSms::Business,
+                    other => {
+                        return Err(invalid(
+                            "SICHA_POST_CALL_SMS",
+                            &format!("`{other}` is not off, caller or business"),
+                        ));
+                    }
+                },
+                summary: parse_switch(
+                    "SICHA_CALL_SUMMARY",
+                    get("SICHA_CALL_SUMMARY").unwrap_or("off"),
+                )?,
+                recordings_dir: get("SICHA_RECORDINGS_DIR").map(std::path::PathBuf::from),
+            },
             log_filter: get("SICHA_LOG").unwrap_or("info").to_string(),
             log_json: match get("SICHA_LOG_FORMAT").unwrap_or("text") {
                 "text" => false,
@@ -297,6 +454,14 @@ where
     value
         .parse()
         .map_err(|e: T::Err| invalid(name, &format!("`{value}`: {e}")))
+}
+
+fn parse_switch(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(invalid(name, &format!("`{other}` is not on or off"))),
+    }
 }
 
 fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {

@@ -11,8 +11,6 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 
-const PENDING: &str = "pending";
-
 /// One delivery claimed by a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
@@ -149,8 +147,7 @@ impl Store {
 
     /// How many deliveries are still pending (due or not): for metrics and tests.
     pub async fn pending_outbox_count(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS pending FROM outbox WHERE status = $1")
-            .bind(PENDING)
+        let row = sqlx::query("SELECT COUNT(*) AS pending FROM outbox WHERE status = 'pending'")
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get("pending")?)

@@ -8,10 +8,13 @@
 //! the largest per-band excess over its floor (in dB): speech concentrates
 //! energy in some band, white noise spreads it, and hum in one band does not
 //! hide speech in another. A frame quieter than the caller's recent speech
-//! peak by more than `speech_gate_db` is not speech (background talkers).
-//! Hysteresis (`on_db` to enter, `off_db` to stay) and a short hangover bridge
-//! the gaps inside words. The state is a few floats per band; `classify`
-//! never allocates.
+//! peak by more than `speech_gate_db` is not speech (background talkers)
+//! unless it stands far above a quiet floor (the fading end of a word on a
+//! clean line); nothing more than `quiet_limit_db` below the peak is.
+//! Hysteresis (`on_db` to enter, `off_db` to stay), a short hangover and a
+//! lower threshold to resume just after speech ended (a weak word end after a
+//! stop closure) bridge the gaps inside words. The state is a few floats per
+//! band; `classify` never allocates.
 
 /// Number of analysis sub-bands.
 const BANDS: usize = 3;
@@ -44,6 +47,15 @@ pub struct VadConfig {
     /// Frames quieter than the caller's recent speech peak by more than this are not speech
     /// (background talkers, television): the caller is the loudest voice on the line.
     pub speech_gate_db: f32,
+    /// ... unless their score reaches this: so far above the floor, only a quiet line has
+    /// such sound, and it is the fading end of the caller's word.
+    pub gate_bypass_db: f32,
+    /// Frames quieter than the speech peak by more than this are never speech.
+    pub quiet_limit_db: f32,
+    /// Frames after speech ends during which `resume_db`, not `on_db`, brings it back.
+    pub resume_frames: u32,
+    /// Score that resumes speech shortly after it ended (a weak word end after a stop).
+    pub resume_db: f32,
     /// How fast the remembered speech peak decays, in dB per second of non-speech.
     pub speech_peak_decay_db_per_s: f32,
 }
@@ -61,6 +73,10 @@ impl Default for VadConfig {
             floor_follow: 0.05,
             min_level_dbfs: -60.0,
             speech_gate_db: 30.0,
+            gate_bypass_db: 25.0,
+            quiet_limit_db: 44.0,
+            resume_frames: 10,
+            resume_db: 3.0,
             speech_peak_decay_db_per_s: 1.0,
         }
     }
@@ -80,6 +96,8 @@ pub struct FrameDecision {
     pub is_speech: bool,
     /// dB above the noise floor in the band that stands out most; larger is more speech-like.
     pub score: f32,
+    /// Frame level in dBFS (sum of the bands).
+    pub level_db: f32,
 }
 
 /// Second-order IIR section, transposed direct form II.
@@ -155,6 +173,8 @@ pub struct Vad {
     /// Peak decay per frame in dB, from the config.
     peak_decay_per_frame: f32,
     hangover_left: u32,
+    /// Frames left in which speech may resume at `resume_db`.
+    resume_left: u32,
 }
 
 impl Vad {
@@ -171,6 +191,7 @@ impl Vad {
             floor_rise_per_frame,
             in_speech: false,
             hangover_left: 0,
+            resume_left: 0,
             speech_peak: None,
             peak_decay_per_frame,
         }
@@ -192,10 +213,11 @@ impl Vad {
             }
         }
         let total = total_level(&levels);
-        if self
-            .speech_peak
-            .is_some_and(|peak| total < peak - self.config.speech_gate_db)
-        {
+        let gated = self.speech_peak.is_some_and(|peak| {
+            total < peak - self.config.quiet_limit_db
+                || (total < peak - self.config.speech_gate_db && score < self.config.gate_bypass_db)
+        });
+        if gated {
             score = 0.0;
         }
         let is_speech = self.decide(score);
@@ -206,7 +228,11 @@ impl Vad {
             *peak -= self.peak_decay_per_frame;
         }
         self.update_floors(&levels, is_speech);
-        FrameDecision { is_speech, score }
+        FrameDecision {
+            is_speech,
+            score,
+            level_db: total,
+        }
     }
 
     /// Forgets the line: floors, filter state, hysteresis and hangover.
@@ -215,6 +241,7 @@ impl Vad {
         self.floors = None;
         self.in_speech = false;
         self.hangover_left = 0;
+        self.resume_left = 0;
         self.speech_peak = None;
     }
 
@@ -259,6 +286,8 @@ impl Vad {
     fn decide(&mut self, score: f32) -> bool {
         let threshold = if self.in_speech {
             self.config.off_db
+        } else if self.resume_left > 0 {
+            self.config.resume_db
         } else {
             self.config.on_db
         };
@@ -268,6 +297,11 @@ impl Vad {
         } else if self.hangover_left > 0 {
             self.hangover_left -= 1;
         } else {
+            self.resume_left = if self.in_speech {
+                self.config.resume_frames
+            } else {
+                self.resume_left.saturating_sub(1)
+            };
             self.in_speech = false;
         }
         self.in_speech
@@ -366,6 +400,67 @@ mod tests {
             flags[75 + hangover + 2..].iter().all(|s| !s),
             "noise after speech"
         );
+    }
+
+    #[test]
+    fn quiet_word_end_on_a_clean_line_is_speech() {
+        let mut vad = Vad::new(VadConfig::default());
+        let mut signal = vec![0i16; FRAME * 50];
+        signal.extend(voiced(FRAME * 25, 8000.0));
+        // 36 dB down: below the speech gate, but far above the silent floor.
+        signal.extend(voiced(FRAME * 5, 8000.0 / 63.0));
+        signal.extend(vec![0i16; FRAME * 50]);
+        let flags: Vec<bool> = decisions(&mut vad, &signal)
+            .iter()
+            .map(|d| d.is_speech)
+            .collect();
+        assert!(flags[50..80].iter().all(|s| *s), "word and its quiet end");
+        assert!(!flags[90..].iter().any(|s| *s), "silence after");
+    }
+
+    #[test]
+    fn weak_sound_resumes_speech_only_just_after_it() {
+        let config = VadConfig {
+            hangover_frames: 0,
+            ..VadConfig::default()
+        };
+        let resume = config.resume_frames as usize;
+        // A voice over hiss, a short stop, then a weak tail scoring between resume_db and on_db.
+        let bed = |frames, seed| noise(FRAME * frames, 1000.0, seed);
+        let weak = |frames, seed: u32| -> Vec<i16> {
+            voiced(FRAME * frames, 1300.0)
+                .iter()
+                .zip(bed(frames, seed))
+                .map(|(v, n)| v.saturating_add(n))
+                .collect()
+        };
+        let loud: Vec<i16> = voiced(FRAME * 20, 6000.0)
+            .iter()
+            .zip(bed(20, 3))
+            .map(|(v, n)| v.saturating_add(n))
+            .collect();
+        let mut signal = bed(50, 1);
+        signal.extend(&loud);
+        signal.extend(bed(3, 5));
+        signal.extend(weak(5, 7));
+        signal.extend(bed(resume + 20, 9));
+        signal.extend(weak(5, 11));
+        let mut vad = Vad::new(config.clone());
+        let decisions = decisions(&mut vad, &signal);
+        let tail_at = 50 + 20 + 3;
+        let late_at = tail_at + 5 + resume + 20;
+        for d in &decisions[tail_at + 1..tail_at + 5] {
+            assert!(
+                d.score >= config.resume_db && d.score < config.on_db,
+                "{d:?}"
+            );
+        }
+        assert!(
+            decisions[tail_at + 1..tail_at + 5]
+                .iter()
+                .all(|d| d.is_speech)
+        );
+        assert!(!decisions[late_at..].iter().any(|d| d.is_speech));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+use sicha_audio::vad::VadConfig;
 use sicha_audio::wav::read_wav;
 
 /// One fixture: decoded audio plus its sidecar labels.
@@ -209,4 +210,30 @@ pub fn run_endpointer(fixture: &Fixture, config: EndpointConfig, chunk: usize) -
         }
     }
     emitted
+}
+
+/// The default classifier settings with `name=value` overrides applied (for sweeps and traces).
+pub fn config_with(settings: &[String]) -> VadConfig {
+    let mut config = VadConfig::default();
+    for arg in settings {
+        let (key, value) = arg.split_once('=').expect("key=value");
+        let value: f32 = value.parse().expect("number");
+        match key {
+            "on_db" => config.on_db = value,
+            "off_db" => config.off_db = value,
+            "hangover_frames" => config.hangover_frames = value as u32,
+            "floor_rise_db_per_s" => config.floor_rise_db_per_s = value,
+            "floor_fall" => config.floor_fall = value,
+            "floor_follow" => config.floor_follow = value,
+            "min_level_dbfs" => config.min_level_dbfs = value,
+            "speech_gate_db" => config.speech_gate_db = value,
+            "gate_bypass_db" => config.gate_bypass_db = value,
+            "quiet_limit_db" => config.quiet_limit_db = value,
+            "resume_db" => config.resume_db = value,
+            "speech_peak_decay_db_per_s" => config.speech_peak_decay_db_per_s = value,
+            "resume_frames" => config.resume_frames = value as u32,
+            _ => panic!("unknown setting {key}"),
+        }
+    }
+    config
 }

@@ -120,6 +120,27 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
 }
 
 #[tokio::test]
+async fn postgres_database_is_created_when_missing() {
+    let Ok(server) = std::env::var(sicha::store::testing::POSTGRES_URL_VARIABLE) else {
+        println!("postgres skipped: no server configured");
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&format!("/sicha_test_{}", uuid::Uuid::new_v4().simple()));
+    let url = url.to_string();
+    let store = Store::connect(&url).await.unwrap();
+    assert!(
+        store.list_businesses().await.unwrap().is_empty(),
+        "created and migrated"
+    );
+    store.close().await;
+    <sqlx::Any as sqlx::migrate::MigrateDatabase>::force_drop_database(&url)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn sqlite_in_memory_keeps_one_database_across_concurrent_queries() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let added = store

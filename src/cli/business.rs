@@ -1,0 +1,201 @@
+//! `sicha business …`: add, list, show and update the businesses answering on Twilio numbers.
+//!
+//! Hebrew text (names, greetings, prompts) is printed on lines of its own, with its label on the
+//! line before, so the terminal lays each Hebrew line out right to left undisturbed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::builder::NonEmptyStringValueParser;
+
+use super::calls::format_utc;
+use crate::clock::now_ms;
+use crate::store::{Business, BusinessChanges, NewBusiness, Store, validate_e164};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BusinessCommand {
+    /// Add a business answering on a Twilio number.
+    Add(AddArgs),
+    /// List every business.
+    List,
+    /// Show one business in full, prompt included.
+    Show {
+        /// The business's Twilio number, E.164 (e.g. +97231234567).
+        #[arg(value_parser = e164)]
+        number: String,
+    },
+    /// Change a business; only the options given change.
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The Twilio number callers dial, E.164 (e.g. +97231234567).
+    #[arg(long, value_parser = e164)]
+    pub number: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Said as soon as the call connects.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub greeting: String,
+    /// A text file with the agent's system prompt.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: PathBuf,
+    /// TTS voice (the server's default when absent).
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub voice: Option<String>,
+    /// Where callers asking for a person are transferred, E.164.
+    #[arg(long, value_parser = e164)]
+    pub transfer_to: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// The business's Twilio number, E.164.
+    #[arg(value_parser = e164)]
+    pub number: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: Option<String>,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub greeting: Option<String>,
+    /// A text file with the new system prompt.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new(), conflicts_with = "no_voice")]
+    pub voice: Option<String>,
+    /// Use the server's default voice.
+    #[arg(long)]
+    pub no_voice: bool,
+    #[arg(long, value_parser = e164, conflicts_with = "no_transfer")]
+    pub transfer_to: Option<String>,
+    /// Never transfer callers.
+    #[arg(long)]
+    pub no_transfer: bool,
+}
+
+/// Clap's check of a phone-number argument, with the reason in the message.
+pub(super) fn e164(text: &str) -> Result<String, String> {
+    validate_e164(text)
+        .map(|()| text.to_string())
+        .map_err(|error| error.to_string())
+}
+
+pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        BusinessCommand::Add(args) => add(args, store, out).await,
+        BusinessCommand::List => list(store, out).await,
+        BusinessCommand::Show { number } => {
+            let business = store.business_by_number(&number).await?;
+            let Some(business) = business else {
+                bail!("no business on {number}")
+            };
+            show(&business, out)
+        }
+        BusinessCommand::Update(args) => update(args, store, out).await,
+    }
+}
+
+async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+    let new = NewBusiness {
+        number: args.number,
+        name: args.name,
+        greeting: args.greeting,
+        system_prompt: read_prompt(&args.prompt_file)?,
+        voice: args.voice,
+        transfer_to: args.transfer_to,
+        now_ms: now_ms(),
+    };
+    let business = store.create_business(&new).await?;
+    writeln!(
+        out,
+        "added business {} (id {})",
+        business.number, business.id
+    )?;
+    Ok(())
+}
+
+async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+    let changes = BusinessChanges {
+        name: args.name,
+        greeting: args.greeting,
+        system_prompt: args.prompt_file.as_deref().map(read_prompt).transpose()?,
+        voice: if args.no_voice {
+            Some(None)
+        } else {
+            args.voice.map(Some)
+        },
+        transfer_to: if args.no_transfer {
+            Some(None)
+        } else {
+            args.transfer_to.map(Some)
+        },
+    };
+    if changes == BusinessChanges::default() {
+        bail!(
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer"
+        );
+    }
+    let business = store
+        .update_business(&args.number, &changes, now_ms())
+        .await?;
+    writeln!(out, "updated business {}", business.number)?;
+    show(&business, out)
+}
+
+async fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+    let businesses = store.list_businesses().await?;
+    if businesses.is_empty() {
+        writeln!(out, "no businesses yet; add one with `sicha business add`")?;
+        return Ok(());
+    }
+    for business in businesses {
+        writeln!(
+            out,
+            "{}  voice {}  transfer {}",
+            business.number,
+            business.voice.as_deref().unwrap_or("(default)"),
+            business.transfer_to.as_deref().unwrap_or("(none)"),
+        )?;
+        writeln!(out, "{}", business.name)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "business {}", business.number)?;
+    writeln!(out, "id:          {}", business.id)?;
+    writeln!(
+        out,
+        "voice:       {}",
+        business.voice.as_deref().unwrap_or("(server default)")
+    )?;
+    writeln!(
+        out,
+        "transfer to: {}",
+        business.transfer_to.as_deref().unwrap_or("(none)")
+    )?;
+    writeln!(out, "created:     {}", format_utc(business.created_at_ms))?;
+    writeln!(out, "updated:     {}", format_utc(business.updated_at_ms))?;
+    for (label, text) in [
+        ("name", &business.name),
+        ("greeting", &business.greeting),
+        ("system prompt", &business.system_prompt),
+    ] {
+        writeln!(out)?;
+        writeln!(out, "{label}:")?;
+        writeln!(out, "{text}")?;
+    }
+    Ok(())
+}
+
+fn read_prompt(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the prompt file {}", path.display()))?;
+    let prompt = text.trim();
+    if prompt.is_empty() {
+        bail!("the prompt file {} is empty", path.display());
+    }
+    Ok(prompt.to_string())
+}

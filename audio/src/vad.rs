@@ -13,8 +13,19 @@
 //! clean line); nothing more than `quiet_limit_db` below the peak is.
 //! Hysteresis (`on_db` to enter, `off_db` to stay), a short hangover and a
 //! lower threshold to resume just after speech ended (a weak word end after a
-//! stop closure) bridge the gaps inside words. The state is a few floats per
-//! band; `classify` never allocates.
+//! stop closure) bridge the gaps inside words.
+//!
+//! Other talkers (babble, a television) are the hard case: their level swings
+//! over the floor as speech does. Two things keep them out. First, the
+//! classifier spends its first `learn_frames` learning the line (the caller
+//! is not talking yet when a call connects) and measures its *swing*: how far
+//! the background alone rises above its floor (under 2 dB for hiss, 15–25 dB
+//! for babble). Until the caller has been heard, a start must beat that swing
+//! as well (`swing_weight`, at most `swing_cap_db` more than `on_db`, so a
+//! caller can never be locked out). Second, on a swinging line only frames
+//! within `hangover_arm_db` of the caller's peak arm the hangover, so a
+//! background burst ends as soon as it stops instead of 120 ms later. The
+//! state is a few floats per band; `classify` never allocates.
 
 /// Number of analysis sub-bands.
 const BANDS: usize = 3;
@@ -56,6 +67,22 @@ pub struct VadConfig {
     pub resume_frames: u32,
     /// Score that resumes speech shortly after it ended (a weak word end after a stop).
     pub resume_db: f32,
+    /// Frames at the start (and after `reset`) that only learn the line; never speech.
+    pub learn_frames: u32,
+    /// Background swing (score the line reaches without the caller) that needs nothing extra.
+    pub swing_allow_db: f32,
+    /// Until the caller is heard, `on_db` rises by this per dB of swing over `swing_allow_db`...
+    pub swing_weight: f32,
+    /// ... by at most this much.
+    pub swing_cap_db: f32,
+    /// How fast the swing estimate may rise outside speech after learning, in dB per second.
+    pub swing_rise_db_per_s: f32,
+    /// How fast it sinks when the background calms down, in dB per second.
+    pub swing_decay_db_per_s: f32,
+    /// On a swinging line, only frames within this of the speech peak arm the hangover.
+    pub hangover_arm_db: f32,
+    /// A line whose swing is at most this is steady: every speech frame arms the hangover.
+    pub steady_swing_db: f32,
     /// How fast the remembered speech peak decays, in dB per second of non-speech.
     pub speech_peak_decay_db_per_s: f32,
 }
@@ -77,6 +104,14 @@ impl Default for VadConfig {
             quiet_limit_db: 44.0,
             resume_frames: 10,
             resume_db: 3.0,
+            learn_frames: 20,
+            swing_allow_db: 3.0,
+            swing_weight: 2.0,
+            swing_cap_db: 15.0,
+            swing_rise_db_per_s: 10.0,
+            swing_decay_db_per_s: 2.0,
+            hangover_arm_db: 20.0,
+            steady_swing_db: 3.0,
             speech_peak_decay_db_per_s: 1.0,
         }
     }
@@ -175,6 +210,10 @@ pub struct Vad {
     hangover_left: u32,
     /// Frames left in which speech may resume at `resume_db`.
     resume_left: u32,
+    /// Frames classified since creation or reset (saturating).
+    frames_seen: u32,
+    /// How far the background alone rises above its floor, in dB (see the module notes).
+    swing: f32,
 }
 
 impl Vad {
@@ -192,6 +231,8 @@ impl Vad {
             in_speech: false,
             hangover_left: 0,
             resume_left: 0,
+            frames_seen: 0,
+            swing: 0.0,
             speech_peak: None,
             peak_decay_per_frame,
         }
@@ -220,8 +261,24 @@ impl Vad {
         if gated {
             score = 0.0;
         }
-        let is_speech = self.decide(score);
-        if is_speech && score >= self.config.on_db {
+        let learning = self.frames_seen < self.config.learn_frames;
+        self.frames_seen = self.frames_seen.saturating_add(1);
+        // Before the caller is heard, a start must also beat the background's own swing.
+        let onset_extra = if self.speech_peak.is_none() {
+            (self.config.swing_weight * (self.swing - self.config.swing_allow_db).max(0.0))
+                .min(self.config.swing_cap_db)
+        } else {
+            0.0
+        };
+        // Near the caller's peak (or on a steady line) speech earns a hangover; quieter
+        // frames on a swinging line are as likely a background burst.
+        let arms_hangover = self.swing <= self.config.steady_swing_db
+            || self
+                .speech_peak
+                .is_none_or(|peak| total >= peak - self.config.hangover_arm_db);
+        let is_speech = !learning && self.decide(score, onset_extra, arms_hangover);
+        self.update_swing(score, learning, is_speech);
+        if is_speech && score >= self.config.on_db + onset_extra {
             let peak = self.speech_peak.get_or_insert(total);
             *peak = peak.max(total);
         } else if let Some(peak) = self.speech_peak.as_mut() {
@@ -242,6 +299,8 @@ impl Vad {
         self.in_speech = false;
         self.hangover_left = 0;
         self.resume_left = 0;
+        self.frames_seen = 0;
+        self.swing = 0.0;
         self.speech_peak = None;
     }
 
@@ -283,17 +342,34 @@ impl Vad {
         }
     }
 
-    fn decide(&mut self, score: f32) -> bool {
+    /// While learning, the swing is the largest score seen; afterwards it follows the
+    /// scores of non-speech frames, rising and sinking slowly.
+    fn update_swing(&mut self, score: f32, learning: bool, is_speech: bool) {
+        let frame_s = self.config.frame_ms as f32 / 1000.0;
+        if learning {
+            self.swing = self.swing.max(score);
+        } else if !is_speech {
+            if score > self.swing {
+                self.swing += (score - self.swing).min(self.config.swing_rise_db_per_s * frame_s);
+            } else {
+                self.swing = (self.swing - self.config.swing_decay_db_per_s * frame_s).max(score);
+            }
+        }
+    }
+
+    fn decide(&mut self, score: f32, onset_extra: f32, arms_hangover: bool) -> bool {
         let threshold = if self.in_speech {
             self.config.off_db
         } else if self.resume_left > 0 {
             self.config.resume_db
         } else {
-            self.config.on_db
+            self.config.on_db + onset_extra
         };
         if score >= threshold {
             self.in_speech = true;
-            self.hangover_left = self.config.hangover_frames;
+            if arms_hangover {
+                self.hangover_left = self.config.hangover_frames;
+            }
         } else if self.hangover_left > 0 {
             self.hangover_left -= 1;
         } else {
@@ -461,6 +537,71 @@ mod tests {
                 .all(|d| d.is_speech)
         );
         assert!(!decisions[late_at..].iter().any(|d| d.is_speech));
+    }
+
+    /// Hiss with a background talker: `bursts` of a quiet voice, three frames on, three off.
+    fn swinging_line(bursts: usize, seed: u32) -> Vec<i16> {
+        let mut signal = Vec::new();
+        for burst in 0..bursts {
+            let bed = noise(FRAME * 6, 100.0, seed + burst as u32);
+            let voice = voiced(FRAME * 3, 500.0);
+            signal.extend(voice.iter().zip(&bed).map(|(v, n)| v.saturating_add(*n)));
+            signal.extend(&bed[FRAME * 3..]);
+        }
+        signal
+    }
+
+    #[test]
+    fn learning_frames_are_never_speech() {
+        let config = VadConfig::default();
+        let learn = config.learn_frames as usize;
+        let mut vad = Vad::new(config);
+        let flags = decisions(&mut vad, &voiced(FRAME * (learn + 10), 8000.0));
+        assert!(flags[..learn].iter().all(|d| !d.is_speech));
+    }
+
+    #[test]
+    fn background_talker_is_not_speech_but_the_caller_is() {
+        let mut vad = Vad::new(VadConfig::default());
+        let background = decisions(&mut vad, &swinging_line(20, 21));
+        // The bursts stand well clear of the floor, yet the line swung like that from the start.
+        assert!(
+            background
+                .iter()
+                .any(|d| d.score > VadConfig::default().on_db + 6.0)
+        );
+        assert!(background.iter().all(|d| !d.is_speech), "{background:?}");
+        let caller: Vec<i16> = voiced(FRAME * 20, 8000.0)
+            .iter()
+            .zip(noise(FRAME * 20, 100.0, 23))
+            .map(|(v, n)| v.saturating_add(n))
+            .collect();
+        let flags = decisions(&mut vad, &caller);
+        assert!(flags[1..].iter().all(|d| d.is_speech));
+    }
+
+    #[test]
+    fn background_burst_after_the_caller_gets_no_hangover() {
+        let config = VadConfig::default();
+        assert!(
+            config.hangover_frames >= 2,
+            "the test needs a hangover to withhold"
+        );
+        let mut vad = Vad::new(config);
+        decisions(&mut vad, &swinging_line(10, 31));
+        let caller: Vec<i16> = voiced(FRAME * 20, 8000.0)
+            .iter()
+            .zip(noise(FRAME * 20, 100.0, 33))
+            .map(|(v, n)| v.saturating_add(n))
+            .collect();
+        decisions(&mut vad, &caller);
+        // Let the caller's own hangover and the resume window pass.
+        decisions(&mut vad, &noise(FRAME * 30, 100.0, 35));
+        let after = decisions(&mut vad, &swinging_line(4, 37));
+        for burst in after.chunks(6) {
+            // Off frames 4..6 of each burst: at most one frame of grace, never the full hangover.
+            assert!(!burst[4].is_speech && !burst[5].is_speech, "{after:?}");
+        }
     }
 
     #[test]

@@ -221,7 +221,6 @@ pub fn config_with(settings: &[String]) -> VadConfig {
         match key {
             "on_db" => config.on_db = value,
             "off_db" => config.off_db = value,
-            "hangover_frames" => config.hangover_frames = value as u32,
             "floor_rise_db_per_s" => config.floor_rise_db_per_s = value,
             "floor_fall" => config.floor_fall = value,
             "floor_follow" => config.floor_follow = value,
@@ -231,7 +230,16 @@ pub fn config_with(settings: &[String]) -> VadConfig {
             "quiet_limit_db" => config.quiet_limit_db = value,
             "resume_db" => config.resume_db = value,
             "speech_peak_decay_db_per_s" => config.speech_peak_decay_db_per_s = value,
+            "swing_allow_db" => config.swing_allow_db = value,
+            "swing_weight" => config.swing_weight = value,
+            "swing_cap_db" => config.swing_cap_db = value,
+            "swing_rise_db_per_s" => config.swing_rise_db_per_s = value,
+            "swing_decay_db_per_s" => config.swing_decay_db_per_s = value,
+            "hangover_arm_db" => config.hangover_arm_db = value,
+            "steady_swing_db" => config.steady_swing_db = value,
+            "hangover_frames" => config.hangover_frames = value as u32,
             "resume_frames" => config.resume_frames = value as u32,
+            "learn_frames" => config.learn_frames = value as u32,
             _ => panic!("unknown setting {key}"),
         }
     }

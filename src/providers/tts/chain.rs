@@ -1,104 +1,25 @@
 //! The fallback chain: providers tried in configured order (`SICHA_TTS=google,openai,espeak`) until one
 //! produces audible speech.
 //!
-//! A provider fails over when it errors, times out, or produces nothing or only silence. Silence is
-//! judged without waiting for the whole sentence: chunks are held back until one 20 ms block is
-//! louder than the threshold, then everything held is released and the rest streams straight
-//! through. Once audio has been handed on, a later failure cannot be hidden: the stream ends with the
+//! A provider fails over when it errors, has no audible audio within its first-audio deadline, or
+//! produces nothing or only silence. Silence is judged without waiting for the whole sentence:
+//! chunks are held back until one 20 ms block is louder than the threshold, then everything held is
+//! released and the rest streams straight through. Once audio has been handed on, a later failure cannot be hidden: the stream ends with the
 //! error and the caller decides what to do. Every failure is reported with the provider's name, so
 //! the session can record fallback events.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{
-    ElevenLabsConfig, ElevenLabsTts, EspeakConfig, EspeakTts, GoogleTts, GoogleTtsConfig,
-    OpenAiTts, OpenAiTtsConfig, PcmStream, Tts, TtsError,
-};
+use super::settings::ProviderKind;
+use super::{PcmStream, TimeoutPhase, Tts, TtsError};
 
 /// Below this RMS (16-bit scale, about −50 dBFS) a 20 ms block is silence, not speech.
 pub const DEFAULT_SILENCE_RMS: f64 = 100.0;
 /// The block over which loudness is judged: 20 ms at the line rate.
 const BLOCK_SAMPLES: usize = 160;
-
-/// The providers by their configuration names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    OpenAi,
-    Google,
-    ElevenLabs,
-    Espeak,
-}
-
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [Self::OpenAi, Self::Google, Self::ElevenLabs, Self::Espeak];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::OpenAi => "openai",
-            Self::Google => "google",
-            Self::ElevenLabs => "elevenlabs",
-            Self::Espeak => "espeak",
-        }
-    }
-}
-
-impl FromStr for ProviderKind {
-    type Err = TtsConfigError;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        let wanted = name.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.name() == wanted)
-            .or(match wanted.as_str() {
-                "espeak-ng" => Some(Self::Espeak),
-                _ => None,
-            })
-            .ok_or_else(|| TtsConfigError::UnknownProvider(name.trim().to_string()))
-    }
-}
-
-/// Why a chain could not be built from configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum TtsConfigError {
-    #[error("unknown text-to-speech provider `{0}` (known: openai, google, elevenlabs, espeak)")]
-    UnknownProvider(String),
-    #[error("no text-to-speech provider named")]
-    Empty,
-    #[error("text-to-speech provider `{0}` is named twice")]
-    Duplicate(&'static str),
-    #[error("text-to-speech provider `{0}` is named but not configured (missing its key or URL)")]
-    NotConfigured(&'static str),
-}
-
-/// Parses a comma-separated list of provider names, in the order they are to be tried.
-pub fn parse_provider_list(spec: &str) -> Result<Vec<ProviderKind>, TtsConfigError> {
-    let mut kinds = Vec::new();
-    for name in spec.split(',').filter(|name| !name.trim().is_empty()) {
-        let kind: ProviderKind = name.parse()?;
-        if kinds.contains(&kind) {
-            return Err(TtsConfigError::Duplicate(kind.name()));
-        }
-        kinds.push(kind);
-    }
-    if kinds.is_empty() {
-        return Err(TtsConfigError::Empty);
-    }
-    Ok(kinds)
-}
-
-/// Each provider's settings; a network provider without settings cannot be named in the chain.
-#[derive(Debug, Clone, Default)]
-pub struct TtsSettings {
-    pub openai: Option<OpenAiTtsConfig>,
-    pub google: Option<GoogleTtsConfig>,
-    pub elevenlabs: Option<ElevenLabsConfig>,
-    pub espeak: EspeakConfig,
-}
 
 /// The provider that served, when its first audible audio was in hand, and the audio.
 pub struct ChainOutput {
@@ -153,33 +74,6 @@ impl TtsChain {
         }
     }
 
-    /// Builds the providers named in `spec` (see [`parse_provider_list`]), sharing one HTTP client.
-    pub fn from_spec(spec: &str, settings: &TtsSettings) -> Result<Self, TtsConfigError> {
-        let client = reqwest::Client::new();
-        let missing = |kind: ProviderKind| TtsConfigError::NotConfigured(kind.name());
-        let providers = parse_provider_list(spec)?
-            .into_iter()
-            .map(|kind| {
-                Ok(match kind {
-                    ProviderKind::OpenAi => {
-                        let config = settings.openai.clone().ok_or_else(|| missing(kind))?;
-                        Tts::OpenAi(OpenAiTts::with_client(config, client.clone()))
-                    }
-                    ProviderKind::Google => {
-                        let config = settings.google.clone().ok_or_else(|| missing(kind))?;
-                        Tts::Google(GoogleTts::with_client(config, client.clone()))
-                    }
-                    ProviderKind::ElevenLabs => {
-                        let config = settings.elevenlabs.clone().ok_or_else(|| missing(kind))?;
-                        Tts::ElevenLabs(ElevenLabsTts::with_client(config, client.clone()))
-                    }
-                    ProviderKind::Espeak => Tts::Espeak(EspeakTts::new(settings.espeak.clone())),
-                })
-            })
-            .collect::<Result<_, TtsConfigError>>()?;
-        Ok(Self::new(providers))
-    }
-
     /// Loudness (RMS of a 20 ms block) that counts as speech rather than silence.
     pub fn with_silence_threshold(mut self, rms: f64) -> Self {
         self.silence_rms = rms;
@@ -206,10 +100,18 @@ impl TtsChain {
             let name = provider.name();
             let provider_voice =
                 voice.and_then(|spec| voice_for(spec, provider.kind(), index == 0));
-            let attempt = match provider.synthesize(text, provider_voice).await {
-                Ok(stream) => wait_for_speech(stream, self.silence_rms).await,
-                Err(error) => Err(error),
-            };
+            // The first-audio deadline covers audible audio here, not just any samples, so a
+            // provider trickling silence cannot hold the caller past it.
+            let limit = provider.timeouts().first_audio;
+            let attempt = tokio::time::timeout(limit, async {
+                let stream = provider.synthesize(text, provider_voice).await?;
+                wait_for_speech(stream, self.silence_rms).await
+            })
+            .await
+            .unwrap_or(Err(TtsError::Timeout {
+                phase: TimeoutPhase::FirstAudio,
+                limit,
+            }));
             match attempt {
                 Ok(pcm) => {
                     return Ok(ChainOutput {
@@ -318,43 +220,6 @@ impl SpeechDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn provider_lists_parse_in_order_and_reject_mistakes() {
-        assert_eq!(
-            parse_provider_list("google, OpenAI ,espeak").unwrap(),
-            vec![
-                ProviderKind::Google,
-                ProviderKind::OpenAi,
-                ProviderKind::Espeak
-            ]
-        );
-        assert_eq!(
-            parse_provider_list("elevenlabs,espeak-ng").unwrap(),
-            vec![ProviderKind::ElevenLabs, ProviderKind::Espeak]
-        );
-        let unknown = parse_provider_list("google,polly").unwrap_err();
-        assert!(unknown.to_string().contains("`polly`"), "{unknown}");
-        assert!(matches!(
-            parse_provider_list(" , "),
-            Err(TtsConfigError::Empty)
-        ));
-        assert!(matches!(
-            parse_provider_list("espeak,espeak"),
-            Err(TtsConfigError::Duplicate("espeak"))
-        ));
-    }
-
-    #[test]
-    fn a_named_provider_needs_its_settings() {
-        let result = TtsChain::from_spec("google,espeak", &TtsSettings::default());
-        assert!(matches!(
-            result,
-            Err(TtsConfigError::NotConfigured("google"))
-        ));
-        let chain = TtsChain::from_spec("espeak", &TtsSettings::default()).unwrap();
-        assert_eq!(chain.providers()[0].name(), "espeak");
-    }
 
     #[test]
     fn voices_go_to_their_provider_and_bare_names_to_the_first_only() {

@@ -6,6 +6,7 @@
 //! - [`elevenlabs`] ElevenLabs streaming endpoint, raw μ-law 8 kHz.
 //! - [`espeak`]     espeak-ng run locally: the always-available last resort.
 //! - [`chain`]      tries providers in order until one produces audible speech.
+//! - [`settings`]   the `SICHA_TTS` order and each provider's settings.
 //! - [`audio`]      byte-level decoding shared by the providers (WAV header, split samples, μ-law, RMS).
 //! - [`metered`]    deadlines and metrics wrapped around every provider's stream.
 
@@ -16,17 +17,19 @@ pub mod espeak;
 pub mod google;
 pub mod metered;
 pub mod openai;
+pub mod settings;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures::Stream;
 
-pub use chain::{ChainError, ChainOutput, ProviderKind, TtsChain, TtsConfigError, TtsSettings};
+pub use chain::{ChainError, ChainOutput, TtsChain};
 pub use elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
 pub use espeak::{EspeakConfig, EspeakTts};
 pub use google::{GoogleTts, GoogleTtsConfig};
 pub use openai::{OpenAiTts, OpenAiTtsConfig};
+pub use settings::{ProviderKind, TtsConfigError, TtsSettings, parse_provider_list};
 
 /// The line rate every provider's output is converted to.
 pub const LINE_RATE_HZ: u32 = 8000;

@@ -2,6 +2,10 @@
 //! `bench` use them; nothing in the serving path does.
 //! - [`twilio_api`] Twilio's REST API (call updates, SMS, call details).
 //! - [`twilio_caller`] the Twilio side of a call: signed webhook and Media Streams socket.
+//! - [`google_tts`] Google Cloud Text-to-Speech (`text:synthesize`, μ-law WAV in base64).
+//! - [`elevenlabs`] ElevenLabs streaming text-to-speech (raw μ-law 8 kHz).
 
+pub mod elevenlabs;
+pub mod google_tts;
 pub mod twilio_api;
 pub mod twilio_caller;

@@ -361,7 +361,7 @@ async fn calls_list_and_show_a_call_with_events_and_transcript() {
         let sids: Vec<&str> = list
             .lines()
             .skip(1)
-            .filter_map(|line| line.split_whitespace().nth(3))
+            .filter_map(|line| line.split_whitespace().nth(2))
             .collect();
         assert_eq!(sids, ["CA2", "CA1"], "newest first:\n{list}");
         assert!(

@@ -77,8 +77,8 @@ fn list(calls: &[Call], out: &mut impl Write) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:<23}  {:<34}  {:<16}  {:<16}  {:<11}  {:>7}  END",
-        "STARTED", "CALLSID", "FROM", "TO", "STATUS", "LENGTH"
+        "{:<19}  {:<34}  {:<16}  {:<16}  {:<11}  {:>7}  END",
+        "STARTED (UTC)", "CALLSID", "FROM", "TO", "STATUS", "LENGTH"
     )?;
     for call in calls {
         let length = match call.ended_at_ms {
@@ -87,8 +87,8 @@ fn list(calls: &[Call], out: &mut impl Write) -> anyhow::Result<()> {
         };
         writeln!(
             out,
-            "{:<23}  {:<34}  {:<16}  {:<16}  {:<11}  {:>7}  {}",
-            format_utc(call.started_at_ms),
+            "{:<19}  {:<34}  {:<16}  {:<16}  {:<11}  {:>7}  {}",
+            utc_to_the_second(call.started_at_ms),
             call.call_sid,
             call.from_number,
             call.to_number,
@@ -204,16 +204,23 @@ fn minutes_seconds(ms: i64) -> String {
 
 /// `2025-06-15 15:06:40.000 UTC` from epoch milliseconds.
 pub fn format_utc(epoch_ms: i64) -> String {
-    let days = epoch_ms.div_euclid(86_400_000);
-    let ms_of_day = epoch_ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_date(days);
-    let (h, m, s, ms) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
+    format!(
+        "{}.{:03} UTC",
+        utc_to_the_second(epoch_ms),
+        epoch_ms.rem_euclid(1000)
+    )
+}
+
+/// `2025-06-15 15:06:40`, UTC, for table columns.
+fn utc_to_the_second(epoch_ms: i64) -> String {
+    let (year, month, day) = civil_date(epoch_ms.div_euclid(86_400_000));
+    let second_of_day = epoch_ms.rem_euclid(86_400_000) / 1000;
+    let (h, m, s) = (
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
     );
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}.{ms:03} UTC")
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}")
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01, counting in 400-year eras (146097 days)

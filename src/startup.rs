@@ -16,11 +16,16 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::call::Registry;
+use crate::call::agent::Agent;
 use crate::call::session::AgentMode;
 use crate::cli::ServeArgs;
 use crate::clock::now_ms;
 use crate::config::Settings;
+use crate::deliveries::Deliverers;
+use crate::deliveries::worker::{OutboxWorker, RetryPolicy};
 use crate::http::{self, AppInner, AppState};
 use crate::store::Store;
 use crate::twilio::token::StreamTokenKey;
@@ -44,6 +49,8 @@ impl From<ServeArgs> for ServeOptions {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Started with the server, stopped after the last call has queued its deliveries.
+    outbox: OutboxWorker,
 }
 
 impl Application {
@@ -70,6 +77,20 @@ impl Application {
             }
         }
         let token_key = stream_token_key(&settings);
+        let agent = match options.agent {
+            AgentMode::Ai => {
+                let agent = Arc::new(
+                    Agent::from_settings(&settings).context("configuring the AI providers")?,
+                );
+                warm_phrases(&store, agent.clone());
+                Some(agent)
+            }
+            AgentMode::Echo | AgentMode::Silent => None,
+        };
+        let deliverers =
+            Deliverers::from_settings(&settings).context("configuring after-call deliveries")?;
+        let outbox = OutboxWorker::new(store.clone(), deliverers, RetryPolicy::default());
+        let outbox_notifier = outbox.notifier();
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -78,12 +99,18 @@ impl Application {
             registry: Registry::new(),
             token_key,
             allow_unsigned: options.allow_unsigned,
-            agent: options.agent,
+            mode: options.agent,
+            agent,
+            outbox: Some(outbox_notifier),
             metrics: crate::telemetry::metrics_handle(),
             draining: AtomicBool::new(false),
             settings,
         }));
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            outbox,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -103,9 +130,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         tracing::info!(address = %self.local_addr(), database = %state.store.display_url(), "sicha is serving");
+        // The outbox worker runs until the calls are drained; what it has not delivered by then stays
+        // queued in the database for the next start (or another instance).
+        let outbox_stop = CancellationToken::new();
+        let outbox = self.outbox.spawn(outbox_stop.clone());
         let graceful = async move {
             shutdown.await;
             drain_calls(&state).await;
+            outbox_stop.cancel();
+            let _ = outbox.await;
         };
         axum::serve(self.listener, http::router(self.state).into_make_service())
             .with_graceful_shutdown(graceful)
@@ -137,6 +170,25 @@ async fn drain_calls(state: &AppState) {
     }
     state.registry.end_all();
     state.registry.wait_finished().await;
+}
+
+/// Synthesises the fixed phrases and every business's greeting in the background, so the first
+/// caller hears the greeting at once. Failures are logged; phrases are synthesised on demand then.
+fn warm_phrases(store: &Store, agent: Arc<Agent>) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let greetings = match store.list_businesses().await {
+            Ok(businesses) => businesses
+                .into_iter()
+                .map(|b| (b.greeting, b.voice))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "could not list businesses to warm their greetings");
+                Vec::new()
+            }
+        };
+        agent.warm(&greetings).await;
+    });
 }
 
 /// The stream token key: `SICHA_STREAM_SECRET`, else derived from the Twilio auth token (so instances

@@ -4,17 +4,25 @@
 //! - [`session`]  the per-call task: playback, barge-in, DTMF, the call's records, its end.
 //! - [`playback`] what was sent to Twilio and what the caller has heard (from echoed marks).
 //! - [`echo`]     the line-check agent: plays the caller's own words back.
+//! - [`agent`]    the AI agent's shared parts: providers, the phrase cache.
+//! - [`conversation`] the AI conversation of one call (state owned by the session).
+//! - [`turn`]     one agent turn's tasks: STT, then LLM → sentences → TTS.
+//! - [`records`]  turns, the CRM interaction and after-call deliveries.
 //! - [`hebrew`]   Hebrew text: a comparable normal form and the sentence splitter for streaming TTS.
 //! - [`transcript`] what STT returned: cleanup, Whisper hallucinations, asking the caller to repeat.
 //! - [`loops`]    repeated utterances (the caller's or the agent's own) that call for escalation.
 
+pub mod agent;
+pub mod conversation;
 pub mod echo;
 pub mod hebrew;
 pub mod loops;
 pub mod playback;
+pub mod records;
 pub mod registry;
 pub mod session;
 pub mod transcript;
+pub mod turn;
 
 use sicha_audio::endpoint::EndpointEvent;
 use tokio::sync::mpsc;
@@ -35,6 +43,8 @@ pub enum SessionInput {
     MarkPlayed(String),
     /// The caller pressed a key.
     Dtmf(String),
+    /// An event of this call's agent turn `turn`.
+    Turn { turn: u64, event: turn::TurnEvent },
     /// A stream ended; `stream_sid` tells an old stream's end from the current one's.
     StreamEnded { stream_sid: String, end: StreamEnd },
 }

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use tokio::time::Instant;
+
 /// One piece of agent audio (a sentence, a greeting, an echo) and the mark that follows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
@@ -12,6 +14,24 @@ pub struct Piece {
     pub samples: usize,
     /// The words in the piece, when it has any.
     pub text: Option<String>,
+    /// When it was handed to Twilio.
+    pub sent_at: Instant,
+}
+
+impl Piece {
+    /// The words of this piece a caller heard in `played` of its playing time: Twilio plays at 8 kHz
+    /// in real time, so the fraction of time is the fraction of words (rounded up: a started word
+    /// was heard).
+    pub fn heard_words(&self, played: std::time::Duration) -> String {
+        let Some(text) = &self.text else {
+            return String::new();
+        };
+        let total = self.samples.max(1) as f64 / 8000.0;
+        let fraction = (played.as_secs_f64() / total).clamp(0.0, 1.0);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let heard = (fraction * words.len() as f64).ceil() as usize;
+        words[..heard.min(words.len())].join(" ")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -19,17 +39,22 @@ pub struct Playback {
     next: u64,
     queued: VecDeque<Piece>,
     played_samples: u64,
+    /// When the last echoed mark arrived: the piece after it started playing then (or when it was
+    /// sent, if later).
+    last_mark_at: Option<Instant>,
 }
 
 impl Playback {
-    /// Registers a piece about to be sent and returns the mark name to send after it.
-    pub fn enqueue(&mut self, samples: usize, text: Option<String>) -> String {
+    /// Registers a piece whose audio was sent from `sent_at` on and returns the mark name to send
+    /// after it.
+    pub fn enqueue(&mut self, samples: usize, text: Option<String>, sent_at: Instant) -> String {
         self.next += 1;
         let mark = format!("p{}", self.next);
         self.queued.push_back(Piece {
             mark: mark.clone(),
             samples,
             text,
+            sent_at,
         });
         mark
     }
@@ -41,6 +66,7 @@ impl Playback {
             return Vec::new();
         };
         let played: Vec<Piece> = self.queued.drain(..=index).collect();
+        self.last_mark_at = Some(Instant::now());
         self.played_samples += played.iter().map(|p| p.samples as u64).sum::<u64>();
         played
     }
@@ -50,10 +76,19 @@ impl Playback {
         !self.queued.is_empty()
     }
 
-    /// Forgets every queued piece (after a `clear`) and returns them, oldest first: the first one was
-    /// playing when the clear happened, the rest were never heard.
-    pub fn clear(&mut self) -> Vec<Piece> {
-        self.queued.drain(..).collect()
+    /// Forgets every queued piece (after a `clear`) and returns them, oldest first, with how long the
+    /// first one had been playing: it was cut, the rest were never heard.
+    pub fn clear(&mut self) -> (Vec<Piece>, std::time::Duration) {
+        let playing_for = match self.queued.front() {
+            Some(head) => {
+                let started = self
+                    .last_mark_at
+                    .map_or(head.sent_at, |mark| mark.max(head.sent_at));
+                started.elapsed()
+            }
+            None => std::time::Duration::ZERO,
+        };
+        (self.queued.drain(..).collect(), playing_for)
     }
 
     pub fn played_samples(&self) -> u64 {
@@ -66,11 +101,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heard_words_follow_the_fraction_played() {
+        let piece = Piece {
+            mark: "p1".into(),
+            samples: 16000,
+            text: Some("אחת שתיים שלוש ארבע".into()),
+            sent_at: Instant::now(),
+        };
+        assert_eq!(piece.heard_words(std::time::Duration::ZERO), "");
+        assert_eq!(
+            piece.heard_words(std::time::Duration::from_millis(900)),
+            "אחת שתיים"
+        );
+        assert_eq!(
+            piece.heard_words(std::time::Duration::from_secs(5)),
+            "אחת שתיים שלוש ארבע"
+        );
+    }
+
+    #[test]
     fn marks_confirm_pieces_in_order_and_cleared_marks_are_ignored() {
         let mut playback = Playback::default();
-        let a = playback.enqueue(160, Some("שלום".into()));
-        let b = playback.enqueue(320, None);
-        let c = playback.enqueue(480, None);
+        let a = playback.enqueue(160, Some("שלום".into()), Instant::now());
+        let b = playback.enqueue(320, None, Instant::now());
+        let c = playback.enqueue(480, None, Instant::now());
         assert!(playback.is_audible());
         // Twilio may echo only the later mark; everything before it has played too.
         let played = playback.mark_played(&b);
@@ -79,7 +133,7 @@ mod tests {
             [a.as_str(), b.as_str()]
         );
         assert_eq!(playback.played_samples(), 480);
-        let cleared = playback.clear();
+        let (cleared, _) = playback.clear();
         assert_eq!(cleared.len(), 1);
         assert_eq!(cleared[0].mark, c);
         assert!(

@@ -1,12 +1,17 @@
 //! The per-call session: one task per live call, the only owner of the call's state.
 //!
-//! Inputs: the inbox ([`SessionInput`], senders held by the registry and by each stream's socket
-//! loop), the call's cancellation token (a child of the server's shutdown token: cancelled means
-//! "end this call now"), and the call's length limit. Outputs: [`OutboundCommand`]s to the current
-//! stream's socket loop (the session owns that sender; dropping it closes the socket) and the call's
-//! records, written to the store as things happen. Whatever way the call ends, `finish` runs once and
-//! commits the call's end before the task exits.
+//! Inputs: the inbox ([`SessionInput`]: senders are held by the registry, by each stream's socket
+//! loop and by this call's turn tasks), the call's cancellation token (a child of the server's
+//! shutdown token: cancelled means "end this call now"), and timers (call length limit, the filler
+//! deadline of a slow turn, the wait for a stream to reconnect). Outputs: [`OutboundCommand`]s to the
+//! current stream's socket loop (the session owns that sender; dropping it closes the socket) and the
+//! call's records, written to the store as things happen. Whatever way the call ends, `finish` runs
+//! once and commits the call's end, its last turn and its CRM interaction before the task exits.
+//!
+//! The AI conversation lives in [`super::conversation`] (same state, its own file); the records in
+//! [`super::records`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -16,18 +21,35 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::agent::Agent;
+use super::conversation::Conversation;
 use super::playback::Playback;
 use super::{OutboundCommand, Registry, SessionInput, StreamEnd, echo};
 use crate::clock::now_ms;
-use crate::store::{CallStatus, Store};
+use crate::config::AfterCallSettings;
+use crate::store::{Business, CallStatus, Store};
+use crate::twilio::token::StreamTokenKey;
 
 /// Who answers the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AgentMode {
+    /// The AI agent: Whisper → LLM → Hebrew TTS.
+    Ai,
     /// Plays each caller utterance back: checks a line end to end without AI providers.
     Echo,
     /// Listens and records, never speaks.
     Silent,
+}
+
+/// How to bring a call back to a fresh stream after a REST TwiML update (the `<Say>` fallback).
+#[derive(Clone)]
+pub struct Reconnect {
+    pub stream_url: url::Url,
+    pub status_callback: Option<url::Url>,
+    pub token_key: StreamTokenKey,
+    pub token_ttl: Duration,
+    /// How long the session waits for the new stream before it gives the call up.
+    pub wait: Duration,
 }
 
 /// What a session is started with.
@@ -36,26 +58,55 @@ pub struct CallContext {
     pub call_sid: String,
     pub store: Store,
     pub registry: Registry,
-    pub agent: AgentMode,
+    pub mode: AgentMode,
+    /// Present in [`AgentMode::Ai`].
+    pub agent: Option<Arc<Agent>>,
+    pub business: Option<Business>,
+    pub customer_id: Option<String>,
+    pub caller_number: String,
+    pub started_at_ms: i64,
     pub max_call: Duration,
+    pub reconnect: Option<Reconnect>,
+    pub after_call: AfterCallSettings,
+    /// Wakes the outbox worker after the call's deliveries are queued.
+    pub outbox: Option<crate::deliveries::worker::OutboxNotifier>,
 }
 
-struct Session {
-    ctx: CallContext,
+pub(super) struct Session {
+    pub(super) ctx: CallContext,
+    /// Our own inbox sender, handed to turn tasks (and used to leave the registry by identity).
+    pub(super) me: mpsc::Sender<SessionInput>,
     /// Sender to the current stream's socket loop; `None` between streams.
     outbound: Option<mpsc::Sender<OutboundCommand>>,
     stream_sid: Option<String>,
-    playback: Playback,
+    pub(super) playback: Playback,
+    /// Present in [`AgentMode::Ai`] once the business is known.
+    pub(super) conversation: Option<Conversation>,
+    /// A REST update sent the call to a new stream: the end of this one is not the end of the call.
+    pub(super) awaiting_reconnect: Option<Instant>,
+    /// Set when the call should end once the audio in flight has played (goodbye, transfer).
+    pub(super) end_after_playback: Option<Ending>,
+    /// Overrides how a `stop` is recorded (a transfer ends our stream on purpose).
+    pub(super) stop_reason: Option<String>,
 }
 
 /// Why the session ended, as recorded on the call.
-struct Ending {
-    status: CallStatus,
-    reason: String,
+#[derive(Debug, Clone)]
+pub(super) struct Ending {
+    pub(super) status: CallStatus,
+    pub(super) reason: String,
 }
 
-/// Runs one call to its end. `me` is this session's own inbox sender, used only to remove itself from
-/// the registry by identity (a reconnect may already have started a successor).
+impl Ending {
+    pub(super) fn completed(reason: &str) -> Self {
+        Self {
+            status: CallStatus::Completed,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Runs one call to its end. `me` is this session's own inbox sender.
 pub async fn run(
     ctx: CallContext,
     me: mpsc::Sender<SessionInput>,
@@ -63,37 +114,54 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let deadline = Instant::now() + ctx.max_call;
+    let span = tracing::info_span!("call", call_sid = %ctx.call_sid);
+    let conversation = Conversation::for_call(&ctx, cancel.clone());
     let mut session = Session {
         ctx,
+        me,
         outbound: None,
         stream_sid: None,
         playback: Playback::default(),
+        conversation,
+        awaiting_reconnect: None,
+        end_after_playback: None,
+        stop_reason: None,
     };
-    let span = tracing::info_span!("call", call_sid = %session.ctx.call_sid);
     async move {
-    let ending = loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break Ending { status: CallStatus::Completed, reason: "server_shutdown".into() },
-            _ = tokio::time::sleep_until(deadline) => {
-                tracing::info!(limit_secs = session.ctx.max_call.as_secs(), "call reached its length limit");
-                break Ending { status: CallStatus::Completed, reason: "max_call_length".into() };
-            }
-            input = inbox.recv() => {
-                // Every sender gone: nobody can reach this call any more.
-                let Some(input) = input else {
-                    break Ending { status: CallStatus::Dropped, reason: "no_stream".into() };
-                };
-                if let Some(ending) = session.handle(input).await {
-                    break ending;
+        let ending = loop {
+            let filler_at = session.conversation.as_ref().and_then(Conversation::filler_due_at);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break Ending::completed("server_shutdown"),
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::info!(limit_secs = session.ctx.max_call.as_secs(), "call reached its length limit");
+                    break Ending::completed("max_call_length");
+                }
+                _ = sleep_until_some(session.awaiting_reconnect) => {
+                    tracing::warn!("the call did not come back on a new stream");
+                    break Ending { status: CallStatus::Dropped, reason: "reconnect_timeout".into() };
+                }
+                _ = sleep_until_some(filler_at) => session.play_filler().await,
+                input = inbox.recv() => {
+                    // Every sender gone: nobody can reach this call any more.
+                    let Some(input) = input else { break Ending { status: CallStatus::Dropped, reason: "no_stream".into() } };
+                    if let Some(ending) = session.handle(input).await {
+                        break ending;
+                    }
                 }
             }
-        }
-    };
-    session.finish(ending, &me).await;
+        };
+        session.finish(ending).await;
     }
     .instrument(span)
     .await
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Session {
@@ -102,63 +170,91 @@ impl Session {
             SessionInput::StreamAttached {
                 stream_sid,
                 outbound,
-            } => {
-                tracing::info!(%stream_sid, "media stream attached");
-                self.outbound = Some(outbound);
-                self.playback.clear();
-                let resumed = self.stream_sid.replace(stream_sid.clone()).is_some();
-                let at = now_ms();
-                if let Err(error) = self.ctx.store.mark_streaming(&self.ctx.call_sid, at).await {
-                    tracing::error!(%error, "could not record the stream start");
-                }
-                self.event(
-                    if resumed {
-                        "stream_resumed"
-                    } else {
-                        "stream_started"
-                    },
-                    Some(json!({ "stream_sid": stream_sid })),
-                )
-                .await;
-            }
+            } => self.attach(stream_sid, outbound).await,
             SessionInput::Speech(event) => self.on_speech(event).await,
             SessionInput::MarkPlayed(name) => {
-                self.playback.mark_played(&name);
-            }
-            SessionInput::Dtmf(digit) => {
-                tracing::info!(%digit, "caller pressed a key");
-                self.event("dtmf", Some(json!({ "digit": digit }))).await;
-            }
-            SessionInput::StreamEnded { stream_sid, end } => {
-                if self.stream_sid.as_deref() != Some(stream_sid.as_str()) {
-                    // An older stream of this call closing after its successor attached.
-                    return None;
+                let played = self.playback.mark_played(&name);
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.on_played(&played);
                 }
-                self.outbound = None;
-                return Some(match end {
-                    StreamEnd::Stopped => Ending {
-                        status: CallStatus::Completed,
-                        reason: "stream_stopped".into(),
-                    },
-                    StreamEnd::Dropped => {
-                        tracing::warn!("media stream dropped without stop");
-                        Ending {
-                            status: CallStatus::Dropped,
-                            reason: "socket_dropped".into(),
-                        }
+                if !self.playback.is_audible() {
+                    if let Some(conversation) = &mut self.conversation {
+                        conversation.commit_spoken_if_done(&self.ctx).await;
                     }
-                    StreamEnd::ClosedByServer => Ending {
-                        status: CallStatus::Completed,
-                        reason: "closed_by_server".into(),
-                    },
-                    StreamEnd::Rejected(why) | StreamEnd::LimitExceeded(why) => Ending {
-                        status: CallStatus::Failed,
-                        reason: why,
-                    },
-                });
+                    if let Some(ending) = self.end_after_playback.take() {
+                        return Some(ending);
+                    }
+                }
+            }
+            SessionInput::Dtmf(digit) => self.on_dtmf(digit).await,
+            SessionInput::Turn { turn, event } => return self.on_turn_event(turn, event).await,
+            SessionInput::StreamEnded { stream_sid, end } => {
+                return self.stream_ended(stream_sid, end);
             }
         }
         None
+    }
+
+    async fn attach(&mut self, stream_sid: String, outbound: mpsc::Sender<OutboundCommand>) {
+        tracing::info!(%stream_sid, "media stream attached");
+        self.outbound = Some(outbound);
+        // Whatever the old stream had buffered is gone with it.
+        let (lost, _) = self.playback.clear();
+        if let Some(conversation) = &mut self.conversation {
+            conversation.on_cleared(&lost, Duration::ZERO);
+        }
+        self.awaiting_reconnect = None;
+        let resumed = self.stream_sid.replace(stream_sid.clone()).is_some();
+        if let Err(error) = self
+            .ctx
+            .store
+            .mark_streaming(&self.ctx.call_sid, now_ms())
+            .await
+        {
+            tracing::error!(%error, "could not record the stream start");
+        }
+        let kind = if resumed {
+            "stream_resumed"
+        } else {
+            "stream_started"
+        };
+        self.event(kind, Some(json!({ "stream_sid": stream_sid })))
+            .await;
+        if !resumed {
+            self.greet().await;
+        }
+    }
+
+    fn stream_ended(&mut self, stream_sid: String, end: StreamEnd) -> Option<Ending> {
+        if self.stream_sid.as_deref() != Some(stream_sid.as_str()) {
+            // An older stream of this call closing after its successor attached.
+            return None;
+        }
+        self.outbound = None;
+        if self.awaiting_reconnect.is_some() {
+            tracing::info!(
+                ?end,
+                "stream ended; waiting for the call to come back on a new stream"
+            );
+            return None;
+        }
+        Some(match end {
+            StreamEnd::Stopped => {
+                Ending::completed(self.stop_reason.as_deref().unwrap_or("stream_stopped"))
+            }
+            StreamEnd::Dropped => {
+                tracing::warn!("media stream dropped without stop");
+                Ending {
+                    status: CallStatus::Dropped,
+                    reason: "socket_dropped".into(),
+                }
+            }
+            StreamEnd::ClosedByServer => Ending::completed("closed_by_server"),
+            StreamEnd::Rejected(why) | StreamEnd::LimitExceeded(why) => Ending {
+                status: CallStatus::Failed,
+                reason: why,
+            },
+        })
     }
 
     async fn on_speech(&mut self, event: EndpointEvent) {
@@ -171,9 +267,12 @@ impl Session {
             EndpointEvent::Utterance(utterance) => {
                 let seconds = (utterance.end_sample - utterance.start_sample) as f64 / 8000.0;
                 tracing::info!(seconds, forced = utterance.forced, "caller utterance");
-                if self.ctx.agent == AgentMode::Echo {
-                    let audio = echo::reply_audio(&utterance);
-                    self.play(audio, None).await;
+                match self.ctx.mode {
+                    AgentMode::Echo => {
+                        self.play(echo::reply_audio(&utterance), None).await;
+                    }
+                    AgentMode::Silent => {}
+                    AgentMode::Ai => self.on_utterance(utterance).await,
                 }
             }
             EndpointEvent::Discarded {
@@ -190,24 +289,53 @@ impl Session {
         }
     }
 
-    /// Sends one piece of agent audio followed by its mark.
-    async fn play(&mut self, mulaw: Vec<u8>, text: Option<String>) {
-        let Some(outbound) = &self.outbound else {
-            return;
-        };
-        let mark = self.playback.enqueue(mulaw.len(), text);
-        // A closed outbound channel means the stream is ending; its StreamEnded is on the way.
-        if outbound.send(OutboundCommand::Audio(mulaw)).await.is_ok() {
-            let _ = outbound.send(OutboundCommand::Mark(mark)).await;
+    async fn on_dtmf(&mut self, digit: String) {
+        tracing::info!(%digit, "caller pressed a key");
+        self.event("dtmf", Some(json!({ "digit": digit }))).await;
+        // The digit map: 0 asks for a person wherever the business has one.
+        if digit == "0" && self.ctx.mode == AgentMode::Ai {
+            self.transfer_to_human("dtmf").await;
         }
     }
 
-    /// The caller talks over audible agent audio: drop Twilio's buffer and record what was cut.
+    /// Sends one piece of agent audio followed by its mark. Returns false without a stream.
+    pub(super) async fn play(&mut self, mulaw: Vec<u8>, text: Option<String>) -> bool {
+        let started = Instant::now();
+        if !self.send_audio(mulaw.clone()).await {
+            return false;
+        }
+        self.mark_piece(mulaw.len(), text, started).await
+    }
+
+    /// Streams audio of the piece in progress (its mark follows with [`Session::mark_piece`]).
+    pub(super) async fn send_audio(&mut self, mulaw: Vec<u8>) -> bool {
+        let Some(outbound) = &self.outbound else {
+            return false;
+        };
+        // A closed channel means the stream is ending; its StreamEnded is on the way.
+        outbound.send(OutboundCommand::Audio(mulaw)).await.is_ok()
+    }
+
+    pub(super) async fn mark_piece(
+        &mut self,
+        samples: usize,
+        text: Option<String>,
+        sent_at: Instant,
+    ) -> bool {
+        let Some(outbound) = &self.outbound else {
+            return false;
+        };
+        let mark = self.playback.enqueue(samples, text, sent_at);
+        outbound.send(OutboundCommand::Mark(mark)).await.is_ok()
+    }
+
+    /// The caller talks over audible agent audio: drop Twilio's buffer, stop the turn, keep only what
+    /// was heard.
     async fn barge_in(&mut self, at_sample: u64) {
         if let Some(outbound) = &self.outbound {
             let _ = outbound.send(OutboundCommand::Clear).await;
         }
-        let cut = self.playback.clear();
+        let (cut, playing_for) = self.playback.clear();
         tracing::info!(pieces = cut.len(), "barge-in: caller spoke over the agent");
         let unplayed: Vec<&str> = cut.iter().map(|p| p.mark.as_str()).collect();
         self.event(
@@ -215,9 +343,16 @@ impl Session {
             Some(json!({ "at_sample": at_sample, "cleared": unplayed })),
         )
         .await;
+        if let Some(conversation) = &mut self.conversation {
+            conversation.on_cleared(&cut, playing_for);
+            conversation.cancel_turn();
+            conversation.commit_spoken(&self.ctx, true).await;
+        }
+        // A goodbye that was cut short is not a reason to hang up on someone who is still talking.
+        self.end_after_playback = None;
     }
 
-    async fn event(&self, kind: &str, detail: Option<serde_json::Value>) {
+    pub(super) async fn event(&self, kind: &str, detail: Option<serde_json::Value>) {
         if let Err(error) = self
             .ctx
             .store
@@ -228,9 +363,13 @@ impl Session {
         }
     }
 
-    async fn finish(mut self, ending: Ending, me: &mpsc::Sender<SessionInput>) {
+    async fn finish(mut self, ending: Ending) {
         // Dropping the outbound sender tells the socket loop to close the stream.
         self.outbound = None;
+        if let Some(conversation) = &mut self.conversation {
+            conversation.cancel_turn();
+            conversation.commit_spoken(&self.ctx, false).await;
+        }
         let at = now_ms();
         match self
             .ctx
@@ -245,6 +384,15 @@ impl Session {
         }
         self.event("call_ended", Some(json!({ "reason": ending.reason })))
             .await;
-        self.ctx.registry.remove(&self.ctx.call_sid, me);
+        super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
+            .await;
+        self.ctx.registry.remove(&self.ctx.call_sid, &self.me);
+    }
+
+    fn outcome(&self, ending: &Ending) -> String {
+        self.conversation
+            .as_ref()
+            .and_then(|c| c.outcome.clone())
+            .unwrap_or_else(|| ending.reason.clone())
     }
 }

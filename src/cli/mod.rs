@@ -45,8 +45,9 @@ pub struct ServeArgs {
     /// Development only: accept Twilio requests without a valid signature when no TWILIO_AUTH_TOKEN is set.
     #[arg(long)]
     pub allow_unsigned: bool,
-    /// Who answers callers. `echo` plays each utterance back: a line check that needs no AI provider.
-    #[arg(long, value_enum, default_value = "echo")]
+    /// Who answers callers: `ai` (Whisper → LLM → Hebrew TTS), `echo` (plays each utterance back: a line
+    /// check that needs no AI provider) or `silent`.
+    #[arg(long, value_enum, default_value = "ai")]
     pub agent: crate::call::session::AgentMode,
 }
 

@@ -34,7 +34,11 @@ pub struct AppInner {
     pub registry: Registry,
     pub token_key: StreamTokenKey,
     pub allow_unsigned: bool,
-    pub agent: AgentMode,
+    pub mode: AgentMode,
+    /// The AI agent's providers and phrase cache, in [`AgentMode::Ai`].
+    pub agent: Option<Arc<crate::call::agent::Agent>>,
+    /// Wakes the outbox worker when a call's end queues deliveries.
+    pub outbox: Option<crate::deliveries::worker::OutboxNotifier>,
     pub metrics: PrometheusHandle,
     /// Set when shutdown begins: new calls are turned away politely, live ones run on.
     pub draining: AtomicBool,

@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::twilio_auth::{check, public_base, websocket_url};
 use super::voice::TOKEN_PARAMETER;
-use crate::call::session::{self, CallContext};
+use crate::call::session::{self, CallContext, Reconnect};
 use crate::call::{OutboundCommand, SessionInput};
 use crate::clock::now_ms;
+use crate::store::{Business, Call};
 use crate::twilio::socket::{Attached, Rejection, StreamLimits, WireFrame, serve_stream};
 use crate::twilio::stream::StartInfo;
 
@@ -38,10 +39,10 @@ pub async fn stream_upgrade(
     upgrade
         .max_message_size(library_cap)
         .max_frame_size(library_cap)
-        .on_upgrade(move |socket| run_socket(state, socket))
+        .on_upgrade(move |socket| run_socket(state, socket, url))
 }
 
-async fn run_socket(state: AppState, socket: WebSocket) {
+async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
     let limits = StreamLimits {
         max_message_bytes: state.settings.limits.max_ws_message_bytes,
         max_messages_per_sec: state.settings.limits.max_ws_messages_per_sec,
@@ -57,7 +58,7 @@ async fn run_socket(state: AppState, socket: WebSocket) {
         Box::pin(socket),
         limits,
         EndpointConfig::default(),
-        move |start| attach(attach_state, start),
+        move |start| attach(attach_state, start, stream_url),
     )
     .await;
     tracing::info!(
@@ -82,7 +83,11 @@ async fn run_socket(state: AppState, socket: WebSocket) {
 }
 
 /// Validates the `start` and joins the stream to its call's session.
-async fn attach(state: AppState, start: StartInfo) -> Result<Attached, Rejection> {
+async fn attach(
+    state: AppState,
+    start: StartInfo,
+    stream_url: url::Url,
+) -> Result<Attached, Rejection> {
     let call_sid = start.call_sid.clone();
     if !start.media_format.is_mulaw_8k_mono() {
         return Err(Rejection(format!(
@@ -111,18 +116,26 @@ async fn attach(state: AppState, start: StartInfo) -> Result<Attached, Rejection
             return Err(Rejection("stream token: cannot be checked now".into()));
         }
     }
-    match state.store.call_by_sid(&call_sid).await {
-        Ok(Some(_)) => {}
+    let call = match state.store.call_by_sid(&call_sid).await {
+        Ok(Some(call)) => call,
         Ok(None) => return Err(Rejection("no such call".into())),
         Err(error) => {
             tracing::error!(%error, "could not load the call");
             return Err(Rejection("call cannot be loaded now".into()));
         }
-    }
+    };
+    let business = match &call.business_id {
+        Some(id) => state.store.business_by_id(id).await.map_err(|error| {
+            tracing::error!(%error, "could not load the call's business");
+            Rejection("business cannot be loaded now".into())
+        })?,
+        None => None,
+    };
+    let context = call_context(&state, call, business, stream_url);
 
     // A session that is just ending may close its inbox between lookup and send: then start afresh.
     for _ in 0..2 {
-        let inbox = start_or_find_session(&state, &call_sid);
+        let inbox = start_or_find_session(&state, &call_sid, context.clone());
         let (outbound, from_session) = mpsc::channel::<OutboundCommand>(OUTBOUND_CAPACITY);
         let attached = SessionInput::StreamAttached {
             stream_sid: start.stream_sid.clone(),
@@ -138,14 +151,59 @@ async fn attach(state: AppState, start: StartInfo) -> Result<Attached, Rejection
     Err(Rejection("call session unavailable".into()))
 }
 
-fn start_or_find_session(state: &AppState, call_sid: &str) -> mpsc::Sender<SessionInput> {
-    let context = CallContext {
-        call_sid: call_sid.to_string(),
+fn call_context(
+    state: &AppState,
+    call: Call,
+    business: Option<Business>,
+    stream_url: url::Url,
+) -> CallContext {
+    let base = public_base_of(&stream_url);
+    CallContext {
+        call_sid: call.call_sid,
         store: state.store.clone(),
         registry: state.registry.clone(),
-        agent: state.agent,
+        mode: state.mode,
+        agent: state.agent.clone(),
+        business,
+        customer_id: call.customer_id,
+        caller_number: call.from_number,
+        started_at_ms: call.started_at_ms,
         max_call: state.settings.limits.max_call,
+        reconnect: Some(Reconnect {
+            status_callback: base.join("/twilio/stream-status").ok(),
+            stream_url,
+            token_key: state.token_key.clone(),
+            token_ttl: state.settings.stream_token_ttl,
+            wait: RECONNECT_WAIT,
+        }),
+        after_call: state.settings.after_call.clone(),
+        outbox: state.outbox.clone(),
+    }
+}
+
+/// The https origin behind a ws(s) stream URL.
+fn public_base_of(stream_url: &url::Url) -> url::Url {
+    let mut base = stream_url.clone();
+    let scheme = if base.scheme() == "wss" {
+        "https"
+    } else {
+        "http"
     };
+    // Both schemes are special with the same host rules, so the change cannot fail.
+    let _ = base.set_scheme(scheme);
+    base.set_path("/");
+    base
+}
+
+/// How long a call redirected to `<Say>` may take to come back on a new stream.
+const RECONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The live session of `call_sid`, or a new one started with `context`.
+fn start_or_find_session(
+    state: &AppState,
+    call_sid: &str,
+    context: CallContext,
+) -> mpsc::Sender<SessionInput> {
     state
         .registry
         .get_or_start(call_sid, move |me, inbox, cancel| {

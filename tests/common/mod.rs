@@ -243,3 +243,43 @@ pub fn is_mark(received: &Received) -> bool {
 pub fn is_clear(received: &Received) -> bool {
     matches!(received, Received::Message(Outbound::Clear { .. }))
 }
+
+/// What the caller side heard while listening.
+#[derive(Debug, Default)]
+pub struct Heard {
+    pub media_bytes: usize,
+    pub marks: Vec<String>,
+    pub clears: usize,
+    pub closed: bool,
+}
+
+/// Listens until the server has been quiet for `quiet`, echoing every mark at once (as if the audio
+/// played instantly) unless `echo_marks` is false.
+pub async fn listen(stream: &mut MediaStreamClient, quiet: Duration, echo_marks: bool) -> Heard {
+    let mut heard = Heard::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        match stream.recv(quiet).await.unwrap() {
+            None => break,
+            Some(Received::Closed(_)) => {
+                heard.closed = true;
+                break;
+            }
+            Some(Received::Message(Outbound::Media { media, .. })) => {
+                use base64::Engine;
+                heard.media_bytes += base64::engine::general_purpose::STANDARD
+                    .decode(media.payload)
+                    .unwrap()
+                    .len();
+            }
+            Some(Received::Message(Outbound::Mark { mark, .. })) => {
+                if echo_marks {
+                    stream.send_mark(&mark.name).await.unwrap();
+                }
+                heard.marks.push(mark.name);
+            }
+            Some(Received::Message(Outbound::Clear { .. })) => heard.clears += 1,
+        }
+    }
+    heard
+}

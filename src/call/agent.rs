@@ -1,0 +1,187 @@
+//! The AI agent's shared parts, built once per server and shared by every call: the providers (STT,
+//! LLM, the TTS fallback chain), the transcript filter settings, the Twilio REST client for call
+//! updates, and the cache of spoken phrases (greetings, fillers, apologies) synthesised ahead so they
+//! play the moment they are needed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use sicha_audio::mulaw;
+
+use crate::config::Settings;
+use crate::providers::http::OpenAiConfig;
+use crate::providers::llm::OpenAiChat;
+use crate::providers::stt::OpenAiStt;
+use crate::providers::tts::chain::{ChainError, TtsChain};
+use crate::providers::tts::elevenlabs::ElevenLabsConfig;
+use crate::providers::tts::google::GoogleTtsConfig;
+use crate::providers::tts::openai::OpenAiTtsConfig;
+use crate::providers::tts::{TtsConfigError, TtsSettings};
+use crate::twilio::rest::TwilioClient;
+
+/// Fixed Hebrew phrases of the agent, said without asking the LLM.
+pub mod phrases {
+    /// While a slow answer is still being prepared: the caller never waits in silence.
+    pub const FILLER: &str = "רגע, אני בודקת.";
+    /// STT failed or the caller was not understood several times.
+    pub const REPEAT: &str = crate::call::transcript::REPEAT_PROMPT;
+    /// The language model failed before saying anything.
+    pub const APOLOGY: &str = "סליחה, יש לי תקלה רגעית. אפשר לנסות שוב?";
+    /// The caller repeated the same thing three times, and a human can take over.
+    pub const ESCALATE_TRANSFER: &str =
+        "נראה שאני לא מצליחה לעזור בזה. אני מעבירה אתכם לנציג אנושי, רגע אחד.";
+    /// The caller repeated the same thing three times, and nobody can take over now.
+    pub const ESCALATE_CALLBACK: &str =
+        "נראה שאני לא מצליחה לעזור בזה. רשמתי את הפנייה, ונציג יחזור אליכם בהקדם.";
+    /// The caller went quiet.
+    pub const STILL_THERE: &str = "אתם עדיין איתי?";
+    /// Ending a call ourselves (silence, limits).
+    pub const GOODBYE: &str = "תודה שהתקשרתם, להתראות.";
+
+    /// Every phrase, for warming the cache.
+    pub const ALL: &[&str] = &[
+        FILLER,
+        REPEAT,
+        APOLOGY,
+        ESCALATE_TRANSFER,
+        ESCALATE_CALLBACK,
+        STILL_THERE,
+        GOODBYE,
+    ];
+}
+
+/// The language the STT hears and the filter expects.
+pub const LANGUAGE: &str = "he";
+
+pub struct Agent {
+    pub stt: OpenAiStt,
+    pub llm: OpenAiChat,
+    pub tts: TtsChain,
+    /// Present when Twilio REST credentials are configured: transfers, hang-ups, the `<Say>` fallback.
+    pub twilio: Option<TwilioClient>,
+    phrases: PhraseCache,
+}
+
+impl Agent {
+    pub fn from_settings(settings: &Settings) -> Result<Self, TtsConfigError> {
+        let p = &settings.providers;
+        let openai = OpenAiConfig::new(p.openai_base_url.clone(), p.openai_api_key.clone());
+        let mut tts = TtsSettings::default();
+        let mut openai_tts = OpenAiTtsConfig::new(openai.clone());
+        openai_tts.model = p.openai_tts_model.clone();
+        openai_tts.voice = p.openai_tts_voice.clone();
+        tts.openai = Some(openai_tts);
+        if let Some(key) = &p.google_api_key {
+            let mut google = GoogleTtsConfig::new(key.clone());
+            google.base_url = p.google_base_url.clone();
+            google.voice = p.google_voice.clone();
+            tts.google = Some(google);
+        }
+        if let (Some(key), Some(voice)) = (&p.elevenlabs_api_key, &p.elevenlabs_voice_id) {
+            let mut elevenlabs = ElevenLabsConfig::new(key.clone(), voice.clone());
+            elevenlabs.base_url = p.elevenlabs_base_url.clone();
+            tts.elevenlabs = Some(elevenlabs);
+        }
+        // Providers named in SICHA_TTS without credentials are skipped with a warning rather than
+        // refusing to start: the chain still has its other members, espeak-ng last.
+        let usable: Vec<&str> = p
+            .tts_order
+            .iter()
+            .map(String::as_str)
+            .filter(|name| {
+                let configured = match *name {
+                    "google" => tts.google.is_some(),
+                    "elevenlabs" => tts.elevenlabs.is_some(),
+                    _ => true,
+                };
+                if !configured {
+                    tracing::warn!(
+                        provider = name,
+                        "TTS provider named in SICHA_TTS has no credentials; skipped"
+                    );
+                }
+                configured
+            })
+            .collect();
+        let chain = TtsChain::from_spec(&usable.join(","), &tts)?;
+        let twilio = match (&settings.twilio.account_sid, &settings.twilio.auth_token) {
+            (Some(account), Some(token)) => Some(TwilioClient::new(
+                settings.twilio.api_base.clone(),
+                account.clone(),
+                token.clone(),
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            stt: OpenAiStt::new(openai.clone(), p.stt_model.clone()),
+            llm: OpenAiChat::new(openai, p.llm_model.clone()),
+            tts: chain,
+            twilio,
+            phrases: PhraseCache::default(),
+        })
+    }
+
+    /// A phrase as μ-law audio, from the cache or synthesised now (and cached).
+    pub async fn phrase(
+        &self,
+        text: &str,
+        voice: Option<&str>,
+    ) -> Result<Arc<Vec<u8>>, ChainError> {
+        self.phrases.get_or_synthesize(&self.tts, text, voice).await
+    }
+
+    /// Synthesises the fixed phrases and the given greetings ahead of the first call.
+    pub async fn warm(&self, greetings: &[(String, Option<String>)]) {
+        let fixed = phrases::ALL.iter().map(|p| (p.to_string(), None));
+        for (text, voice) in fixed.chain(greetings.iter().cloned()) {
+            if let Err(error) = self.phrase(&text, voice.as_deref()).await {
+                tracing::warn!(%error, phrase = %text, "could not synthesise a phrase ahead; it will be tried again when needed");
+            }
+        }
+    }
+}
+
+/// A phrase's text and the voice it is said in.
+type PhraseKey = (String, Option<String>);
+
+/// Synthesised phrases by (text, voice). A changed greeting is a new key, so it is synthesised anew.
+#[derive(Default)]
+struct PhraseCache {
+    audio: Mutex<HashMap<PhraseKey, Arc<Vec<u8>>>>,
+}
+
+impl PhraseCache {
+    async fn get_or_synthesize(
+        &self,
+        tts: &TtsChain,
+        text: &str,
+        voice: Option<&str>,
+    ) -> Result<Arc<Vec<u8>>, ChainError> {
+        let key = (text.to_string(), voice.map(str::to_string));
+        if let Some(audio) = self.audio.lock().expect("phrase cache lock").get(&key) {
+            return Ok(audio.clone());
+        }
+        let output = tts.synthesize(text, voice).await?;
+        let mut pcm = Vec::new();
+        let mut stream = output.pcm;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(samples) => pcm.extend_from_slice(&samples),
+                // A stream that breaks after audio began: keep what came rather than nothing.
+                Err(error) => {
+                    tracing::warn!(%error, "phrase synthesis ended early");
+                    break;
+                }
+            }
+        }
+        let mut codes = vec![mulaw::SILENCE; pcm.len()];
+        mulaw::encode_into(&pcm, &mut codes);
+        let audio = Arc::new(codes);
+        self.audio
+            .lock()
+            .expect("phrase cache lock")
+            .insert(key, audio.clone());
+        Ok(audio)
+    }
+}

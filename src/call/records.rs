@@ -1,0 +1,288 @@
+//! What a call leaves behind: a row per turn as each ends, and when the call ends its CRM interaction
+//! (transcript, outcome, optional LLM summary) plus the after-call deliveries (CRM webhook, SMS)
+//! queued in the outbox. Store failures are logged and never stop the call.
+
+use serde_json::json;
+
+use super::session::CallContext;
+use crate::clock::now_ms;
+use crate::deliveries::crm_webhook::{CrmInteraction, enqueue_crm_webhook};
+use crate::deliveries::sms::{enqueue_post_call_sms, enqueue_sms, sms_idempotency_key};
+use crate::providers::llm::{ChatMessage, ChatRequest, ToolSpec};
+use crate::store::turns::{ROLE_AGENT, ROLE_CALLER};
+use crate::store::{NewInteraction, NewTurn, Turn};
+
+/// Stage timings of an agent turn, in milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub endpoint_ms: Option<i64>,
+    pub stt_ms: Option<i64>,
+    pub llm_ttft_ms: Option<i64>,
+    pub llm_first_sentence_ms: Option<i64>,
+    pub tts_ttfb_ms: Option<i64>,
+    pub v2v_ms: Option<i64>,
+}
+
+/// A caller utterance as the agent understood it.
+pub struct CallerTurn {
+    pub seq: i64,
+    pub text: String,
+    pub stt_ms: u64,
+    pub endpoint_ms: u64,
+}
+
+impl CallerTurn {
+    pub async fn commit(self, ctx: &CallContext) {
+        let now = now_ms();
+        let turn = NewTurn {
+            call_sid: ctx.call_sid.clone(),
+            seq: self.seq,
+            role: ROLE_CALLER.into(),
+            text: self.text,
+            heard_text: None,
+            started_at_ms: now - self.stt_ms as i64 - self.endpoint_ms as i64,
+            ended_at_ms: now,
+            interrupted: false,
+            stt_ms: Some(self.stt_ms as i64),
+            llm_ttft_ms: None,
+            llm_first_sentence_ms: None,
+            tts_ttfb_ms: None,
+            endpoint_ms: Some(self.endpoint_ms as i64),
+            v2v_ms: None,
+        };
+        if let Err(error) = ctx.store.insert_turn(&turn).await {
+            tracing::error!(%error, "could not record the caller's turn");
+        }
+    }
+}
+
+/// What the agent said in one turn, gathered while it plays.
+#[derive(Debug)]
+pub struct SpokenTurn {
+    pub seq: i64,
+    pub text: String,
+    /// Texts of the pieces the caller heard (the last one may be a partial piece).
+    pub heard: Vec<String>,
+    pub started_at_ms: i64,
+    /// The reply is complete: nothing more will be added.
+    pub finished: bool,
+    pub timings: Timings,
+}
+
+impl SpokenTurn {
+    pub fn new(seq: i64) -> Self {
+        Self {
+            seq,
+            text: String::new(),
+            heard: Vec::new(),
+            started_at_ms: now_ms(),
+            finished: false,
+            timings: Timings::default(),
+        }
+    }
+
+    pub fn append(&mut self, sentence: &str) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(sentence.trim());
+    }
+
+    pub fn heard_text(&self) -> String {
+        self.heard
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub async fn commit(self, ctx: &CallContext, interrupted: bool, heard: String) {
+        let t = self.timings;
+        let turn = NewTurn {
+            call_sid: ctx.call_sid.clone(),
+            seq: self.seq,
+            role: ROLE_AGENT.into(),
+            text: self.text,
+            heard_text: interrupted.then_some(heard),
+            started_at_ms: self.started_at_ms,
+            ended_at_ms: now_ms(),
+            interrupted,
+            stt_ms: t.stt_ms,
+            llm_ttft_ms: t.llm_ttft_ms,
+            llm_first_sentence_ms: t.llm_first_sentence_ms,
+            tts_ttfb_ms: t.tts_ttfb_ms,
+            endpoint_ms: t.endpoint_ms,
+            v2v_ms: t.v2v_ms,
+        };
+        if let Err(error) = ctx.store.insert_turn(&turn).await {
+            tracing::error!(%error, "could not record the agent's turn");
+        }
+    }
+}
+
+/// The tools the model may call. No transfer number, no transfer tool.
+pub fn tools(can_transfer: bool) -> Vec<ToolSpec> {
+    let mut tools = vec![
+        ToolSpec {
+            name: "end_call".into(),
+            description: "End the call after saying goodbye, when the caller has what they need."
+                .into(),
+            parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
+        },
+        ToolSpec {
+            name: "send_sms".into(),
+            description: "Text the caller a short message (an address, a confirmation, a link)."
+                .into(),
+            parameters: json!({
+                "type": "object",
+                "properties": { "text": { "type": "string", "description": "The message, in Hebrew." } },
+                "required": ["text"],
+                "additionalProperties": false
+            }),
+        },
+    ];
+    if can_transfer {
+        tools.push(ToolSpec {
+            name: "transfer_to_human".into(),
+            description: "Transfer the caller to a human at the business, when they ask for a person or the \
+                          request is beyond what you can do."
+                .into(),
+            parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
+        });
+    }
+    tools
+}
+
+/// The `send_sms` tool: a text to the caller, from the business's number, through the outbox.
+pub async fn enqueue_caller_sms(ctx: &CallContext, text: &str) {
+    let Some(business) = &ctx.business else {
+        return;
+    };
+    let key = format!(
+        "{}:{}",
+        sms_idempotency_key(&ctx.call_sid, &ctx.caller_number),
+        now_ms()
+    );
+    let body: String = text.chars().take(1600).collect();
+    match enqueue_sms(
+        &ctx.store,
+        &ctx.caller_number,
+        &business.number,
+        &body,
+        &key,
+        now_ms(),
+    )
+    .await
+    {
+        Ok(_) => {
+            tracing::info!("SMS to the caller queued");
+            if let Some(outbox) = &ctx.outbox {
+                outbox.notify();
+            }
+        }
+        Err(error) => tracing::warn!(%error, "the SMS to the caller could not be queued"),
+    }
+}
+
+fn transcript_text(turns: &[Turn]) -> String {
+    turns
+        .iter()
+        .map(|turn| {
+            let who = if turn.role == ROLE_CALLER {
+                "לקוח"
+            } else {
+                "סוכנת"
+            };
+            let text = turn
+                .heard_text
+                .as_deref()
+                .filter(|_| turn.interrupted)
+                .unwrap_or(&turn.text);
+            format!("{who}: {text}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The call's CRM record, committed once the call has ended, and its after-call deliveries.
+pub async fn record_interaction(
+    ctx: &CallContext,
+    end_reason: &str,
+    outcome: String,
+    ended_at_ms: i64,
+) {
+    let (Some(business), Some(customer_id)) = (&ctx.business, &ctx.customer_id) else {
+        return;
+    };
+    let turns = match ctx.store.turns_for_call(&ctx.call_sid).await {
+        Ok(turns) => turns,
+        Err(error) => {
+            tracing::error!(%error, "could not read the call's turns for its interaction");
+            Vec::new()
+        }
+    };
+    let transcript = transcript_text(&turns);
+    let summary = match (&ctx.agent, ctx.after_call.summary && !turns.is_empty()) {
+        (Some(agent), true) => summarise(agent, &transcript).await,
+        _ => None,
+    };
+    let call = ctx.store.call_by_sid(&ctx.call_sid).await.ok().flatten();
+    let recording_path = call.as_ref().and_then(|c| c.recording_path.clone());
+    let interaction = NewInteraction {
+        business_id: business.id.clone(),
+        customer_id: customer_id.clone(),
+        call_sid: ctx.call_sid.clone(),
+        kind: "call".into(),
+        direction: "inbound".into(),
+        outcome: Some(outcome.clone()),
+        transcript,
+        summary: summary.clone(),
+        recording_path,
+        started_at_ms: ctx.started_at_ms,
+        duration_ms: Some(ended_at_ms - ctx.started_at_ms),
+        now_ms: now_ms(),
+    };
+    if let Err(error) = ctx.store.insert_interaction(&interaction).await {
+        tracing::error!(%error, end_reason, "could not record the CRM interaction");
+    }
+    let Some(call) = call else { return };
+    let payload = CrmInteraction::from_records(business, &call, &turns, Some(outcome), summary);
+    if ctx.after_call.crm_webhook_url.is_some()
+        && let Err(error) = enqueue_crm_webhook(&ctx.store, &payload, now_ms()).await
+    {
+        tracing::error!(%error, "could not queue the CRM webhook");
+    }
+    let contact = business.transfer_to.as_deref();
+    if let Err(error) = enqueue_post_call_sms(
+        &ctx.store,
+        ctx.after_call.post_call_sms,
+        &payload,
+        contact,
+        now_ms(),
+    )
+    .await
+    {
+        tracing::warn!(%error, "could not queue the post-call SMS");
+    }
+    if let Some(outbox) = &ctx.outbox {
+        outbox.notify();
+    }
+}
+
+async fn summarise(agent: &super::agent::Agent, transcript: &str) -> Option<String> {
+    let request = ChatRequest::new(vec![
+        ChatMessage::system(
+            "סכמי בעברית, במשפט או שניים, את שיחת הטלפון הבאה בין לקוח לסוכנת: מה הלקוח רצה ומה סוכם.",
+        ),
+        ChatMessage::user(transcript),
+    ]);
+    match agent.llm.complete(&request).await {
+        Ok(summary) if !summary.trim().is_empty() => Some(summary.trim().to_string()),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, "the call summary failed; the interaction is recorded without one");
+            None
+        }
+    }
+}

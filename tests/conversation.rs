@@ -1,0 +1,470 @@
+//! Whole AI calls through the real WebSocket protocol: the real app on port 0, the simulated
+//! OpenAI-compatible server (transcriptions, streaming chat with tool calls, speech) and the Twilio
+//! REST stand-in; on SQLite and (with SICHA_TEST_POSTGRES_URL) on PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    AUTH_TOKEN, BUSINESS_NUMBER, TestApp, fixture_mulaw, listen, silence, spawn_app_with,
+};
+use sicha::call::agent::phrases;
+use sicha::call::session::AgentMode;
+use sicha::sim::openai::{ChatRule, OpenAiSim, SimEndpoint, SimProfile, SimTranscript};
+use sicha::sim::twilio_api::TwilioApiSim;
+use sicha::sim::twilio_caller::{MediaStreamClient, stream_target};
+use sicha::startup::ServeOptions;
+use sicha::store::CallStatus;
+use sicha::store::testing::for_each_engine;
+
+const QUIET: Duration = Duration::from_millis(700);
+
+struct World {
+    app: TestApp,
+    openai: OpenAiSim,
+    twilio: TwilioApiSim,
+}
+
+async fn world(db: &str, tts: &str) -> World {
+    let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+    let twilio = TwilioApiSim::start_with("ACtest0000000000000000000000000000", AUTH_TOKEN)
+        .await
+        .unwrap();
+    let openai_base = openai.base_url().to_string();
+    let twilio_base = twilio.base_url().to_string();
+    let extra = [
+        ("OPENAI_BASE_URL", openai_base.as_str()),
+        ("TWILIO_API_BASE", twilio_base.as_str()),
+        ("SICHA_TTS", tts),
+    ];
+    let app = spawn_app_with(
+        db,
+        &extra,
+        ServeOptions {
+            allow_unsigned: false,
+            agent: AgentMode::Ai,
+        },
+    )
+    .await;
+    app.add_business(BUSINESS_NUMBER).await;
+    World {
+        app,
+        openai,
+        twilio,
+    }
+}
+
+/// One caller line: speech, then silence for the endpointer to close it.
+fn line(fixture: &str) -> Vec<u8> {
+    let mut audio = fixture_mulaw(fixture);
+    audio.extend(silence(900));
+    audio
+}
+
+async fn agent_turns(app: &TestApp, call_sid: &str) -> Vec<sicha::store::Turn> {
+    app.store
+        .turns_for_call(call_sid)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.role == "agent")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_normal_multi_turn_call_is_answered_and_recorded_turn_by_turn() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai,espeak").await;
+        w.twilio
+            .add_call("CA300", common::CALLER_NUMBER, BUSINESS_NUMBER);
+        w.openai
+            .push_transcripts(["מה שעות הפתיחה שלכם?", "ואיפה אתם נמצאים?"]);
+        w.openai.add_chat_rule(ChatRule::reply(
+            "שעות",
+            "אנחנו פתוחים מתשע עד שש. אפשר לעזור במשהו נוסף?",
+        ));
+        w.openai
+            .add_chat_rule(ChatRule::reply("איפה", "אנחנו ברחוב הרצל עשר בתל אביב."));
+        let mut stream = w.app.connect_call("CA300").await;
+
+        let greeting = listen(&mut stream, QUIET, true).await;
+        assert!(
+            greeting.media_bytes > 4000,
+            "the greeting plays at once: {greeting:?}"
+        );
+        for fixture in ["single/u01_hours.wav", "single/u02_friday.wav"] {
+            stream.send_audio(&line(fixture)).await.unwrap();
+            let answer = listen(&mut stream, QUIET, true).await;
+            assert!(
+                answer.media_bytes > 4000 && !answer.marks.is_empty(),
+                "an answer was heard: {answer:?}"
+            );
+        }
+        stream.send_stop("CA300").await.unwrap();
+        let call = w
+            .app
+            .wait_for_call("CA300", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Completed);
+
+        let turns = w.app.store.turns_for_call("CA300").await.unwrap();
+        let roles: Vec<&str> = turns.iter().map(|t| t.role.as_str()).collect();
+        assert_eq!(
+            roles,
+            ["agent", "caller", "agent", "caller", "agent"],
+            "{turns:#?}"
+        );
+        assert_eq!(turns[1].text, "מה שעות הפתיחה שלכם?");
+        assert!(turns[2].text.contains("מתשע עד שש"));
+        let answer = &turns[2];
+        assert!(
+            answer.stt_ms.is_some() && answer.v2v_ms.is_some() && answer.tts_ttfb_ms.is_some(),
+            "{answer:?}"
+        );
+        assert!(answer.llm_ttft_ms.is_some() && answer.endpoint_ms.is_some());
+        // The second request carried the first exchange: the agent remembers.
+        let chats: Vec<_> = w
+            .openai
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == SimEndpoint::ChatCompletions)
+            .collect();
+        let last = chats.last().unwrap().json.as_ref().unwrap().to_string();
+        assert!(
+            last.contains("מתשע עד שש") && last.contains("שעות הפתיחה"),
+            "{last}"
+        );
+        let tools = chats[0].json.as_ref().unwrap()["tools"].to_string();
+        assert!(
+            tools.contains("transfer_to_human") && tools.contains("end_call"),
+            "{tools}"
+        );
+
+        let customer = w
+            .app
+            .store
+            .call_by_sid("CA300")
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id
+            .unwrap();
+        let interactions = wait_for_interactions(&w.app, &customer).await;
+        assert_eq!(interactions.len(), 1, "the call is in the CRM");
+        assert!(interactions[0].transcript.contains("ברחוב הרצל"));
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn barge_in_clears_the_answer_and_keeps_only_what_was_heard() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai").await;
+        w.openai.push_transcripts(["ספרי לי על כל השירותים", "רגע, רק המחיר"]);
+        let long = "יש לנו תספורת לגברים. יש לנו תספורת לנשים. יש צבע ופסים. יש טיפולי שיער. יש החלקה. יש תסרוקות ערב.";
+        w.openai.add_chat_rule(ChatRule::reply("השירותים", long));
+        let mut stream = w.app.connect_call("CA310").await;
+        listen(&mut stream, QUIET, true).await;
+        stream.send_audio(&line("single/u03_booking.wav")).await.unwrap();
+        // The answer arrives but is "still playing": no marks echoed.
+        let answer = listen(&mut stream, QUIET, false).await;
+        assert!(answer.marks.len() >= 2, "{answer:?}");
+        stream.send_mark(&answer.marks[0]).await.unwrap(); // the first sentence was heard
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.send_audio(&fixture_mulaw("single/u05_haircut_price.wav")).await.unwrap();
+        let cut = listen(&mut stream, QUIET, true).await;
+        assert!(cut.clears >= 1, "barge-in sends clear: {cut:?}");
+        stream.send_audio(&silence(900)).await.unwrap();
+        listen(&mut stream, QUIET, true).await;
+        stream.send_stop("CA310").await.unwrap();
+        w.app.wait_for_call("CA310", |c| c.ended_at_ms.is_some()).await;
+
+        let agent = agent_turns(&w.app, "CA310").await;
+        let cut_turn = agent.iter().find(|t| t.interrupted).expect("an interrupted agent turn");
+        assert_eq!(cut_turn.text, long);
+        let heard = cut_turn.heard_text.as_deref().unwrap();
+        assert!(heard.starts_with("יש לנו תספורת לגברים.") && heard.len() < long.len(), "heard: {heard}");
+        assert!(w.app.event_kinds("CA310").await.contains(&"barge_in".to_string()));
+        // The model is told only what the caller heard.
+        let chats: Vec<_> = w.openai.requests().into_iter().filter(|r| r.endpoint == SimEndpoint::ChatCompletions).collect();
+        let last = chats.last().unwrap().json.as_ref().unwrap().to_string();
+        assert!(last.contains("תספורת לגברים") && !last.contains("תסרוקות ערב"), "{last}");
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_caller_repeating_themselves_three_times_is_transferred_not_looped() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai").await;
+        w.twilio
+            .add_call("CA320", common::CALLER_NUMBER, BUSINESS_NUMBER);
+        w.openai.push_transcripts([
+            "אני רוצה לבטל את ההזמנה",
+            "אני רוצה לבטל ת'הזמנה",
+            "אני רוצה לבטל את ההזמנה!",
+        ]);
+        let mut stream = w.app.connect_call("CA320").await;
+        listen(&mut stream, QUIET, true).await;
+        for _ in 0..3 {
+            stream
+                .send_audio(&line("repeat/repeat_cancel.wav")[..40_000])
+                .await
+                .unwrap();
+            stream.send_audio(&silence(900)).await.unwrap();
+            listen(&mut stream, QUIET, true).await;
+        }
+        let chats = w.openai.count(SimEndpoint::ChatCompletions);
+        assert_eq!(chats, 2, "the third repetition is not fed to the LLM");
+        let updates: Vec<_> = w
+            .twilio
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/Calls/CA320.json"))
+            .collect();
+        let twiml = updates
+            .last()
+            .and_then(|r| r.field("Twiml").map(str::to_string))
+            .expect("a transfer update");
+        assert!(
+            twiml.contains("<Dial") && twiml.contains("+972529999999"),
+            "{twiml}"
+        );
+        let events = w.app.event_kinds("CA320").await;
+        assert!(
+            events.contains(&"loop_detected".to_string())
+                && events.contains(&"transferred".to_string()),
+            "{events:?}"
+        );
+        stream.send_stop("CA320").await.unwrap();
+        let call = w
+            .app
+            .wait_for_call("CA320", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.end_reason.as_deref(), Some("transferred"));
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn provider_failures_still_leave_the_caller_hearing_something() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai,espeak").await;
+        w.openai.push_transcripts([
+            SimTranscript::Fail(500),
+            SimTranscript::Hallucination,
+            "כמה עולה תספורת?".into(),
+            "ומה עם צבע?".into(),
+        ]);
+        w.openai.add_chat_rule(ChatRule::reply(
+            "תספורת",
+            "תספורת עולה שמונים שקלים. צבע עולה מאתיים.",
+        ));
+        let mut stream = w.app.connect_call("CA330").await;
+        listen(&mut stream, QUIET, true).await;
+
+        // STT fails: the caller is asked to repeat.
+        stream
+            .send_audio(&line("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let after_stt_failure = listen(&mut stream, QUIET, true).await;
+        assert!(
+            after_stt_failure.media_bytes > 2000,
+            "{after_stt_failure:?}"
+        );
+        // Noise heard as a hallucination: no LLM call at all.
+        let chats_before = w.openai.count(SimEndpoint::ChatCompletions);
+        stream
+            .send_audio(&line("nonspeech/cough.wav"))
+            .await
+            .unwrap();
+        stream
+            .send_audio(&line("single/u07_address.wav"))
+            .await
+            .unwrap();
+        listen(&mut stream, QUIET, true).await;
+        assert_eq!(
+            w.openai.count(SimEndpoint::ChatCompletions),
+            chats_before,
+            "a hallucination never reaches the LLM"
+        );
+        // TTS returns empty audio: espeak-ng speaks instead.
+        w.openai.speech_empty_next(1);
+        stream
+            .send_audio(&line("single/u05_haircut_price.wav"))
+            .await
+            .unwrap();
+        let fallback = listen(&mut stream, QUIET, true).await;
+        assert!(fallback.media_bytes > 4000, "{fallback:?}");
+        // The LLM stream is cut mid-answer: what was said stands, the cut is recorded.
+        w.openai.cut_next_streams(1, 4);
+        stream
+            .send_audio(&line("single/u06_facial_price.wav"))
+            .await
+            .unwrap();
+        listen(&mut stream, QUIET, true).await;
+        stream.send_stop("CA330").await.unwrap();
+        w.app
+            .wait_for_call("CA330", |c| c.ended_at_ms.is_some())
+            .await;
+        let events = w.app.event_kinds("CA330").await;
+        for kind in [
+            "stt_failed",
+            "transcript_dropped",
+            "tts_fallback",
+            "llm_truncated",
+        ] {
+            assert!(
+                events.iter().any(|e| e == kind),
+                "{kind} missing from {events:?}"
+            );
+        }
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn when_every_tts_fails_twilio_says_it_and_the_call_resumes_on_a_new_stream() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai").await;
+        w.twilio
+            .add_call("CA340", common::CALLER_NUMBER, BUSINESS_NUMBER);
+        w.openai
+            .push_transcripts(["מתי אתם פתוחים?", "תודה, ומה הכתובת?"]);
+        w.openai
+            .add_chat_rule(ChatRule::reply("פתוחים", "אנחנו פתוחים עד שש."));
+        let mut updates = w.twilio.subscribe_call_updates();
+        let mut stream = w.app.connect_call("CA340").await;
+        listen(&mut stream, QUIET, true).await;
+        // The fixed phrases are synthesised ahead in the background: let that finish first, so the
+        // injected failure hits the answer.
+        for _ in 0..100 {
+            if w.openai.count(SimEndpoint::Speech) > phrases::ALL.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        w.openai.fail_next(SimEndpoint::Speech, 1, 500);
+        stream
+            .send_audio(&line("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let twiml = update.twiml.expect("a TwiML update");
+        assert!(
+            twiml.contains("<Say") && twiml.contains("אנחנו פתוחים עד שש"),
+            "{twiml}"
+        );
+        // Twilio ends the old stream, says the text, and connects the new one.
+        stream.send_stop("CA340").await.unwrap();
+        let target = stream_target(&twiml).unwrap();
+        let mut again = MediaStreamClient::connect(
+            &format!("ws://{}/twilio/stream", w.app.addr),
+            Some(AUTH_TOKEN),
+            "MZagain",
+        )
+        .await
+        .unwrap();
+        again.send_start("CA340", &target.parameters).await.unwrap();
+        again
+            .send_audio(&line("single/u07_address.wav"))
+            .await
+            .unwrap();
+        let answer = listen(&mut again, QUIET, true).await;
+        assert!(
+            answer.media_bytes > 2000,
+            "the resumed session answers: {answer:?}"
+        );
+        assert!(
+            w.app
+                .store
+                .call_by_sid("CA340")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at_ms
+                .is_none()
+        );
+        again.send_stop("CA340").await.unwrap();
+        w.app
+            .wait_for_call("CA340", |c| c.ended_at_ms.is_some())
+            .await;
+        let events = w.app.event_kinds("CA340").await;
+        assert!(
+            events.contains(&"fallback_say".to_string())
+                && events.contains(&"stream_resumed".to_string()),
+            "{events:?}"
+        );
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_socket_dropping_mid_turn_still_commits_the_call_turns_and_interaction() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai").await;
+        w.openai.set_profile(SimProfile {
+            llm_ttft_ms: 1500,
+            ..SimProfile::instant()
+        });
+        w.openai.push_transcripts(["אני רוצה לקבוע תור"]);
+        let mut stream = w.app.connect_call("CA350").await;
+        listen(&mut stream, QUIET, true).await;
+        stream
+            .send_audio(&line("single/u03_booking.wav"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await; // STT done, the LLM still thinking
+        stream.drop_connection();
+        let call = w
+            .app
+            .wait_for_call("CA350", |c| c.ended_at_ms.is_some())
+            .await;
+        assert_eq!(call.status, CallStatus::Dropped);
+        let turns = w.app.store.turns_for_call("CA350").await.unwrap();
+        assert!(
+            turns
+                .iter()
+                .any(|t| t.role == "caller" && t.text == "אני רוצה לקבוע תור"),
+            "{turns:#?}"
+        );
+        let customer = call.customer_id.unwrap();
+        let interactions = wait_for_interactions(&w.app, &customer).await;
+        assert_eq!(interactions.len(), 1);
+        assert!(interactions[0].transcript.contains("לקבוע תור"));
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+/// The interaction is written just after the call's end is committed.
+async fn wait_for_interactions(app: &TestApp, customer: &str) -> Vec<sicha::store::Interaction> {
+    for _ in 0..100 {
+        let found = app.store.interactions_for_customer(customer).await.unwrap();
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Vec::new()
+}
+
+#[test]
+fn fixed_phrases_are_hebrew() {
+    for phrase in phrases::ALL {
+        assert!(
+            sicha::call::hebrew::hebrew_letter_ratio(phrase) > 0.9,
+            "{phrase}"
+        );
+    }
+}

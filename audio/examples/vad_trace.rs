@@ -33,12 +33,13 @@ fn main() {
     {
         let decision = vad.classify(frame);
         println!(
-            "{:5} ms  label {}  ours {}  score {:5.1}  level {:6.1}",
+            "{:5} ms  label {}  ours {}  score {:5.1}  level {:6.1}  confident {}",
             index * 20,
             u8::from(label),
             u8::from(decision.is_speech),
             decision.score,
-            decision.level_db
+            decision.level_db,
+            u8::from(decision.confident)
         );
     }
 }

@@ -4,7 +4,10 @@
 //! Time is counted in samples consumed, never read from a clock, so a test, a
 //! simulation and a live call behave the same. Input may arrive in chunks of
 //! any size; it is re-framed through a fixed buffer, so chunking never changes
-//! the events. Audio from before the start is kept in a preallocated ring
+//! the events. On a line with other talkers, speech the classifier is not
+//! confident is the caller's keeps the turn open only `weak_speech_ms` past
+//! the caller's last confident speech, so a background conversation cannot
+//! hold the turn open. Audio from before the start is kept in a preallocated ring
 //! (pre-roll); the only allocation is one buffer per utterance, sized up front
 //! for the longest utterance allowed.
 
@@ -27,6 +30,10 @@ pub struct EndpointConfig {
     pub max_utterance_ms: u32,
     /// Silence after which a `Tentative` utterance is offered early; below `hangover_ms`.
     pub eager_ms: Option<u32>,
+    /// Speech the classifier is not confident is the caller's (quiet, on a line with other
+    /// talkers) counts only this long after confident speech: enough for the fading end of a
+    /// word, too short for a background conversation to hold the turn open for ever.
+    pub weak_speech_ms: u32,
     /// The frame classifier. Its own hangover is not used: `hangover_ms` replaces it.
     pub vad: VadConfig,
 }
@@ -41,6 +48,7 @@ impl Default for EndpointConfig {
             min_utterance_ms: 250,
             max_utterance_ms: 15_000,
             eager_ms: None,
+            weak_speech_ms: 400,
             vad: VadConfig::default(),
         }
     }
@@ -88,6 +96,7 @@ struct Limits {
     min_utterance: u64,
     max_utterance: u64,
     eager: Option<u64>,
+    weak_speech: u64,
 }
 
 impl Limits {
@@ -106,6 +115,7 @@ impl Limits {
                 .eager_ms
                 .map(samples)
                 .filter(|&eager| eager < samples(config.hangover_ms)),
+            weak_speech: samples(config.weak_speech_ms),
         }
     }
 }
@@ -144,6 +154,8 @@ pub struct Endpointer {
     /// The open utterance's audio, allocated when speech is confirmed.
     current: Vec<i16>,
     current_pcm_start: u64,
+    /// End of the last frame the classifier was confident is the caller's speech.
+    confident_end: u64,
 }
 
 impl Endpointer {
@@ -167,6 +179,7 @@ impl Endpointer {
             ring_valid_from: 0,
             current: Vec::new(),
             current_pcm_start: 0,
+            confident_end: 0,
         }
     }
 
@@ -183,6 +196,7 @@ impl Endpointer {
         self.framed = 0;
         self.ring_valid_from = 0;
         self.current = Vec::new();
+        self.confident_end = 0;
     }
 
     /// Consumes `pcm` (any length) and reports events as frames complete.
@@ -203,7 +217,12 @@ impl Endpointer {
         let frame_start = self.framed;
         let frame_len = self.limits.frame as u64;
         let frame_end = frame_start + frame_len;
-        let is_speech = self.vad.classify(&self.pending).is_speech;
+        let decision = self.vad.classify(&self.pending);
+        if decision.confident {
+            self.confident_end = frame_end;
+        }
+        let is_speech = decision.confident
+            || (decision.is_speech && frame_end - self.confident_end <= self.limits.weak_speech);
         self.write_ring(frame_start);
         self.framed = frame_end;
         if matches!(self.state, State::Speaking { .. }) {

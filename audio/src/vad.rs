@@ -133,6 +133,9 @@ pub struct FrameDecision {
     pub score: f32,
     /// Frame level in dBFS (sum of the bands).
     pub level_db: f32,
+    /// Speech that is surely the caller: near the caller's peak, or on a steady line. On a line
+    /// with background talkers, quieter "speech" may be them, so it should not hold a turn open.
+    pub confident: bool,
 }
 
 /// Second-order IIR section, transposed direct form II.
@@ -289,6 +292,7 @@ impl Vad {
             is_speech,
             score,
             level_db: total,
+            confident: is_speech && arms_hangover,
         }
     }
 

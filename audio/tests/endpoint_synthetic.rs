@@ -229,3 +229,45 @@ fn reset_starts_a_fresh_stream() {
     endpointer.push(&hiss(ms(2000), 9), |event| events.push(event));
     assert!(events.is_empty(), "{events:?}");
 }
+
+/// Hiss with another talker 24 dB below `voice`, in 60 ms bursts: a line that swings.
+fn background_talker(length: usize, seed: u32) -> Vec<i16> {
+    let bed = hiss(length, seed);
+    let talker = voice(length);
+    bed.iter()
+        .zip(&talker)
+        .enumerate()
+        .map(|(n, (h, v))| {
+            let on = (n / ms(60)).is_multiple_of(2);
+            h + if on { v / 16 } else { 0 }
+        })
+        .collect()
+}
+
+#[test]
+fn background_talker_does_not_hold_the_turn_open() {
+    let config = EndpointConfig::default();
+    let mut input = background_talker(ms(1000), 3);
+    let caller_end = ms(1000 + 800) as u64;
+    input.extend(
+        voice(ms(800))
+            .iter()
+            .zip(background_talker(ms(800), 5))
+            .map(|(v, b)| v.saturating_add(b)),
+    );
+    input.extend(background_talker(ms(4000), 7));
+    let events = run(config.clone(), &input, 160);
+    let found = utterances(&events);
+    assert_eq!(found.len(), 1, "{events:?}");
+    let (at, utterance) = found[0];
+    // The other talker may stretch the end by at most `weak_speech_ms` (and a frame).
+    let weak = ms(u64::from(config.weak_speech_ms) + 20) as u64;
+    assert!(
+        utterance.end_sample >= caller_end && utterance.end_sample <= caller_end + weak,
+        "{} vs {caller_end}",
+        utterance.end_sample
+    );
+    // Then closed one hangover later, not kept open by the other talker.
+    let latest = utterance.end_sample + ms(u64::from(config.hangover_ms) + 20) as u64;
+    assert!(at <= latest, "closed at {at}, expected by {latest}");
+}

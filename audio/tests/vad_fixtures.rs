@@ -70,6 +70,19 @@ fn clean_lines_end_one_hangover_after_the_labelled_speech() {
 }
 
 #[test]
+fn babble_at_20_db_does_not_hold_the_turn_open() {
+    let fixtures: Vec<Fixture> = load_folder("noisy")
+        .into_iter()
+        .filter(|f| f.condition() == "babble 20 dB")
+        .collect();
+    assert_eq!(fixtures.len(), 12);
+    for fixture in fixtures {
+        let emitted = run_endpointer(&fixture, EndpointConfig::default(), 160);
+        assert_eq!(emitted.len(), 1, "{}: {emitted:?}", fixture.name);
+    }
+}
+
+#[test]
 fn scripts_give_one_utterance_per_line() {
     let mut fixtures = load_folder("scripts");
     fixtures.extend(load_folder("repeat"));

@@ -10,6 +10,7 @@
 //!   socket loop, the REST client.
 //! - [`call`]      live calls: the registry by CallSid and the per-call session task.
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
+//! - [`deliveries`] after-call CRM webhooks and SMS through the durable outbox, and the worker delivering them.
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
 //! - [`sim`]       local stand-ins for paid services (Twilio REST, ...), used by tests, demo and bench.
 //! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
@@ -18,6 +19,7 @@ pub mod call;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deliveries;
 pub mod http;
 pub mod providers;
 pub mod sim;

@@ -1,0 +1,115 @@
+//! After-call deliveries through the durable outbox: the CRM webhook and the post-call SMS.
+//!
+//! Producers (the end of a call) enqueue typed payloads with [`enqueue_crm_webhook`],
+//! [`enqueue_sms`] or [`enqueue_post_call_sms`], then poke the worker with
+//! [`OutboxNotifier::notify`] so delivery starts at once. The [`OutboxWorker`] claims due rows,
+//! delivers each with the matching deliverer, and records delivered, retry later, or given up.
+//! Delivery is at least once: every request carries the row's idempotency key, derived from the
+//! CallSid, so enqueueing twice or redelivering after a crash is harmless to a receiver that
+//! dedupes on it.
+//!
+//! Layout: [`crm_webhook`] (payload, enqueue, HTTP deliverer), [`sms`] (payload, enqueue, Hebrew
+//! body, Twilio deliverer), [`worker`] (the polling task, retry policy, metrics).
+
+pub mod crm_webhook;
+pub mod sms;
+pub mod worker;
+
+use std::time::Duration;
+
+pub use crm_webhook::{
+    CrmInteraction, CrmWebhook, TranscriptLine, crm_idempotency_key, enqueue_crm_webhook,
+};
+pub use sms::{
+    SmsAudience, SmsMessage, SmsSender, enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
+    sms_idempotency_key,
+};
+pub use worker::{
+    DeliveryOutcome, DeliveryReport, OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions,
+};
+
+use crate::config::Settings;
+use crate::store::StoreError;
+
+/// The outbox `kind` of a CRM webhook delivery.
+pub const KIND_CRM_WEBHOOK: &str = "crm_webhook";
+/// The outbox `kind` of an SMS delivery.
+pub const KIND_SMS: &str = "sms";
+
+/// Failures of the producer side: enqueueing and building deliverers.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("cannot queue the delivery: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot encode the {kind} payload: {source}")]
+    Encode {
+        kind: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("refused before queueing: {0}")]
+    Invalid(String),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Why one delivery attempt failed, sorted by whether another attempt may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryFailure {
+    /// Worth retrying later; `retry_after` is the receiver's own request, when it sent one.
+    #[error("{reason}")]
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Retrying cannot help (refused, malformed, not configured).
+    #[error("{reason}")]
+    Permanent { reason: String },
+}
+
+impl DeliveryFailure {
+    pub fn retryable(reason: impl Into<String>) -> Self {
+        Self::Retryable {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self::Permanent {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The deliverers this instance has; a kind without one is given up (see [`worker`]).
+#[derive(Debug, Clone, Default)]
+pub struct Deliverers {
+    pub crm: Option<CrmWebhook>,
+    pub sms: Option<SmsSender>,
+}
+
+impl Deliverers {
+    /// The CRM deliverer when a webhook URL is configured, the SMS deliverer when Twilio
+    /// credentials are.
+    pub fn from_settings(settings: &Settings) -> Result<Self, DeliveryError> {
+        let crm = settings
+            .after_call
+            .crm_webhook_url
+            .clone()
+            .map(CrmWebhook::new)
+            .transpose()?;
+        let twilio = &settings.twilio;
+        let sms = match (&twilio.account_sid, &twilio.auth_token) {
+            (Some(account_sid), Some(auth_token)) => {
+                Some(SmsSender::new(crate::twilio::rest::TwilioClient::new(
+                    twilio.api_base.clone(),
+                    account_sid.clone(),
+                    auth_token.clone(),
+                )))
+            }
+            _ => None,
+        };
+        Ok(Self { crm, sms })
+    }
+}

@@ -1,0 +1,386 @@
+//! The post-call SMS: a short Hebrew text to the business or the caller, sent through Twilio.
+//!
+//! Twilio 429, 5xx, connection failures and timeouts are retried by the worker; any other 4xx
+//! (an invalid or unreachable number, bad credentials) is given up. Twilio's Messages API has no
+//! idempotency key, so a retry after a lost answer may, rarely, send the text twice: a lost text
+//! is the worse outcome.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CrmInteraction, DeliveryError, DeliveryFailure, KIND_SMS};
+use crate::config::PostCallSms;
+use crate::store::{Store, validate_e164};
+use crate::twilio::rest::{self, MAX_SMS_CHARS, TwilioClient, TwilioError};
+
+/// A summary or quoted line longer than this is cut: the text should fit on a phone screen.
+const QUOTE_CHARS: usize = 300;
+/// Left-to-right marks around a phone number, so the `+` stays in front inside Hebrew text.
+const LRM: char = '\u{200E}';
+
+/// One text message, as queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessage {
+    pub to: String,
+    pub from: String,
+    pub body: String,
+}
+
+/// Who the post-call text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsAudience {
+    /// The business owner: who called, when, and what about.
+    Business,
+    /// The caller: thanks, with the business's name.
+    Caller,
+}
+
+/// The idempotency key of a call's text to one number.
+pub fn sms_idempotency_key(call_sid: &str, to: &str) -> String {
+    format!("sms:{call_sid}:{to}")
+}
+
+/// Queues one text, due at once. `false` when `idempotency_key` was already queued. Refuses
+/// what Twilio would refuse anyway (empty fields, a body over 1600 characters), so it fails
+/// here, where the producer can see it, instead of as a dead row.
+pub async fn enqueue_sms(
+    store: &Store,
+    to: &str,
+    from: &str,
+    body: &str,
+    idempotency_key: &str,
+    now_ms: i64,
+) -> Result<bool, DeliveryError> {
+    if to.trim().is_empty() || from.trim().is_empty() || body.trim().is_empty() {
+        return Err(DeliveryError::Invalid(
+            "an SMS needs a To, a From and a body".into(),
+        ));
+    }
+    let chars = body.chars().count();
+    if chars > MAX_SMS_CHARS {
+        return Err(DeliveryError::Invalid(format!(
+            "the SMS body has {chars} characters; at most {MAX_SMS_CHARS} are sent"
+        )));
+    }
+    let message = SmsMessage {
+        to: to.to_string(),
+        from: from.to_string(),
+        body: body.to_string(),
+    };
+    let payload = serde_json::to_value(&message).map_err(|source| DeliveryError::Encode {
+        kind: KIND_SMS,
+        source,
+    })?;
+    Ok(store
+        .enqueue(KIND_SMS, idempotency_key, &payload, now_ms)
+        .await?)
+}
+
+/// Queues the post-call text the settings ask for, from the business's Twilio number.
+/// `business_contact` is where the owner reads texts (needed for [`PostCallSms::Business`]).
+/// `Ok(false)` when there is nothing to send: the setting is off, the caller's number is hidden
+/// or not a phone number, or it was already queued.
+pub async fn enqueue_post_call_sms(
+    store: &Store,
+    setting: PostCallSms,
+    interaction: &CrmInteraction,
+    business_contact: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, DeliveryError> {
+    let (audience, to) = match setting {
+        PostCallSms::Off => return Ok(false),
+        PostCallSms::Caller => {
+            if validate_e164(&interaction.customer_phone).is_err() {
+                return Ok(false);
+            }
+            (SmsAudience::Caller, interaction.customer_phone.as_str())
+        }
+        PostCallSms::Business => match business_contact {
+            Some(contact) if validate_e164(contact).is_ok() => (SmsAudience::Business, contact),
+            _ => {
+                return Err(DeliveryError::Invalid(
+                    "a post-call SMS to the business needs its contact number in E.164".into(),
+                ));
+            }
+        },
+    };
+    let body = post_call_sms_body(audience, interaction);
+    let key = sms_idempotency_key(&interaction.call_sid, to);
+    enqueue_sms(store, to, &interaction.business_number, &body, &key, now_ms).await
+}
+
+/// The Hebrew text after a call, at most 1600 characters. Times are Israel local time.
+pub fn post_call_sms_body(audience: SmsAudience, interaction: &CrmInteraction) -> String {
+    let name = interaction.business_name.trim();
+    let body = match audience {
+        SmsAudience::Caller => format!(
+            "תודה שהתקשרת {}! נשמח לעמוד לשירותך.",
+            with_prefix('ל', name)
+        ),
+        SmsAudience::Business => {
+            let (day, month, hour, minute) = israel_local_time(interaction.started_at_ms);
+            let mut text = format!(
+                "{name}: שיחה {} ב-{day:02}/{month:02} בשעה {hour:02}:{minute:02}.",
+                with_prefix('מ', &format!("{LRM}{}{LRM}", interaction.customer_phone)),
+            );
+            let summary = interaction.summary.as_deref().and_then(first_line);
+            let first_caller_line = interaction
+                .transcript
+                .iter()
+                .filter(|line| line.role == crate::store::turns::ROLE_CALLER)
+                .find_map(|line| first_line(&line.text));
+            match (summary, first_caller_line) {
+                (Some(summary), _) => {
+                    text.push_str(&format!("\nסיכום: {}", cut(summary, QUOTE_CHARS)))
+                }
+                (None, Some(said)) => {
+                    text.push_str(&format!("\nהפונה אמר/ה: \"{}\"", cut(said, QUOTE_CHARS)))
+                }
+                (None, None) => text.push_str("\nהפונה לא אמר/ה דבר."),
+            }
+            text
+        }
+    };
+    cut(&body, MAX_SMS_CHARS)
+}
+
+/// Hebrew joins a one-letter preposition to a Hebrew word, and with a hyphen to anything else.
+fn with_prefix(letter: char, word: &str) -> String {
+    let hebrew = word
+        .chars()
+        .next()
+        .is_some_and(|first| ('\u{05D0}'..='\u{05EA}').contains(&first));
+    if hebrew {
+        format!("{letter}{word}")
+    } else {
+        format!("{letter}-{word}")
+    }
+}
+
+fn first_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|line| !line.is_empty())
+}
+
+/// At most `limit` characters, ending with an ellipsis when cut.
+fn cut(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut kept: String = text.chars().take(limit.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
+/// (day, month, hour, minute) in Israel: UTC+2, UTC+3 in summer. Summer time (the 2013 law)
+/// runs from the Friday before March's last Sunday, 02:00, to October's last Sunday, 02:00.
+fn israel_local_time(epoch_ms: i64) -> (u32, u32, i64, i64) {
+    const HOUR_MS: i64 = 3_600_000;
+    const DAY_MS: i64 = 24 * HOUR_MS;
+    let (year, _, _) = civil_from_days(epoch_ms.div_euclid(DAY_MS));
+    // 02:00 standard time on the Friday is 00:00 UTC; 02:00 summer time on the Sunday is 23:00
+    // UTC on the Saturday.
+    let summer_starts = (last_sunday(year, 3) - 2) * DAY_MS;
+    let summer_ends = last_sunday(year, 10) * DAY_MS - HOUR_MS;
+    let offset = if (summer_starts..summer_ends).contains(&epoch_ms) {
+        3 * HOUR_MS
+    } else {
+        2 * HOUR_MS
+    };
+    let local = epoch_ms + offset;
+    let (_, month, day) = civil_from_days(local.div_euclid(DAY_MS));
+    let minutes_of_day = local.rem_euclid(DAY_MS) / 60_000;
+    (day, month, minutes_of_day / 60, minutes_of_day % 60)
+}
+
+/// Days since 1970-01-01 of the last Sunday of `month` (March to November).
+fn last_sunday(year: i64, month: u32) -> i64 {
+    let last_day = days_from_civil(year, month + 1, 1) - 1;
+    // 1970-01-01 was a Thursday: adding 4 makes Sunday 0.
+    last_day - (last_day + 4).rem_euclid(7)
+}
+
+/// Days since 1970-01-01, counting in 400-year eras that start on 1 March.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = i64::from((month + 9) % 12);
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Sends queued texts through Twilio. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SmsSender {
+    client: TwilioClient,
+}
+
+impl SmsSender {
+    /// Uses `client` with one attempt per delivery: the outbox owns retries, with its longer,
+    /// durable backoff, instead of holding a worker slot through the client's own.
+    pub fn new(client: TwilioClient) -> Self {
+        let once = rest::RetryPolicy {
+            max_attempts: 1,
+            ..rest::RetryPolicy::default()
+        };
+        Self {
+            client: client.with_retry(once),
+        }
+    }
+
+    /// One attempt to hand the text to Twilio.
+    pub async fn deliver(&self, message: &SmsMessage) -> Result<(), DeliveryFailure> {
+        match self
+            .client
+            .send_sms(&message.to, &message.from, &message.body)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Twilio accepted it (2xx) and only its answer was odd: sending again would repeat it.
+            Err(TwilioError::Decode(reason)) => {
+                tracing::warn!(%reason, "Twilio accepted an SMS with an unreadable answer");
+                Ok(())
+            }
+            Err(error) => Err(classify(error)),
+        }
+    }
+}
+
+fn classify(error: TwilioError) -> DeliveryFailure {
+    let retryable = match &error {
+        TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
+        TwilioError::Timeout | TwilioError::Http(_) => true,
+        TwilioError::Decode(_) | TwilioError::InvalidInput(_) => false,
+    };
+    let reason = format!("SMS not sent: {error}");
+    if retryable {
+        DeliveryFailure::retryable(reason)
+    } else {
+        DeliveryFailure::permanent(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliveries::TranscriptLine;
+
+    /// Epoch ms of a UTC wall time.
+    fn utc(year: i64, month: u32, day: u32, hour: i64, minute: i64) -> i64 {
+        (days_from_civil(year, month, day) * 24 + hour) * 3_600_000 + minute * 60_000
+    }
+
+    fn interaction() -> CrmInteraction {
+        let line = |role: &str, text: &str| TranscriptLine {
+            role: role.into(),
+            text: text.into(),
+            heard_text: None,
+            at_ms: 0,
+        };
+        CrmInteraction {
+            business_number: "+97231234567".into(),
+            business_name: "מספרת רותי".into(),
+            customer_phone: "+972501234567".into(),
+            call_sid: "CA1".into(),
+            // 14:05 in Israel (summer time).
+            started_at_ms: utc(2024, 7, 3, 11, 5),
+            ended_at_ms: None,
+            duration_ms: None,
+            outcome: None,
+            transcript: vec![
+                line("agent", "שלום, במה אפשר לעזור?"),
+                line("caller", "\n  אני רוצה לקבוע תור למחר  \nבבוקר"),
+            ],
+            summary: None,
+            recording_path: None,
+        }
+    }
+
+    #[test]
+    fn israel_time_follows_summer_time_switches() {
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        // 2024: summer time from Friday 29 March to Sunday 27 October.
+        assert_eq!(israel_local_time(utc(2024, 3, 28, 23, 59)), (29, 3, 1, 59));
+        assert_eq!(israel_local_time(utc(2024, 3, 29, 0, 0)), (29, 3, 3, 0));
+        assert_eq!(
+            israel_local_time(utc(2024, 10, 26, 22, 59)),
+            (27, 10, 1, 59)
+        );
+        assert_eq!(israel_local_time(utc(2024, 10, 26, 23, 0)), (27, 10, 1, 0));
+        assert_eq!(israel_local_time(utc(2025, 1, 1, 21, 30)), (1, 1, 23, 30));
+        assert_eq!(israel_local_time(utc(2025, 12, 31, 22, 0)), (1, 1, 0, 0));
+    }
+
+    #[test]
+    fn the_business_reads_who_when_and_what() {
+        let mut call = interaction();
+        let text = post_call_sms_body(SmsAudience::Business, &call);
+        assert!(text.starts_with("מספרת רותי: שיחה מ-"), "{text}");
+        assert!(text.contains("+972501234567"), "{text}");
+        assert!(text.contains("ב-03/07 בשעה 14:05"), "{text}");
+        assert!(text.contains("\"אני רוצה לקבוע תור למחר\""), "{text}");
+        call.summary = Some("תור לתספורת מחר ב-9\nפרטים נוספים".into());
+        let text = post_call_sms_body(SmsAudience::Business, &call);
+        assert!(text.ends_with("\nסיכום: תור לתספורת מחר ב-9"), "{text}");
+    }
+
+    #[test]
+    fn the_caller_is_thanked_by_business_name() {
+        let mut call = interaction();
+        let text = post_call_sms_body(SmsAudience::Caller, &call);
+        assert_eq!(text, "תודה שהתקשרת למספרת רותי! נשמח לעמוד לשירותך.");
+        call.business_name = "Acme".into();
+        let text = post_call_sms_body(SmsAudience::Caller, &call);
+        assert!(text.contains("ל-Acme!"), "{text}");
+    }
+
+    #[test]
+    fn long_texts_are_cut_to_what_twilio_accepts() {
+        let mut call = interaction();
+        call.summary = Some("א".repeat(5_000));
+        let text = post_call_sms_body(SmsAudience::Business, &call);
+        assert!(text.ends_with('…'), "{text}");
+        assert!(text.chars().count() < 400);
+        call.business_name = "ב".repeat(5_000);
+        let text = post_call_sms_body(SmsAudience::Caller, &call);
+        assert_eq!(text.chars().count(), MAX_SMS_CHARS);
+    }
+
+    #[test]
+    fn only_rate_limits_server_errors_and_transport_are_retried() {
+        let api = |status| TwilioError::Api {
+            status,
+            code: None,
+            message: "x".into(),
+            more_info: None,
+        };
+        for error in [api(429), api(500), api(503), TwilioError::Timeout] {
+            assert!(matches!(classify(error), DeliveryFailure::Retryable { .. }));
+        }
+        for error in [
+            api(400),
+            api(401),
+            api(404),
+            TwilioError::InvalidInput("x".into()),
+        ] {
+            assert!(matches!(classify(error), DeliveryFailure::Permanent { .. }));
+        }
+    }
+}

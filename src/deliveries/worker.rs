@@ -1,0 +1,423 @@
+//! The outbox worker: one task that claims due deliveries, delivers them, and records the result.
+//!
+//! Concurrency:
+//! - The task is spawned by [`OutboxWorker::spawn`]; the caller owns its `JoinHandle` and stops it
+//!   with the `CancellationToken` it passed in. Dropping the handle detaches the task, which then
+//!   runs until that token is cancelled.
+//! - [`OutboxNotifier`] (a shared `Notify`, cloned by producers) wakes the task early. A notify
+//!   while it is busy is remembered as one permit, so a fresh enqueue is never missed.
+//! - A claimed batch is delivered concurrently within the task (no extra tasks), each attempt
+//!   bounded by its deliverer's timeout. On shutdown the batch gets `in_flight_grace` to finish;
+//!   whatever is still running is then dropped, which cancels its request. An abandoned item
+//!   keeps its lease and comes due again when the lease ends, here or on another instance: at
+//!   least once, so a receiver may see a repeat (same idempotency key).
+//! - Many workers, in one process or many, may share a database: a claim's lease keeps others
+//!   off an item until it ends, so the lease must outlast one attempt (see [`RetryPolicy`]).
+//!
+//! A kind with no deliverer configured here (or a payload that no longer decodes) is given up at
+//! once, with a clear error, rather than left pending: producers only queue what is configured,
+//! so such a row means the configuration changed or a bug, and a pending row would be claimed and
+//! pushed back on every pass forever. The dead row keeps its payload for an operator to requeue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{CrmInteraction, Deliverers, DeliveryFailure, KIND_CRM_WEBHOOK, KIND_SMS, SmsMessage};
+use crate::clock;
+use crate::store::{OutboxItem, Store};
+
+/// How often to retry, and how long a claim lasts.
+///
+/// Attempt `n` (from 1) that fails retryably waits `base * 2^(n-1)`, capped at `max`, with
+/// jitter down to half, so items that failed together do not retry in lockstep. After
+/// `max_attempts` attempts the item is given up. `lease` must exceed the longest attempt (the
+/// deliverers' timeouts), or another worker may start the same item while it is still in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max: Duration,
+    pub max_attempts: u32,
+    pub lease: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// About a day of retries: 5 s doubling to an hourly cap, 30 attempts.
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(5),
+            max: Duration::from_secs(3_600),
+            max_attempts: 30,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (from 1), before any Retry-After is considered.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        let capped = self.base.saturating_mul(1u32 << doublings).min(self.max);
+        capped / 2 + capped.mul_f64(random_fraction() / 2.0)
+    }
+}
+
+/// How the task polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// The longest sleep between passes when nothing wakes the task earlier.
+    pub poll_interval: Duration,
+    /// Items claimed (and delivered concurrently) per pass.
+    pub batch_size: i64,
+    /// On shutdown, how long deliveries already in flight may still finish.
+    pub in_flight_grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            batch_size: 8,
+            in_flight_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; due again at this epoch-ms time.
+    WillRetry {
+        at_ms: i64,
+        reason: String,
+    },
+    GaveUp {
+        reason: String,
+    },
+}
+
+impl DeliveryOutcome {
+    /// The `outcome` label of `sicha_outbox_deliveries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::WillRetry { .. } => "retry",
+            DeliveryOutcome::GaveUp { .. } => "gave_up",
+        }
+    }
+}
+
+/// One attempt's result, announced to [`OutboxWorker::subscribe`]rs (the dashboard, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub id: String,
+    pub kind: String,
+    pub idempotency_key: String,
+    /// This attempt's number, from 1.
+    pub attempt: i64,
+    pub outcome: DeliveryOutcome,
+}
+
+/// Wakes a worker so a fresh enqueue is delivered now rather than at the next poll. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxNotifier(Arc<Notify>);
+
+impl OutboxNotifier {
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Delivers the outbox until shut down.
+pub struct OutboxWorker {
+    store: Store,
+    deliverers: Deliverers,
+    policy: RetryPolicy,
+    options: WorkerOptions,
+    wake: OutboxNotifier,
+    /// Sends are ignored when nobody listens; a slow listener misses old reports, never blocks us.
+    reports: broadcast::Sender<DeliveryReport>,
+}
+
+impl OutboxWorker {
+    pub fn new(store: Store, deliverers: Deliverers, policy: RetryPolicy) -> Self {
+        Self {
+            store,
+            deliverers,
+            policy,
+            options: WorkerOptions::default(),
+            wake: OutboxNotifier::default(),
+            reports: broadcast::channel(256).0,
+        }
+    }
+
+    pub fn with_options(mut self, options: WorkerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// A handle for producers; keep it before spawning.
+    pub fn notifier(&self) -> OutboxNotifier {
+        self.wake.clone()
+    }
+
+    /// Wakes the worker now.
+    pub fn notify(&self) {
+        self.wake.notify();
+    }
+
+    /// Every attempt's result from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeliveryReport> {
+        self.reports.subscribe()
+    }
+
+    /// Runs the worker until `shutdown` is cancelled (see the module notes on what happens to
+    /// deliveries in flight then).
+    pub fn spawn(self, shutdown: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(
+            crm = self.deliverers.crm.is_some(),
+            sms = self.deliverers.sms.is_some(),
+            "outbox worker started"
+        );
+        while !shutdown.is_cancelled() {
+            let (claimed, next_retry_in) = {
+                let pass = self.run_once();
+                tokio::pin!(pass);
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => {
+                        // Let the batch finish briefly; past the grace its leases bring it back.
+                        let _ = tokio::time::timeout(self.options.in_flight_grace, &mut pass).await;
+                        break;
+                    }
+                    done = &mut pass => done,
+                }
+            };
+            self.report_pending().await;
+            if claimed >= self.options.batch_size {
+                // A full batch: more may be due right now.
+                continue;
+            }
+            let sleep = next_retry_in.map_or(self.options.poll_interval, |wait| {
+                wait.min(self.options.poll_interval)
+            });
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.0.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// One pass: claim a batch and deliver it. Returns how many were claimed and how soon the
+    /// earliest retry this pass scheduled is due, so the task can sleep exactly that long.
+    async fn run_once(&self) -> (i64, Option<Duration>) {
+        let now = clock::now_ms();
+        let lease_ms = duration_ms(self.policy.lease);
+        let items = match self
+            .store
+            .claim_due(now, self.options.batch_size, lease_ms)
+            .await
+        {
+            Ok(items) => items,
+            Err(error) => {
+                tracing::warn!(%error, "outbox: cannot claim due deliveries");
+                return (0, None);
+            }
+        };
+        let claimed = items.len() as i64;
+        let outcomes = join_all(items.into_iter().map(|item| self.handle(item))).await;
+        let next_retry_at = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                DeliveryOutcome::WillRetry { at_ms, .. } => Some(*at_ms),
+                _ => None,
+            })
+            .min();
+        let next_retry_in = next_retry_at.map(|at_ms| {
+            Duration::from_millis(u64::try_from(at_ms - clock::now_ms()).unwrap_or(0))
+        });
+        (claimed, next_retry_in)
+    }
+
+    /// Delivers one claimed item and records the result; never fails (errors become outcomes).
+    async fn handle(&self, item: OutboxItem) -> DeliveryOutcome {
+        let result = self.deliver(&item).await;
+        let outcome = match result {
+            Ok(()) => DeliveryOutcome::Delivered,
+            Err(DeliveryFailure::Permanent { reason }) => DeliveryOutcome::GaveUp { reason },
+            Err(DeliveryFailure::Retryable { reason, .. })
+                if item.attempts >= i64::from(self.policy.max_attempts) =>
+            {
+                DeliveryOutcome::GaveUp {
+                    reason: format!("gave up after {} attempts: {reason}", item.attempts),
+                }
+            }
+            Err(DeliveryFailure::Retryable {
+                reason,
+                retry_after,
+            }) => {
+                let attempt = u32::try_from(item.attempts).unwrap_or(u32::MAX);
+                // A receiver's Retry-After is honoured up to our cap, so one cannot park an item.
+                let wait = self
+                    .policy
+                    .backoff(attempt)
+                    .max(retry_after.unwrap_or_default().min(self.policy.max));
+                DeliveryOutcome::WillRetry {
+                    at_ms: clock::now_ms().saturating_add(duration_ms(wait)),
+                    reason,
+                }
+            }
+        };
+        self.record(&item, &outcome).await;
+        outcome
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryFailure> {
+        let undecodable = |error: serde_json::Error| {
+            DeliveryFailure::permanent(format!("payload does not decode: {error}"))
+        };
+        let not_configured = || {
+            DeliveryFailure::permanent(format!(
+                "no {} deliverer is configured on this instance",
+                item.kind
+            ))
+        };
+        match item.kind.as_str() {
+            KIND_CRM_WEBHOOK => {
+                let crm = self.deliverers.crm.as_ref().ok_or_else(not_configured)?;
+                let interaction: CrmInteraction =
+                    serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
+                crm.deliver(&item.idempotency_key, &interaction).await
+            }
+            KIND_SMS => {
+                let sms = self.deliverers.sms.as_ref().ok_or_else(not_configured)?;
+                let message: SmsMessage =
+                    serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
+                sms.deliver(&message).await
+            }
+            other => Err(DeliveryFailure::permanent(format!(
+                "unknown delivery kind `{other}`"
+            ))),
+        }
+    }
+
+    /// Writes the outcome to the row, counts it and announces it. Payloads (phone numbers,
+    /// transcripts) never reach the logs; ids, kinds and errors do.
+    async fn record(&self, item: &OutboxItem, outcome: &DeliveryOutcome) {
+        let written = match outcome {
+            DeliveryOutcome::Delivered => {
+                tracing::info!(id = %item.id, kind = %item.kind, attempt = item.attempts, "outbox: delivered");
+                self.store.mark_delivered(&item.id, clock::now_ms()).await
+            }
+            DeliveryOutcome::WillRetry { at_ms, reason } => {
+                tracing::warn!(id = %item.id, kind = %item.kind, attempt = item.attempts,
+                    retry_at_ms = at_ms, error = %reason, "outbox: delivery failed; will retry");
+                self.store.mark_failed(&item.id, reason, *at_ms).await
+            }
+            DeliveryOutcome::GaveUp { reason } => {
+                tracing::error!(id = %item.id, kind = %item.kind, attempt = item.attempts,
+                    error = %reason, "outbox: delivery given up");
+                self.store.give_up(&item.id, reason).await
+            }
+        };
+        // If the row cannot be updated, its lease runs out and it is tried again: a repeat the
+        // idempotency key absorbs, never a loss.
+        if let Err(error) = written {
+            tracing::warn!(id = %item.id, %error, "outbox: cannot record a delivery outcome");
+        }
+        metrics::counter!("sicha_outbox_deliveries_total",
+            "kind" => kind_label(&item.kind), "outcome" => outcome.label())
+        .increment(1);
+        let _ = self.reports.send(DeliveryReport {
+            id: item.id.clone(),
+            kind: item.kind.clone(),
+            idempotency_key: item.idempotency_key.clone(),
+            attempt: item.attempts,
+            outcome: outcome.clone(),
+        });
+    }
+
+    async fn report_pending(&self) {
+        match self.store.pending_outbox_count().await {
+            Ok(pending) => metrics::gauge!("sicha_outbox_pending").set(pending as f64),
+            Err(error) => tracing::debug!(%error, "outbox: cannot count pending deliveries"),
+        }
+    }
+}
+
+/// Known kinds only, so a corrupt row cannot grow the metric's label set.
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        KIND_CRM_WEBHOOK => KIND_CRM_WEBHOOK,
+        KIND_SMS => KIND_SMS,
+        _ => "unknown",
+    }
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A fraction in [0, 1) for jitter; a random UUID's bits are random enough for that.
+fn random_fraction() -> f64 {
+    // The low 53 bits: clear of the version and variant bits.
+    let bits = uuid::Uuid::new_v4().as_u128() as u64 & ((1u64 << 53) - 1);
+    bits as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jitters_down_to_half() {
+        let policy = RetryPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1_000),
+            max_attempts: 10,
+            lease: Duration::from_secs(5),
+        };
+        for (attempt, full) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1_000),
+            (40, 1_000),
+        ] {
+            let full = Duration::from_millis(full);
+            let waits: Vec<Duration> = (0..200).map(|_| policy.backoff(attempt)).collect();
+            assert!(
+                waits.iter().all(|wait| *wait >= full / 2 && *wait <= full),
+                "attempt {attempt}: {waits:?}"
+            );
+            let spread = waits
+                .iter()
+                .max()
+                .unwrap()
+                .saturating_sub(*waits.iter().min().unwrap());
+            assert!(
+                spread > full / 10,
+                "attempt {attempt} does not jitter: {waits:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_share_one_metric_label() {
+        assert_eq!(kind_label("sms"), "sms");
+        assert_eq!(kind_label("crm_webhook"), "crm_webhook");
+        assert_eq!(kind_label("fax"), "unknown");
+    }
+}

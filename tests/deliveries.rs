@@ -1,0 +1,565 @@
+//! The outbox worker end to end, on every engine: a local CRM receiver that fails, refuses, hangs
+//! or is slow; SMS through the Twilio stand-in; a restart mid-delivery; two workers on one
+//! database. Backoffs are milliseconds so each test runs well under two seconds.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use sicha::clock;
+use sicha::config::{PostCallSms, Secret};
+use sicha::deliveries::{
+    CrmInteraction, CrmWebhook, Deliverers, DeliveryOutcome, DeliveryReport, OutboxWorker,
+    RetryPolicy, SmsAudience, SmsSender, TranscriptLine, WorkerOptions, enqueue_crm_webhook,
+    enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
+};
+use sicha::sim::twilio_api::TwilioApiSim;
+use sicha::store::Store;
+use sicha::store::testing::for_each_engine;
+use sicha::twilio::rest::TwilioClient;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// Longest any single expectation may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// How the CRM receiver answers one request.
+#[derive(Debug, Clone, Copy)]
+enum Reply {
+    Status(u16),
+    /// Never answers: a delivery stuck in flight.
+    Hang,
+    /// Answers 200 after a while: long enough for two workers to overlap.
+    SlowOk(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Received {
+    idempotency_key: Option<String>,
+    content_type: Option<String>,
+    body: serde_json::Value,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    script: Mutex<VecDeque<Reply>>,
+    /// Answer once the script runs out.
+    otherwise: Mutex<Option<Reply>>,
+    received: Mutex<Vec<Received>>,
+}
+
+/// A CRM webhook receiver on an ephemeral port; the server stops when this is dropped.
+struct CrmReceiver {
+    url: Url,
+    state: Arc<ReceiverState>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for CrmReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl CrmReceiver {
+    /// Answers with `script` in order, then with 200.
+    async fn start(script: &[Reply]) -> Self {
+        let state = Arc::new(ReceiverState::default());
+        state.script.lock().unwrap().extend(script.iter().copied());
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, state, server }
+    }
+
+    fn answer_otherwise(&self, reply: Reply) {
+        *self.state.otherwise.lock().unwrap() = Some(reply);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    fn webhook(&self) -> CrmWebhook {
+        CrmWebhook::with_timeout(self.url.clone(), Duration::from_secs(2)).unwrap()
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    state.received.lock().unwrap().push(Received {
+        idempotency_key: header("idempotency-key"),
+        content_type: header("content-type"),
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    });
+    let scripted = state.script.lock().unwrap().pop_front();
+    let reply = scripted
+        .or(*state.otherwise.lock().unwrap())
+        .unwrap_or(Reply::Status(200));
+    match reply {
+        Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
+        Reply::Hang => std::future::pending().await,
+        Reply::SlowOk(delay) => {
+            tokio::time::sleep(delay).await;
+            StatusCode::OK
+        }
+    }
+}
+
+fn interaction(call_sid: &str) -> CrmInteraction {
+    CrmInteraction {
+        business_number: "+97231234567".into(),
+        business_name: "מספרת רותי".into(),
+        customer_phone: "+972501234567".into(),
+        call_sid: call_sid.into(),
+        started_at_ms: 1_720_000_000_000,
+        ended_at_ms: Some(1_720_000_095_000),
+        duration_ms: Some(95_000),
+        outcome: Some("completed".into()),
+        transcript: vec![
+            TranscriptLine {
+                role: "agent".into(),
+                text: "שלום, מספרת רותי, במה אפשר לעזור?".into(),
+                heard_text: Some("שלום, מספרת רותי".into()),
+                at_ms: 1_720_000_001_000,
+            },
+            TranscriptLine {
+                role: "caller".into(),
+                text: "אני רוצה לקבוע תור למחר".into(),
+                heard_text: None,
+                at_ms: 1_720_000_004_000,
+            },
+        ],
+        summary: Some("תור לתספורת מחר בבוקר".into()),
+        recording_path: Some("recordings/CA1.ogg".into()),
+    }
+}
+
+/// Milliseconds of backoff, and a lease long enough that nothing is redelivered by accident.
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        base: Duration::from_millis(10),
+        max: Duration::from_millis(40),
+        max_attempts: 5,
+        lease: Duration::from_secs(10),
+    }
+}
+
+fn options(poll_interval: Duration) -> WorkerOptions {
+    WorkerOptions {
+        poll_interval,
+        batch_size: 4,
+        in_flight_grace: Duration::ZERO,
+    }
+}
+
+/// Stops the worker on drop too, so a failing assertion does not leave it running.
+struct Running {
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(worker: OutboxWorker) -> Self {
+        let shutdown = CancellationToken::new();
+        let task = Some(worker.spawn(shutdown.clone()));
+        Self { shutdown, task }
+    }
+
+    /// Stops the worker and says how long it took to end.
+    async fn stop(mut self) -> Duration {
+        let started = Instant::now();
+        self.shutdown.cancel();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("the worker stops")
+            .expect("the worker does not panic");
+        started.elapsed()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The next report for which `wanted` holds, failing the test after [`PATIENCE`].
+async fn next_report(
+    reports: &mut broadcast::Receiver<DeliveryReport>,
+    wanted: impl Fn(&DeliveryReport) -> bool,
+) -> DeliveryReport {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let report = reports.recv().await.expect("the worker is reporting");
+            if wanted(&report) {
+                return report;
+            }
+        }
+    })
+    .await
+    .expect("the expected delivery report arrives in time")
+}
+
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn crm_webhook_is_retried_after_server_errors_with_the_same_key_and_payload() {
+    for_each_engine(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let receiver = CrmReceiver::start(&[Reply::Status(500), Reply::Status(500)]).await;
+        let deliverers = Deliverers {
+            crm: Some(receiver.webhook()),
+            sms: None,
+        };
+        // A long poll: only the notify and the scheduled retries can make this test pass in time.
+        let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
+            .with_options(options(Duration::from_secs(30)));
+        let mut reports = worker.subscribe();
+        let notifier = worker.notifier();
+        let running = Running::start(worker);
+        let call = interaction("CA1001");
+
+        assert!(
+            enqueue_crm_webhook(&store, &call, clock::now_ms())
+                .await
+                .unwrap()
+        );
+        notifier.notify();
+
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            outcomes.push(next_report(&mut reports, |_| true).await);
+        }
+        assert!(
+            matches!(outcomes[0].outcome, DeliveryOutcome::WillRetry { .. }),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(outcomes[1].outcome, DeliveryOutcome::WillRetry { .. }),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            outcomes[2].outcome,
+            DeliveryOutcome::Delivered,
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[2].attempt, 3);
+        let received = receiver.received();
+        assert_eq!(received.len(), 3);
+        let expected = serde_json::to_value(&call).unwrap();
+        for request in &received {
+            assert_eq!(request.idempotency_key.as_deref(), Some("crm:CA1001"));
+            assert_eq!(request.content_type.as_deref(), Some("application/json"));
+            assert_eq!(request.body, expected);
+        }
+        assert_eq!(
+            received[0].body["transcript"][0]["heard_text"],
+            "שלום, מספרת רותי"
+        );
+        assert_eq!(store.pending_outbox_count().await.unwrap(), 0);
+
+        // Enqueueing the same call again is harmless: nothing new is queued or sent.
+        assert!(
+            !enqueue_crm_webhook(&store, &call, clock::now_ms())
+                .await
+                .unwrap()
+        );
+        notifier.notify();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(receiver.received().len(), 3);
+        running.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn crm_webhook_refused_with_400_is_given_up_after_one_attempt() {
+    for_each_engine(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let receiver = CrmReceiver::start(&[]).await;
+        receiver.answer_otherwise(Reply::Status(400));
+        let deliverers = Deliverers {
+            crm: Some(receiver.webhook()),
+            sms: None,
+        };
+        let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
+            .with_options(options(Duration::from_millis(20)));
+        let mut reports = worker.subscribe();
+        let running = Running::start(worker);
+
+        enqueue_crm_webhook(&store, &interaction("CA1002"), clock::now_ms())
+            .await
+            .unwrap();
+
+        let report = next_report(&mut reports, |_| true).await;
+        assert_eq!(report.attempt, 1);
+        match &report.outcome {
+            DeliveryOutcome::GaveUp { reason } => assert!(reason.contains("400"), "{reason}"),
+            other => panic!("a 400 must not be retried: {other:?}"),
+        }
+        assert_eq!(store.pending_outbox_count().await.unwrap(), 0);
+        // Several polls later, still the one request.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(receiver.received().len(), 1);
+        running.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn post_call_sms_goes_through_twilio_after_a_rate_limit() {
+    for_each_engine(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let twilio = TwilioApiSim::start().await.unwrap();
+        twilio.fail_next(1, 429);
+        let client = TwilioClient::new(
+            twilio.base_url(),
+            twilio.account_sid().to_string(),
+            Secret::new(twilio.auth_token()),
+        );
+        let deliverers = Deliverers {
+            crm: None,
+            sms: Some(SmsSender::new(client)),
+        };
+        let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
+            .with_options(options(Duration::from_millis(20)));
+        let mut reports = worker.subscribe();
+        let running = Running::start(worker);
+        let call = interaction("CA1003");
+
+        let queued =
+            enqueue_post_call_sms(&store, PostCallSms::Caller, &call, None, clock::now_ms());
+        assert!(queued.await.unwrap());
+
+        let first = next_report(&mut reports, |_| true).await;
+        assert!(
+            matches!(first.outcome, DeliveryOutcome::WillRetry { .. }),
+            "{first:?}"
+        );
+        let second = next_report(&mut reports, |_| true).await;
+        assert_eq!(second.outcome, DeliveryOutcome::Delivered);
+        assert_eq!(
+            (second.attempt, second.idempotency_key.as_str()),
+            (2, "sms:CA1003:+972501234567")
+        );
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].to, "+972501234567");
+        assert_eq!(messages[0].from, "+97231234567");
+        assert_eq!(
+            messages[0].body,
+            post_call_sms_body(SmsAudience::Caller, &call)
+        );
+        assert!(
+            messages[0].body.contains("מספרת רותי"),
+            "{}",
+            messages[0].body
+        );
+        assert_eq!(
+            twilio.requests().len(),
+            2,
+            "one throttled request, one accepted"
+        );
+        running.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_kind_without_a_deliverer_is_given_up_with_a_clear_error() {
+    for_each_engine(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let worker = OutboxWorker::new(store.clone(), Deliverers::default(), fast_policy())
+            .with_options(options(Duration::from_millis(20)));
+        let mut reports = worker.subscribe();
+        let running = Running::start(worker);
+
+        let key = "sms:CA1004:+972501234567";
+        enqueue_sms(
+            &store,
+            "+972501234567",
+            "+97231234567",
+            "תודה",
+            key,
+            clock::now_ms(),
+        )
+        .await
+        .unwrap();
+
+        let report = next_report(&mut reports, |_| true).await;
+        match &report.outcome {
+            DeliveryOutcome::GaveUp { reason } => {
+                assert!(reason.contains("no sms deliverer"), "{reason}")
+            }
+            other => panic!("expected to give up: {other:?}"),
+        }
+        assert_eq!(store.pending_outbox_count().await.unwrap(), 0);
+        running.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivery_abandoned_at_shutdown_is_delivered_by_the_next_worker() {
+    for_each_engine(|url| async move {
+        let receiver = CrmReceiver::start(&[Reply::Hang]).await;
+        let short_lease = RetryPolicy {
+            lease: Duration::from_millis(300),
+            ..fast_policy()
+        };
+        let first_store = Store::connect(&url).await.unwrap();
+        let deliverers = Deliverers {
+            crm: Some(receiver.webhook()),
+            sms: None,
+        };
+        let first = OutboxWorker::new(first_store.clone(), deliverers.clone(), short_lease.clone())
+            .with_options(options(Duration::from_millis(20)));
+        let running = Running::start(first);
+        enqueue_crm_webhook(&first_store, &interaction("CA1005"), clock::now_ms())
+            .await
+            .unwrap();
+        eventually("the first worker has the request in flight", || {
+            receiver.received().len() == 1
+        })
+        .await;
+
+        let stopping = running.stop().await;
+        assert!(
+            stopping < Duration::from_millis(500),
+            "shutdown waited {stopping:?}"
+        );
+        first_store.close().await;
+        assert_eq!(receiver.received().len(), 1);
+
+        // A new process: its own connection to the same database.
+        let second_store = Store::connect(&url).await.unwrap();
+        assert_eq!(second_store.pending_outbox_count().await.unwrap(), 1);
+        let second = OutboxWorker::new(second_store.clone(), deliverers, short_lease)
+            .with_options(options(Duration::from_millis(20)));
+        let mut reports = second.subscribe();
+        let running = Running::start(second);
+
+        let report = next_report(&mut reports, |_| true).await;
+        assert_eq!(report.outcome, DeliveryOutcome::Delivered);
+        assert_eq!(report.attempt, 2, "the abandoned attempt counts");
+        let keys: Vec<_> = receiver
+            .received()
+            .into_iter()
+            .map(|r| r.idempotency_key)
+            .collect();
+        assert_eq!(keys, vec![Some("crm:CA1005".to_string()); 2]);
+        assert_eq!(second_store.pending_outbox_count().await.unwrap(), 0);
+        running.stop().await;
+        second_store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_never_deliver_an_item_twice() {
+    const ITEMS: usize = 12;
+    for_each_engine(|url| async move {
+        let receiver = CrmReceiver::start(&[]).await;
+        receiver.answer_otherwise(Reply::SlowOk(Duration::from_millis(30)));
+        let deliverers = Deliverers {
+            crm: Some(receiver.webhook()),
+            sms: None,
+        };
+        let mut stores = Vec::new();
+        let mut reports = Vec::new();
+        let mut notifiers = Vec::new();
+        let mut workers = Vec::new();
+        for _ in 0..2 {
+            let store = Store::connect(&url).await.unwrap();
+            let worker = OutboxWorker::new(store.clone(), deliverers.clone(), fast_policy())
+                .with_options(options(Duration::from_millis(10)));
+            reports.push(worker.subscribe());
+            notifiers.push(worker.notifier());
+            workers.push(Running::start(worker));
+            stores.push(store);
+        }
+
+        let now = clock::now_ms();
+        for n in 0..ITEMS {
+            let call = interaction(&format!("CA2{n:03}"));
+            assert!(
+                enqueue_crm_webhook(&stores[n % 2], &call, now)
+                    .await
+                    .unwrap()
+            );
+        }
+        notifiers.iter().for_each(|notifier| notifier.notify());
+
+        eventually("every item reached the receiver", || {
+            receiver.received().len() >= ITEMS
+        })
+        .await;
+        let deadline = Instant::now() + PATIENCE;
+        while stores[0].pending_outbox_count().await.unwrap() > 0 {
+            assert!(Instant::now() < deadline, "items still pending");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Long enough for a duplicate claim to show up at the receiver.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let keys: Vec<_> = receiver
+            .received()
+            .into_iter()
+            .filter_map(|r| r.idempotency_key)
+            .collect();
+        let distinct: HashSet<_> = keys.iter().collect();
+        assert_eq!((keys.len(), distinct.len()), (ITEMS, ITEMS), "{keys:?}");
+        let mut delivered_by = [0usize; 2];
+        for (worker, receiver) in reports.iter_mut().enumerate() {
+            while let Ok(report) = receiver.try_recv() {
+                assert_eq!(report.outcome, DeliveryOutcome::Delivered, "{report:?}");
+                delivered_by[worker] += 1;
+            }
+        }
+        assert_eq!(
+            delivered_by.iter().sum::<usize>(),
+            ITEMS,
+            "{delivered_by:?}"
+        );
+        for running in workers {
+            running.stop().await;
+        }
+        for store in stores {
+            store.close().await;
+        }
+    })
+    .await;
+}

@@ -4,7 +4,7 @@
 //! 16-bit, sizes left as placeholders because a pipe cannot seek) is decoded and resampled as it
 //! arrives. Dropping the stream kills the process.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -66,25 +66,10 @@ impl EspeakTts {
                 unit: "characters",
             });
         }
-        let mut child = Command::new(&self.config.program)
-            .arg("-v")
-            .arg(voice.unwrap_or(&self.config.voice))
-            .arg("-s")
-            .arg(self.config.words_per_minute.to_string())
-            .arg("--stdout")
-            .arg("--stdin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| match error.kind() {
-                std::io::ErrorKind::NotFound => TtsError::Unavailable(format!(
-                    "{} is not installed",
-                    self.config.program.display()
-                )),
-                _ => TtsError::Unavailable(format!("cannot start espeak-ng: {error}")),
-            })?;
+        let rate = self.config.words_per_minute.to_string();
+        let voice = voice.unwrap_or(&self.config.voice);
+        let args = ["-v", voice, "-s", &rate, "--stdout", "--stdin"];
+        let mut child = spawn(&self.config.program, &args)?;
         let mut stdin = child.stdin.take().expect("stdin was piped");
         // espeak-ng reads all of stdin before speaking, so it must be closed (dropped) here.
         stdin
@@ -95,6 +80,23 @@ impl EspeakTts {
         let stdout = child.stdout.take().expect("stdout was piped");
         Ok(output_stream(child, stdout))
     }
+}
+
+/// Starts `program` with piped stdin and stdout, killed when its handle is dropped.
+fn spawn(program: &Path, args: &[&str]) -> Result<Child, TtsError> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => {
+                TtsError::Unavailable(format!("{} is not installed", program.display()))
+            }
+            _ => TtsError::Unavailable(format!("cannot start {}: {error}", program.display())),
+        })
 }
 
 struct Output {
@@ -230,5 +232,25 @@ mod tests {
             matches!(error, TtsError::Decode(_) | TtsError::Unavailable(_)),
             "{error:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_stream_kills_the_process() {
+        let mut child =
+            spawn(Path::new("sleep"), &["30"]).expect("`sleep` is on every base system");
+        let pid = child.id().expect("a running child has an id");
+        let stdout = child.stdout.take().unwrap();
+        drop(output_stream(child, stdout));
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        };
+        for _ in 0..100 {
+            if !alive(pid) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("process {pid} outlived its stream");
     }
 }

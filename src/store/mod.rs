@@ -43,7 +43,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 const UNDEFINED_DATABASE: &str = "3D000";
 
 /// A handle on the database: cheap to clone, shared by handlers and per-call tasks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
@@ -114,6 +114,16 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// Only what is safe to log: the engine and the URL without password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .field("url", &self.display_url)
+            .finish()
     }
 }
 

@@ -1,0 +1,248 @@
+//! Calls: idempotent insert, lifecycle, listing, reconciliation after a crash.
+
+use super::*;
+
+#[tokio::test]
+async fn calls_are_recorded_once_and_finished_once() {
+    for_each_store(|store| async move {
+        let shop = store
+            .create_business(&new_business("+97231234567"))
+            .await
+            .unwrap();
+        let customer = store
+            .find_or_create_customer(&shop.id, "+972541234567", T0)
+            .await
+            .unwrap();
+        let mut call = new_call("CA1", "i-1", Some(&shop), T0);
+        call.customer_id = Some(customer.id.clone());
+        assert!(store.insert_call(&call).await.unwrap());
+        // Twilio retries the webhook: the same CallSid again is no error and changes nothing.
+        let retry = NewCall {
+            started_at_ms: T0 + 9,
+            ..call.clone()
+        };
+        assert!(!store.insert_call(&retry).await.unwrap());
+
+        let stored = store.call_by_sid("CA1").await.unwrap().unwrap();
+        assert_eq!(stored.status, CallStatus::Answered);
+        assert_eq!(stored.started_at_ms, T0);
+        assert_eq!(
+            (stored.customer_id.as_deref(), stored.business_id.as_deref()),
+            (Some(customer.id.as_str()), Some(shop.id.as_str()))
+        );
+        assert_eq!(
+            (
+                stored.stream_started_at_ms,
+                stored.ended_at_ms,
+                stored.end_reason.as_deref()
+            ),
+            (None, None, None)
+        );
+        assert_eq!(store.call_by_sid("CA-none").await.unwrap(), None);
+
+        assert!(store.mark_streaming("CA1", T0 + 800).await.unwrap());
+        assert!(
+            store.mark_streaming("CA1", T0 + 5000).await.unwrap(),
+            "a reconnecting stream"
+        );
+        let streaming = store.call_by_sid("CA1").await.unwrap().unwrap();
+        assert_eq!(
+            (streaming.status, streaming.stream_started_at_ms),
+            (CallStatus::Streaming, Some(T0 + 800))
+        );
+
+        assert!(
+            store
+                .finish_call("CA1", CallStatus::Completed, "caller_hung_up", T0 + 60_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .finish_call("CA1", CallStatus::Dropped, "socket_closed", T0 + 61_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store.mark_streaming("CA1", T0 + 62_000).await.unwrap(),
+            "an ended call stays ended"
+        );
+        let done = store.call_by_sid("CA1").await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.end_reason.as_deref(), done.ended_at_ms),
+            (
+                CallStatus::Completed,
+                Some("caller_hung_up"),
+                Some(T0 + 60_000)
+            )
+        );
+        assert!(
+            !store
+                .finish_call("CA-none", CallStatus::Completed, "x", T0)
+                .await
+                .unwrap()
+        );
+
+        assert!(
+            store
+                .record_twilio_status("CA1", "completed", Some(61))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .record_twilio_status("CA1", "completed", None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .record_twilio_status("CA-none", "completed", Some(1))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .set_recording_path("CA1", "recordings/CA1.opus")
+                .await
+                .unwrap()
+        );
+        assert!(!store.set_recording_path("CA-none", "x").await.unwrap());
+        let final_call = store.call_by_sid("CA1").await.unwrap().unwrap();
+        assert_eq!(final_call.twilio_status.as_deref(), Some("completed"));
+        assert_eq!(
+            final_call.twilio_duration_secs,
+            Some(61),
+            "a callback without duration keeps the known one"
+        );
+        assert_eq!(
+            final_call.recording_path.as_deref(),
+            Some("recordings/CA1.opus")
+        );
+        assert_eq!(
+            final_call.status,
+            CallStatus::Completed,
+            "Twilio's view is kept apart"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_list_newest_first_with_filters() {
+    for_each_store(|store| async move {
+        let shop = store
+            .create_business(&new_business("+97231234567"))
+            .await
+            .unwrap();
+        for (i, sid) in ["CA1", "CA2", "CA3"].iter().enumerate() {
+            store
+                .insert_call(&new_call(sid, "i-1", Some(&shop), T0 + i as i64))
+                .await
+                .unwrap();
+        }
+        store
+            .insert_call(&new_call("CA-unknown", "i-1", None, T0 + 10))
+            .await
+            .unwrap();
+        store
+            .finish_call(
+                "CA-unknown",
+                CallStatus::Rejected,
+                "unknown_number",
+                T0 + 10,
+            )
+            .await
+            .unwrap();
+
+        let sids = |calls: Vec<sicha::store::Call>| {
+            calls.into_iter().map(|c| c.call_sid).collect::<Vec<_>>()
+        };
+        let all = store.list_calls(&CallFilter::default()).await.unwrap();
+        assert_eq!(sids(all), ["CA-unknown", "CA3", "CA2", "CA1"]);
+        let of_shop = CallFilter {
+            business_number: Some(shop.number.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            sids(store.list_calls(&of_shop).await.unwrap()),
+            ["CA3", "CA2", "CA1"]
+        );
+        let limited = CallFilter {
+            limit: 2,
+            ..of_shop.clone()
+        };
+        assert_eq!(
+            sids(store.list_calls(&limited).await.unwrap()),
+            ["CA3", "CA2"]
+        );
+        let rejected = CallFilter {
+            status: Some(CallStatus::Rejected),
+            ..Default::default()
+        };
+        assert_eq!(
+            sids(store.list_calls(&rejected).await.unwrap()),
+            ["CA-unknown"]
+        );
+        let none = CallFilter {
+            status: Some(CallStatus::Rejected),
+            ..of_shop
+        };
+        assert!(store.list_calls(&none).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reconcile_closes_only_this_instances_open_calls() {
+    for_each_store(|store| async move {
+        let shop = store
+            .create_business(&new_business("+97231234567"))
+            .await
+            .unwrap();
+        for (sid, instance) in [
+            ("CA-a", "i-1"),
+            ("CA-b", "i-1"),
+            ("CA-c", "i-1"),
+            ("CA-other", "i-2"),
+        ] {
+            store
+                .insert_call(&new_call(sid, instance, Some(&shop), T0))
+                .await
+                .unwrap();
+        }
+        store.mark_streaming("CA-b", T0 + 1).await.unwrap();
+        store
+            .finish_call("CA-c", CallStatus::Completed, "caller_hung_up", T0 + 2)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store.reconcile_interrupted("i-1", T0 + 100).await.unwrap(),
+            2
+        );
+        for sid in ["CA-a", "CA-b"] {
+            let call = store.call_by_sid(sid).await.unwrap().unwrap();
+            assert_eq!(
+                (call.status, call.ended_at_ms),
+                (CallStatus::Interrupted, Some(T0 + 100)),
+                "{sid}"
+            );
+            assert!(call.end_reason.is_some());
+        }
+        assert_eq!(
+            store.call_by_sid("CA-c").await.unwrap().unwrap().status,
+            CallStatus::Completed
+        );
+        let other = store.call_by_sid("CA-other").await.unwrap().unwrap();
+        assert_eq!(
+            (other.status, other.ended_at_ms),
+            (CallStatus::Answered, None)
+        );
+        assert_eq!(
+            store.reconcile_interrupted("i-1", T0 + 200).await.unwrap(),
+            0
+        );
+    })
+    .await;
+}

@@ -1,5 +1,6 @@
 //! Local stand-ins for the paid services sicha talks to, speaking their real wire formats. Tests, `demo` and
 //! `bench` use them; nothing in the serving path does.
+//! - [`openai`] an OpenAI-compatible server: transcriptions, streamed chat, speech; scripted, with latency profiles.
 //! - [`twilio_api`] Twilio's REST API (call updates, SMS, call details).
 //! - [`twilio_caller`] the Twilio side of a call: signed webhook and Media Streams socket.
 //! - [`google_tts`] Google Cloud Text-to-Speech (`text:synthesize`, μ-law WAV in base64).
@@ -7,5 +8,6 @@
 
 pub mod elevenlabs;
 pub mod google_tts;
+pub mod openai;
 pub mod twilio_api;
 pub mod twilio_caller;

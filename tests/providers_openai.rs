@@ -1,0 +1,406 @@
+//! The OpenAI-compatible clients against the local stand-in: transcripts in both formats, typed failures
+//! and timeouts, streamed chat text and tool calls, cut and cancelled streams, the key header, and the
+//! stand-in's speech endpoint.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use sicha::config::Secret;
+use sicha::providers::OpenAiConfig;
+use sicha::providers::llm::{ChatDelta, ChatMessage, ChatRequest, LlmError, OpenAiChat, ToolSpec};
+use sicha::providers::stt::{OpenAiStt, SttError};
+use sicha::sim::openai::{ChatRule, OpenAiSim, SimEndpoint, SimProfile, SimTranscript};
+
+async fn sim() -> OpenAiSim {
+    OpenAiSim::start(SimProfile::instant())
+        .await
+        .expect("stand-in starts")
+}
+
+fn config(sim: &OpenAiSim) -> OpenAiConfig {
+    OpenAiConfig::new(sim.base_url(), None).with_timeout(Duration::from_secs(5))
+}
+
+/// One second of a 16 kHz tone as a WAV upload.
+fn utterance_wav() -> Vec<u8> {
+    let samples: Vec<i16> = (0..16_000)
+        .map(|n| ((n as f32 * 0.05).sin() * 8000.0) as i16)
+        .collect();
+    sicha_audio::wav::pcm16_to_wav_bytes(&samples, 16_000)
+}
+
+fn user_says(text: &str) -> ChatRequest {
+    ChatRequest::new(vec![
+        ChatMessage::system("אתה נציג שירות של מספרה."),
+        ChatMessage::user(text),
+    ])
+}
+
+async fn collect(chat: &OpenAiChat, request: &ChatRequest) -> Vec<Result<ChatDelta, LlmError>> {
+    chat.stream(request)
+        .await
+        .expect("stream starts")
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn gpt4o_transcription_asks_for_json_and_gets_text_without_segments() {
+    let sim = sim().await;
+    sim.push_transcripts(["מתי אתם פתוחים?"]);
+    let stt = OpenAiStt::new(config(&sim), "gpt-4o-transcribe");
+
+    let transcript = stt.transcribe(utterance_wav(), None).await.unwrap();
+
+    assert_eq!(transcript.text, "מתי אתם פתוחים?");
+    assert!(transcript.segments.is_empty());
+    assert_eq!(transcript.max_no_speech_prob(), None);
+    let request = &sim.requests()[0];
+    assert_eq!(request.field("response_format"), Some("json"));
+    assert_eq!(request.field("language"), Some("he"));
+    assert_eq!(request.field("temperature"), Some("0"));
+    assert_eq!(request.field("prompt"), None);
+}
+
+#[tokio::test]
+async fn whisper_transcription_gets_segments_with_scores_and_sends_the_prompt() {
+    let sim = sim().await;
+    sim.push_transcripts([
+        SimTranscript::from("שלום. אני רוצה לקבוע תור."),
+        SimTranscript::Hallucination,
+    ]);
+    let stt = OpenAiStt::new(config(&sim), "whisper-1");
+
+    let speech = stt
+        .transcribe(utterance_wav(), Some("מספרת רונית"))
+        .await
+        .unwrap();
+    assert_eq!(speech.segments.len(), 2);
+    let duration = speech.duration_secs.expect("verbose_json has a duration");
+    assert!((duration - 1.0).abs() < 0.01, "{duration}");
+    assert!(speech.max_no_speech_prob().unwrap() < 0.1);
+    assert!(!speech.all_segments_silent(0.6, -1.0));
+
+    let silence = stt.transcribe(utterance_wav(), None).await.unwrap();
+    assert_eq!(silence.text, "תודה רבה");
+    assert_eq!(silence.max_no_speech_prob(), Some(0.9));
+    assert!(silence.all_segments_silent(0.6, -1.0));
+
+    let first = &sim.requests()[0];
+    assert_eq!(first.field("response_format"), Some("verbose_json"));
+    assert_eq!(first.field("prompt"), Some("מספרת רונית"));
+}
+
+#[tokio::test]
+async fn server_failures_and_refusals_are_typed_with_the_servers_message() {
+    let sim = sim().await;
+    sim.fail_next(SimEndpoint::Transcriptions, 1, 500);
+    sim.push_transcripts([SimTranscript::Fail(503)]);
+    let stt = OpenAiStt::new(config(&sim), "whisper-1");
+
+    let injected = stt.transcribe(utterance_wav(), None).await.unwrap_err();
+    assert!(
+        matches!(&injected, SttError::Http { status: 500, message } if message == "Injected failure."),
+        "{injected:?}"
+    );
+    let scripted = stt.transcribe(utterance_wav(), None).await.unwrap_err();
+    assert!(
+        matches!(scripted, SttError::Http { status: 503, .. }),
+        "{scripted:?}"
+    );
+    let not_wav = stt
+        .transcribe(b"not audio".to_vec(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&not_wav, SttError::Http { status: 400, message } if message.contains("Invalid file format")),
+        "{not_wav:?}"
+    );
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 503, 400]);
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_instead_of_hanging_the_turn() {
+    let sim = sim().await;
+    sim.set_profile(SimProfile {
+        stt_ms: 1500,
+        llm_ttft_ms: 1500,
+        ..SimProfile::instant()
+    });
+    let impatient = config(&sim).with_timeout(Duration::from_millis(150));
+
+    let started = Instant::now();
+    let stt = OpenAiStt::new(impatient.clone(), "whisper-1");
+    let error = stt.transcribe(utterance_wav(), None).await.unwrap_err();
+    assert!(matches!(error, SttError::Timeout), "{error:?}");
+
+    let chat = OpenAiChat::new(impatient, "gpt-4o");
+    let error = match chat.stream(&user_says("שלום")).await {
+        Err(error) => error,
+        Ok(mut stream) => stream.next().await.expect("an item").unwrap_err(),
+    };
+    assert!(matches!(error, LlmError::Timeout(_)), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_mid_answer_stalls_rather_than_waiting_forever() {
+    let sim = sim().await;
+    sim.set_profile(SimProfile {
+        llm_tokens_per_sec: 2.0,
+        ..SimProfile::instant()
+    });
+    let chat =
+        OpenAiChat::new(config(&sim), "gpt-4o").with_idle_timeout(Duration::from_millis(100));
+
+    let deltas = collect(&chat, &user_says("שלום לכם")).await;
+
+    assert!(
+        matches!(deltas.first(), Some(Ok(ChatDelta::Text(_)))),
+        "{deltas:?}"
+    );
+    assert!(
+        matches!(deltas.last(), Some(Err(LlmError::Stalled(_)))),
+        "{deltas:?}"
+    );
+}
+
+#[tokio::test]
+async fn streamed_text_arrives_in_several_deltas_before_the_finish() {
+    let sim = sim().await;
+    let reply = "אנחנו פתוחים מראשון עד חמישי, משמונה בבוקר עד שש בערב.";
+    sim.add_chat_rule(ChatRule::reply("פתוחים", reply));
+    sim.set_profile(SimProfile {
+        llm_tokens_per_sec: 100.0,
+        ..SimProfile::instant()
+    });
+    let chat = OpenAiChat::new(config(&sim), "gpt-4o");
+
+    let started = Instant::now();
+    let mut stream = chat.stream(&user_says("מתי אתם פתוחים?")).await.unwrap();
+    let mut texts = Vec::new();
+    let mut first_text_at = None;
+    let finish = loop {
+        match stream.next().await.expect("the stream finishes").unwrap() {
+            ChatDelta::Text(text) => {
+                first_text_at.get_or_insert(started.elapsed());
+                texts.push(text);
+            }
+            ChatDelta::Finished(reason) => break (reason, started.elapsed()),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+
+    assert!(texts.len() >= 5, "{texts:?}");
+    assert_eq!(texts.concat(), reply);
+    assert_eq!(finish.0, "stop");
+    // Tokens come 10 ms apart, so the first text is well ahead of the finish.
+    assert!(
+        first_text_at.unwrap() + Duration::from_millis(40) < finish.1,
+        "{first_text_at:?} vs {:?}",
+        finish.1
+    );
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_tool_call_streamed_in_fragments_arrives_whole_with_parsed_arguments() {
+    let sim = sim().await;
+    let arguments = json!({"day": "יום שלישי", "time": "10:30", "service": "תספורת"});
+    sim.add_chat_rule(
+        ChatRule::tool_call("תור", "book_appointment", arguments.clone())
+            .with_reply("רגע, אני בודקת."),
+    );
+    let chat = OpenAiChat::new(config(&sim), "gpt-4o");
+    let mut request = user_says("אפשר לקבוע תור ליום שלישי?");
+    request.tools.push(ToolSpec {
+        name: "book_appointment".into(),
+        description: "קובע תור".into(),
+        parameters: json!({"type": "object", "properties": {"day": {"type": "string"}}}),
+    });
+
+    let deltas: Vec<ChatDelta> = collect(&chat, &request)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    let calls: Vec<_> = deltas
+        .iter()
+        .filter_map(|d| match d {
+            ChatDelta::ToolCall(call) => Some(call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 1, "{deltas:?}");
+    assert_eq!(calls[0].name, "book_appointment");
+    assert_eq!(calls[0].arguments, arguments);
+    assert!(calls[0].id.starts_with("call_"));
+    assert!(matches!(deltas.first(), Some(ChatDelta::Text(_))));
+    assert_eq!(
+        deltas.last(),
+        Some(&ChatDelta::Finished("tool_calls".into()))
+    );
+    let sent = sim.requests()[0].json.clone().unwrap();
+    assert_eq!(sent["tools"][0]["function"]["name"], "book_appointment");
+
+    // The tool's result goes back and the stand-in answers in words, not with the same call again.
+    request.messages.push(ChatMessage::Assistant {
+        text: "רגע, אני בודקת.".into(),
+        tool_calls: vec![calls[0].clone()],
+    });
+    request
+        .messages
+        .push(ChatMessage::tool_result(calls[0].id.clone(), "נקבע"));
+    let after: Vec<ChatDelta> = collect(&chat, &request)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        after.iter().all(|d| !matches!(d, ChatDelta::ToolCall(_))),
+        "{after:?}"
+    );
+    assert_eq!(after.last(), Some(&ChatDelta::Finished("stop".into())));
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_its_end_is_reported_as_truncated() {
+    let sim = sim().await;
+    sim.cut_next_streams(1, 2);
+    let chat = OpenAiChat::new(config(&sim), "gpt-4o");
+
+    let deltas = collect(&chat, &user_says("אני רוצה לדבר עם מישהו מהצוות")).await;
+
+    assert_eq!(deltas.len(), 3, "{deltas:?}");
+    assert!(
+        deltas[..2]
+            .iter()
+            .all(|d| matches!(d, Ok(ChatDelta::Text(_))))
+    );
+    assert!(matches!(deltas[2], Err(LlmError::Truncated)), "{deltas:?}");
+    // Only the next stream was cut.
+    let whole = collect(&chat, &user_says("שוב")).await;
+    assert!(
+        matches!(whole.last(), Some(Ok(ChatDelta::Finished(_)))),
+        "{whole:?}"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_cancels_the_request() {
+    let sim = sim().await;
+    sim.set_profile(SimProfile {
+        llm_tokens_per_sec: 20.0,
+        ..SimProfile::instant()
+    });
+    let chat = OpenAiChat::new(config(&sim), "gpt-4o");
+
+    let mut stream = chat
+        .stream(&user_says("אחת שתיים שלוש ארבע חמש שש"))
+        .await
+        .unwrap();
+    assert!(matches!(stream.next().await, Some(Ok(ChatDelta::Text(_)))));
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while sim.cancelled_streams() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sim.cancelled_streams(), 1);
+}
+
+#[tokio::test]
+async fn complete_returns_the_whole_text_at_once() {
+    let sim = sim().await;
+    sim.add_chat_rule(ChatRule::reply("סכם", "הלקוח קבע תור ליום שלישי."));
+    let chat = OpenAiChat::new(config(&sim), "gpt-4o-mini");
+
+    let summary = chat.complete(&user_says("סכם את השיחה")).await.unwrap();
+
+    assert_eq!(summary, "הלקוח קבע תור ליום שלישי.");
+    let request = &sim.requests()[0];
+    assert_eq!(request.json.as_ref().unwrap()["stream"], json!(false));
+    assert_eq!(request.model.as_deref(), Some("gpt-4o-mini"));
+}
+
+#[tokio::test]
+async fn the_key_is_sent_as_a_bearer_header_only_when_configured() {
+    let sim = sim().await;
+    sim.require_api_key("sk-sim-test");
+    let with_key = OpenAiConfig::new(sim.base_url(), Some(Secret::new("sk-sim-test")));
+    let without_key = config(&sim);
+
+    OpenAiStt::new(with_key.clone(), "whisper-1")
+        .transcribe(utterance_wav(), None)
+        .await
+        .unwrap();
+    collect(&OpenAiChat::new(with_key, "gpt-4o"), &user_says("שלום")).await;
+    let refused = OpenAiChat::new(without_key, "gpt-4o")
+        .stream(&user_says("שלום"))
+        .await;
+
+    assert!(matches!(refused, Err(LlmError::Http { status: 401, .. })));
+    let seen: Vec<Option<String>> = sim
+        .requests()
+        .iter()
+        .map(|r| r.authorization.as_ref().map(|a| a.expose().to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            Some("Bearer sk-sim-test".to_string()),
+            Some("Bearer sk-sim-test".to_string()),
+            None
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_speech_endpoint_answers_24khz_pcm_as_long_as_the_text() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let speech_url = format!("{}/audio/speech", sim.base_url());
+    let text = "שלום, הגעתם למספרה של רונית. במה אפשר לעזור?";
+    let ask = |format: &'static str| {
+        http.post(&speech_url)
+            .json(&json!({"model": "tts-1", "voice": "alloy", "input": text, "response_format": format}))
+            .send()
+    };
+
+    let response = ask("pcm").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let source = response.headers()["x-sim-audio"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let espeak_installed = std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert_eq!(source, if espeak_installed { "espeak" } else { "tone" });
+    let pcm = response.bytes().await.unwrap();
+    assert_eq!(pcm.len() % 2, 0);
+    let seconds = pcm.len() as f64 / 2.0 / 24_000.0;
+    assert!((1.0..8.0).contains(&seconds), "{source}: {seconds} s");
+
+    sim.set_espeak(false);
+    let wav = ask("wav").await.unwrap();
+    assert_eq!(wav.headers()["x-sim-audio"], "tone");
+    let audio = sicha_audio::wav::read_wav(wav.bytes().await.unwrap().as_ref()).unwrap();
+    assert_eq!(audio.sample_rate, 24_000);
+    assert_eq!(audio.samples.len(), text.chars().count() * 65 * 24);
+
+    sim.speech_empty_next(1);
+    let empty = ask("pcm").await.unwrap();
+    assert_eq!(empty.headers()["x-sim-audio"], "empty");
+    assert!(empty.bytes().await.unwrap().is_empty());
+    assert_eq!(ask("mp3").await.unwrap().status(), 400);
+    assert_eq!(sim.count(SimEndpoint::Speech), 4);
+}

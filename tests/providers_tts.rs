@@ -21,6 +21,7 @@ use sicha::providers::tts::{
 };
 use sicha::sim::elevenlabs::ElevenLabsSim;
 use sicha::sim::google_tts::GoogleTtsSim;
+use sicha::sim::openai::{OpenAiSim, SimEndpoint, SimProfile};
 use url::Url;
 
 const SENTENCE: &str = "שלום, הגעתם למספרה של דני. במה אפשר לעזור?";
@@ -459,4 +460,40 @@ async fn sicha_tts_names_the_chain_in_order() {
         TtsChain::from_spec("google,openai", &settings).is_err(),
         "openai has no settings"
     );
+}
+
+#[tokio::test]
+async fn openai_against_its_stand_in_streams_a_third_of_the_samples() {
+    let sim = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+    sim.require_api_key("sk-sim");
+    // The tone is deterministic: as long as the text would take to say, at 24 kHz.
+    sim.set_espeak(false);
+    let stream = openai(sim.base_url(), Some("sk-sim"))
+        .synthesize(SENTENCE, None)
+        .await
+        .unwrap();
+    let (chunks, error) = collect_chunks(stream).await;
+    assert!(error.is_none(), "{error:?}");
+    let pcm = chunks.concat();
+    let expected_24k = (SENTENCE.chars().count() as u64 * 65).max(300) * 24;
+    let expected = expected_24k as usize / 3;
+    assert!(
+        pcm.len().abs_diff(expected) <= 160,
+        "{} samples, expected about {expected}",
+        pcm.len()
+    );
+    assert!(rms(&pcm) > 300.0);
+
+    sim.fail_next(SimEndpoint::Speech, 1, 500);
+    let google_sim = GoogleTtsSim::start().await.unwrap();
+    let chain = TtsChain::new(vec![
+        openai(sim.base_url(), Some("sk-sim")),
+        google(&google_sim),
+    ]);
+    let output = chain.synthesize(SENTENCE, None).await.unwrap();
+    assert_eq!(output.provider, "google");
+    assert!(matches!(
+        output.failures[..],
+        [("openai", TtsError::Http { status: 500, .. })]
+    ));
 }

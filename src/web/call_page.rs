@@ -1,0 +1,321 @@
+//! One call: who and when, the recording, and the conversation as a chat with its events at their
+//! moment and each answer's latency drawn as a waterfall.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Html;
+
+use super::auth::SignedIn;
+use super::{WebError, WebState, format, render};
+use crate::store::turns::ROLE_AGENT;
+use crate::store::{Event, Turn};
+
+pub struct TurnView {
+    role: &'static str,
+    speaker: &'static str,
+    at: String,
+    text: String,
+    interrupted: bool,
+    heard: String,
+    unheard: String,
+    stages: Vec<Stage>,
+}
+
+pub struct EventView {
+    label: String,
+    at: String,
+    detail: String,
+    notable: bool,
+}
+
+/// One moment of the conversation: a turn or an event.
+pub struct Moment {
+    turn: Option<TurnView>,
+    event: Option<EventView>,
+}
+
+/// One bar of a latency waterfall, placed on the call's common scale.
+pub struct Stage {
+    key: &'static str,
+    label: &'static str,
+    ms: i64,
+    start_pct: String,
+    width_pct: String,
+}
+
+#[derive(Template)]
+#[template(path = "call.html")]
+struct CallPage {
+    user: String,
+    nav: &'static str,
+    call_sid: String,
+    caller_display: String,
+    customer_id: Option<String>,
+    customer_name: Option<String>,
+    from_number: String,
+    business_id: Option<String>,
+    business_name: String,
+    to_number: String,
+    started: String,
+    ended: Option<String>,
+    length: String,
+    status: &'static str,
+    status_label: &'static str,
+    end_reason: Option<String>,
+    typical_v2v: Option<i64>,
+    has_recording: bool,
+    timeline: Vec<Moment>,
+}
+
+pub async fn show(
+    signed_in: SignedIn,
+    State(state): State<WebState>,
+    Path(call_sid): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let store = &state.app.store;
+    let call = store
+        .call_by_sid(&call_sid)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let business = match &call.business_id {
+        Some(id) => store.business_by_id(id).await?,
+        None => None,
+    };
+    let customer = match &call.customer_id {
+        Some(id) => store.customer_by_id(id).await?,
+        None => None,
+    };
+    let turns = store.turns_for_call(&call_sid).await?;
+    let events = store.events_for_call(&call_sid).await?;
+    let customer_name = customer.and_then(|c| c.name);
+    render(CallPage {
+        user: signed_in.user,
+        nav: "calls",
+        caller_display: customer_name
+            .clone()
+            .unwrap_or_else(|| call.from_number.clone()),
+        customer_id: call.customer_id.clone(),
+        customer_name,
+        from_number: call.from_number.clone(),
+        business_id: call.business_id.clone(),
+        business_name: business.map(|b| b.name).unwrap_or_default(),
+        to_number: call.to_number.clone(),
+        started: format::time(call.started_at_ms)
+            + &format!(":{}", &format::clock(call.started_at_ms)[6..]),
+        ended: call.ended_at_ms.map(format::clock),
+        length: format::call_length(
+            call.started_at_ms,
+            call.ended_at_ms,
+            call.twilio_duration_secs,
+        ),
+        status: call.status.as_str(),
+        status_label: format::status_label(call.status),
+        end_reason: call.end_reason.as_deref().map(format::end_reason_label),
+        typical_v2v: median(turns.iter().filter_map(|t| t.v2v_ms).collect()),
+        has_recording: call.recording_path.is_some(),
+        timeline: timeline(&turns, &events, call.started_at_ms),
+        call_sid: call.call_sid,
+    })
+}
+
+/// Turns and events merged by time; an event at the same moment as a turn's start follows it.
+fn timeline(turns: &[Turn], events: &[Event], call_start_ms: i64) -> Vec<Moment> {
+    let scale = waterfall_scale(turns);
+    let offset = |at_ms: i64| format!("+{}", format::duration(at_ms - call_start_ms));
+    let mut moments: Vec<(i64, usize, Moment)> = Vec::with_capacity(turns.len() + events.len());
+    for turn in turns {
+        moments.push((
+            turn.started_at_ms,
+            0,
+            Moment {
+                turn: Some(turn_view(turn, scale, offset(turn.started_at_ms))),
+                event: None,
+            },
+        ));
+    }
+    for event in events {
+        moments.push((
+            event.at_ms,
+            1,
+            Moment {
+                turn: None,
+                event: Some(EventView {
+                    label: format::event_label(&event.kind),
+                    at: offset(event.at_ms),
+                    detail: format::event_detail(event.detail.as_ref()),
+                    notable: format::event_is_notable(&event.kind),
+                }),
+            },
+        ));
+    }
+    // A stable sort keeps turns in seq order and events in seq order among equal times.
+    moments.sort_by_key(|(at, kind, _)| (*at, *kind));
+    moments.into_iter().map(|(_, _, moment)| moment).collect()
+}
+
+fn turn_view(turn: &Turn, scale: i64, at: String) -> TurnView {
+    let agent = turn.role == ROLE_AGENT;
+    let (heard, unheard) = match (&turn.heard_text, turn.interrupted) {
+        (Some(heard), true) => match turn.text.strip_prefix(heard.as_str()) {
+            Some(rest) => (heard.trim_end().to_string(), rest.trim_start().to_string()),
+            // The heard part is not a prefix (it was normalised): show it, and the whole answer as unheard.
+            None => (heard.clone(), turn.text.clone()),
+        },
+        _ => (String::new(), String::new()),
+    };
+    TurnView {
+        role: if agent { "agent" } else { "caller" },
+        speaker: if agent { "סוכן" } else { "לקוח" },
+        at,
+        text: turn.text.clone(),
+        interrupted: turn.interrupted && turn.heard_text.is_some(),
+        heard,
+        unheard,
+        stages: if agent {
+            stages(turn, scale)
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The longest answer of the call in milliseconds, so every waterfall shares one scale.
+fn waterfall_scale(turns: &[Turn]) -> i64 {
+    turns
+        .iter()
+        .map(|t| {
+            let chain = t.endpoint_ms.unwrap_or(0)
+                + t.stt_ms.unwrap_or(0)
+                + t.llm_first_sentence_ms.or(t.llm_ttft_ms).unwrap_or(0)
+                + t.tts_ttfb_ms.unwrap_or(0);
+            chain.max(t.v2v_ms.unwrap_or(0))
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// The stages one after another: the end of speech is detected, transcribed, the model answers
+/// (first token, first whole sentence), speech starts; voice-to-voice spans it all.
+fn stages(turn: &Turn, scale: i64) -> Vec<Stage> {
+    let endpoint = turn.endpoint_ms.unwrap_or(0);
+    let stt_end = endpoint + turn.stt_ms.unwrap_or(0);
+    let llm_end = stt_end + turn.llm_first_sentence_ms.or(turn.llm_ttft_ms).unwrap_or(0);
+    let bar = |key, label, start: i64, ms: Option<i64>| {
+        ms.map(|ms| Stage {
+            key,
+            label,
+            ms,
+            start_pct: percent(start, scale),
+            width_pct: percent(ms, scale),
+        })
+    };
+    [
+        bar("endpoint", "זיהוי סוף דיבור", 0, turn.endpoint_ms),
+        bar("stt", "תמלול", endpoint, turn.stt_ms),
+        bar("llm_ttft", "מודל: מילה ראשונה", stt_end, turn.llm_ttft_ms),
+        bar(
+            "llm_sentence",
+            "מודל: משפט ראשון",
+            stt_end,
+            turn.llm_first_sentence_ms,
+        ),
+        bar("tts", "דיבור: שמע ראשון", llm_end, turn.tts_ttfb_ms),
+        bar("v2v", "קול לקול", 0, turn.v2v_ms),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn percent(ms: i64, scale: i64) -> String {
+    let value = (ms.max(0) as f64 * 100.0 / scale as f64).min(100.0);
+    format!("{value:.1}")
+}
+
+fn median(mut values: Vec<i64>) -> Option<i64> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent_turn(seq: i64, started: i64) -> Turn {
+        Turn {
+            call_sid: "CA1".into(),
+            seq,
+            role: "agent".into(),
+            text: "שלום. מה שלומך?".into(),
+            heard_text: None,
+            started_at_ms: started,
+            ended_at_ms: started + 500,
+            interrupted: false,
+            stt_ms: Some(300),
+            llm_ttft_ms: Some(200),
+            llm_first_sentence_ms: Some(400),
+            tts_ttfb_ms: Some(100),
+            endpoint_ms: Some(200),
+            v2v_ms: Some(1000),
+        }
+    }
+
+    #[test]
+    fn stages_follow_each_other_on_the_common_scale() {
+        let turn = agent_turn(1, 0);
+        let stages = stages(&turn, waterfall_scale(std::slice::from_ref(&turn)));
+        let placed: Vec<(&str, &str, &str)> = stages
+            .iter()
+            .map(|s| (s.key, s.start_pct.as_str(), s.width_pct.as_str()))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("endpoint", "0.0", "20.0"),
+                ("stt", "20.0", "30.0"),
+                ("llm_ttft", "50.0", "20.0"),
+                ("llm_sentence", "50.0", "40.0"),
+                ("tts", "90.0", "10.0"),
+                ("v2v", "0.0", "100.0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interrupted_answer_is_split_into_heard_and_unheard() {
+        let mut turn = agent_turn(1, 0);
+        turn.interrupted = true;
+        turn.heard_text = Some("שלום.".into());
+        let view = turn_view(&turn, 1000, "+0:00".into());
+        assert!(view.interrupted);
+        assert_eq!(
+            (view.heard.as_str(), view.unheard.as_str()),
+            ("שלום.", "מה שלומך?")
+        );
+    }
+
+    #[test]
+    fn events_land_between_the_turns_around_them() {
+        let turns = [agent_turn(1, 1000), agent_turn(2, 5000)];
+        let event = Event {
+            call_sid: "CA1".into(),
+            seq: 1,
+            kind: "barge_in".into(),
+            detail: None,
+            at_ms: 1200,
+        };
+        let moments = timeline(&turns, &[event], 0);
+        let shape: Vec<&str> = moments
+            .iter()
+            .map(|m| if m.turn.is_some() { "turn" } else { "event" })
+            .collect();
+        assert_eq!(shape, ["turn", "event", "turn"]);
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value() {
+        assert_eq!(median(vec![900, 100, 500]), Some(500));
+        assert_eq!(median(Vec::new()), None);
+    }
+}

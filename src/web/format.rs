@@ -1,0 +1,229 @@
+//! Times, durations and Hebrew labels shared by the pages. Times are shown in UTC, labelled so,
+//! because the server keeps no time-zone database.
+
+use crate::store::CallStatus;
+
+pub const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta charset=\"utf-8\">\
+<title>לא נמצא</title><link rel=\"stylesheet\" href=\"/static/web.css\"><main><h1>לא נמצא</h1>\
+<p><a href=\"/calls\">חזרה לשיחות</a></p></main></html>";
+
+pub const ERROR_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta charset=\"utf-8\">\
+<title>שגיאה</title><link rel=\"stylesheet\" href=\"/static/web.css\"><main><h1>שגיאה בשרת</h1>\
+<p>הפרטים נרשמו ביומן השרת.</p></main></html>";
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day number (the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `2025-06-15 15:06` (UTC) from epoch milliseconds.
+pub fn time(epoch_ms: i64) -> String {
+    let (year, month, day) = civil_from_days(epoch_ms.div_euclid(MS_PER_DAY));
+    let minute_of_day = epoch_ms.rem_euclid(MS_PER_DAY) / 60_000;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
+}
+
+/// `15:06:40` (UTC) from epoch milliseconds.
+pub fn clock(epoch_ms: i64) -> String {
+    let second_of_day = epoch_ms.rem_euclid(MS_PER_DAY) / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// Midnight UTC starting a `YYYY-MM-DD` date (the value of an `<input type="date">`).
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * MS_PER_DAY)
+}
+
+/// `0:42`, `12:05` or `1:02:03` for a length in milliseconds.
+pub fn duration(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// A call's length: from the record's times, else Twilio's count, else unknown.
+pub fn call_length(started_ms: i64, ended_ms: Option<i64>, twilio_secs: Option<i64>) -> String {
+    match (ended_ms, twilio_secs) {
+        (Some(end), _) => duration(end - started_ms),
+        (None, Some(secs)) => duration(secs * 1000),
+        (None, None) => "—".to_string(),
+    }
+}
+
+pub fn status_label(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Answered => "נענתה",
+        CallStatus::Streaming => "בשיחה",
+        CallStatus::Completed => "הסתיימה",
+        CallStatus::Rejected => "נדחתה",
+        CallStatus::Dropped => "התנתקה",
+        CallStatus::Interrupted => "נקטעה (השרת)",
+        CallStatus::Failed => "נכשלה",
+    }
+}
+
+/// A Hebrew name for an end reason; unknown reasons are shown as recorded.
+pub fn end_reason_label(reason: &str) -> String {
+    let label = match reason {
+        "agent_ended_call" => "הסוכן סיים",
+        "closed_by_server" => "השרת סגר",
+        "max_call_length" => "אורך מרבי",
+        "server_shutdown" => "כיבוי השרת",
+        "transferred" => "הועברה לנציג",
+        "stream_stopped" => "השיחה נותקה",
+        _ => return reason.to_string(),
+    };
+    label.to_string()
+}
+
+/// A Hebrew name for an event kind; unknown kinds are shown as recorded.
+pub fn event_label(kind: &str) -> String {
+    let label = match kind {
+        "barge_in" => "הלקוח קטע את הסוכן",
+        "loop_detected" => "זוהתה חזרה",
+        "tts_fallback" => "מעבר לספק דיבור חלופי",
+        "fallback_say" => "הודעת גיבוי",
+        "fallback_failed" => "הודעת הגיבוי נכשלה",
+        "transferred" => "הועברה לנציג",
+        "transfer_failed" => "ההעברה נכשלה",
+        "callback_requested" => "התבקשה שיחה חוזרת",
+        "dtmf" => "מקש",
+        "stt_failed" => "תמלול נכשל",
+        "tts_failed" => "הדיבור נכשל",
+        "transcript_dropped" => "תמלול נפסל",
+        "filler" => "מילת המתנה",
+        "tool_call" => "פעולה",
+        "call_ended" => "סיום",
+        _ => return kind.to_string(),
+    };
+    label.to_string()
+}
+
+/// Whether an event deserves attention (drawn as a warning).
+pub fn event_is_notable(kind: &str) -> bool {
+    kind == "barge_in"
+        || kind == "loop_detected"
+        || kind.contains("fallback")
+        || kind.ends_with("failed")
+}
+
+/// An event's JSON detail as short `key: value` text.
+pub fn event_detail(detail: Option<&serde_json::Value>) -> String {
+    let Some(detail) = detail else {
+        return String::new();
+    };
+    match detail {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => format!("{key}: {text}"),
+                other => format!("{key}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        other => other.to_string(),
+    }
+}
+
+/// The first `max_chars` characters of `text`, with an ellipsis when cut.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max_chars).collect();
+    if chars.next().is_some() {
+        format!("{}…", head.trim_end())
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_are_utc_and_round_trip() {
+        assert_eq!(time(0), "1970-01-01 00:00");
+        // 2025-06-15 15:06:40 UTC.
+        assert_eq!(time(1_750_000_000_000), "2025-06-15 15:06");
+        assert_eq!(clock(1_750_000_000_000), "15:06:40");
+        let midnight = parse_date("2025-06-15").unwrap();
+        assert_eq!(time(midnight), "2025-06-15 00:00");
+        assert_eq!(
+            parse_date("2024-02-29").map(time).unwrap(),
+            "2024-02-29 00:00"
+        );
+        assert_eq!(parse_date("2025-13-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_read_like_a_clock() {
+        assert_eq!(duration(42_900), "0:42");
+        assert_eq!(duration(725_000), "12:05");
+        assert_eq!(duration(3_723_000), "1:02:03");
+        assert_eq!(call_length(1000, None, Some(5)), "0:05");
+        assert_eq!(call_length(1000, None, None), "—");
+    }
+
+    #[test]
+    fn excerpts_cut_on_characters_not_bytes() {
+        assert_eq!(excerpt("שלום עולם", 4), "שלום…");
+        assert_eq!(excerpt("שלום", 4), "שלום");
+    }
+
+    #[test]
+    fn event_details_are_short_text() {
+        let detail = serde_json::json!({"failed": "google", "served_by": "openai"});
+        assert_eq!(
+            event_detail(Some(&detail)),
+            "failed: google · served_by: openai"
+        );
+        assert_eq!(event_detail(None), "");
+    }
+}

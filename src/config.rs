@@ -144,6 +144,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "",
         "when set, both tracks of every call are recorded to DIR/CALLSID.opus",
     ),
+    (
+        "SICHA_ADMIN_USER",
+        "",
+        "user name for the web pages; without it and a password hash the pages answer 503",
+    ),
+    (
+        "SICHA_ADMIN_PASSWORD_HASH",
+        "",
+        "argon2 PHC string of the web password, made by `sicha admin hash-password` (secret)",
+    ),
+    (
+        "SICHA_SESSION_TTL_SECS",
+        "43200",
+        "a web sign-in lasts this long (sessions live in memory: a restart signs everyone out)",
+    ),
+    (
+        "SICHA_SIGN_IN_MAX_FAILURES",
+        "5",
+        "failed sign-ins per client address and per user name in 15 minutes before further tries are refused",
+    ),
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),
 ];
@@ -233,6 +253,16 @@ pub struct AfterCallSettings {
     pub recordings_dir: Option<std::path::PathBuf>,
 }
 
+/// Who may open the web pages, and for how long.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub admin_user: Option<String>,
+    /// An argon2 PHC string, checked to parse at load time.
+    pub admin_password_hash: Option<Secret>,
+    pub session_ttl: Duration,
+    pub sign_in_max_failures: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
@@ -246,6 +276,7 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub providers: ProviderSettings,
     pub after_call: AfterCallSettings,
+    pub web: WebSettings,
     pub log_filter: String,
     pub log_json: bool,
 }
@@ -375,6 +406,20 @@ impl Settings {
                 )?,
                 recordings_dir: get("SICHA_RECORDINGS_DIR").map(std::path::PathBuf::from),
             },
+            web: WebSettings {
+                admin_user: get("SICHA_ADMIN_USER").map(str::to_string),
+                admin_password_hash: get("SICHA_ADMIN_PASSWORD_HASH")
+                    .map(|v| parse_password_hash("SICHA_ADMIN_PASSWORD_HASH", v))
+                    .transpose()?,
+                session_ttl: Duration::from_secs(parse(
+                    "SICHA_SESSION_TTL_SECS",
+                    get("SICHA_SESSION_TTL_SECS").unwrap_or("43200"),
+                )?),
+                sign_in_max_failures: parse(
+                    "SICHA_SIGN_IN_MAX_FAILURES",
+                    get("SICHA_SIGN_IN_MAX_FAILURES").unwrap_or("5"),
+                )?,
+            },
             log_filter: get("SICHA_LOG").unwrap_or("info").to_string(),
             log_json: match get("SICHA_LOG_FORMAT").unwrap_or("text") {
                 "text" => false,
@@ -462,6 +507,18 @@ fn parse_switch(name: &'static str, value: &str) -> Result<bool, ConfigError> {
         "off" | "false" | "0" => Ok(false),
         other => Err(invalid(name, &format!("`{other}` is not on or off"))),
     }
+}
+
+/// A PHC string is checked now so a mistyped hash fails at start, not at the first sign-in.
+/// The value itself never reaches the error.
+fn parse_password_hash(name: &'static str, value: &str) -> Result<Secret, ConfigError> {
+    argon2::PasswordHash::new(value).map_err(|_| {
+        invalid(
+            name,
+            "is not a PHC string (make one with `sicha admin hash-password`)",
+        )
+    })?;
+    Ok(Secret::new(value))
 }
 
 fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {

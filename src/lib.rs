@@ -6,6 +6,8 @@
 //! - [`startup`]   builds the app (store, registry, router, listener on any port) and runs it until shutdown.
 //! - [`telemetry`] tracing subscriber and the Prometheus recorder.
 //! - [`http`]      axum routes: Twilio voice/status webhooks, the Media Streams upgrade, health, metrics.
+//! - [`web`]       the business's pages (Hebrew, right-to-left) behind a sign-in: customers, calls with
+//!   transcript, events, recording and latency, businesses.
 //! - [`twilio`]    the Twilio edge only: signatures, TwiML, stream tokens, Media Streams messages and the
 //!   socket loop, the REST client.
 //! - [`call`]      live calls: the registry by CallSid and the per-call session task.
@@ -27,3 +29,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod twilio;
+pub mod web;

@@ -140,10 +140,13 @@ impl Application {
             outbox_stop.cancel();
             let _ = outbox.await;
         };
-        axum::serve(self.listener, http::router(self.state).into_make_service())
-            .with_graceful_shutdown(graceful)
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            self.listener,
+            http::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .await
+        .context("serving HTTP")?;
         tracing::info!("sicha stopped");
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`.
 //! Everything here is thin: parse, load settings, call into the library, print.
 
+pub mod admin;
 pub mod business;
 pub mod calls;
 
@@ -38,6 +39,9 @@ pub enum Command {
     /// Inspect calls: list them, or show one with its events and transcript.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
+    /// Web page administration: make the password hash for SICHA_ADMIN_PASSWORD_HASH.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -77,6 +81,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Calls(cmd) => {
             calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
         }
+        Command::Admin(cmd) => admin::run(cmd, &mut std::io::stdout()),
     }
 }
 

@@ -67,5 +67,6 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state))
 }

@@ -6,7 +6,8 @@
 //! both engines and is applied by [`Store::connect`].
 //!
 //! Layout: [`businesses`], [`customers`], [`calls`], [`events`], [`turns`], [`interactions`],
-//! [`outbox`], [`stream_tokens`], and [`testing`] (fresh databases for tests on every engine).
+//! [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the web pages), and [`testing`]
+//! (fresh databases for tests on every engine).
 
 pub mod businesses;
 pub mod calls;
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod stream_tokens;
 pub mod testing;
 pub mod turns;
+pub mod web_queries;
 
 use std::sync::Arc;
 use std::time::Duration;

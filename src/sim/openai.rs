@@ -3,12 +3,14 @@
 //! [`SimProfile`], failures can be injected per endpoint, and every request is logged for assertions.
 //! Tests use it now; `sicha demo` and `sicha bench` run whole calls against it.
 //!
-//! - [`transcriptions`]: a FIFO of scripted transcripts, then a default; `json` or `verbose_json`.
-//! - [`chat`]: rules matched against the last user message; tokens are the reply's words, tool calls
-//!   are streamed in argument fragments as OpenAI does; a default reply echoes the caller.
-//! - [`speech`]: Hebrew speech from espeak-ng when installed, else a tone as long as the text would be.
+//! - transcriptions: a FIFO of scripted transcripts, then a default; `json` or `verbose_json`.
+//! - chat: rules (`chat_script`) matched against the last user message; tokens are the reply's
+//!   words, tool calls are streamed in argument fragments as OpenAI does; a default reply echoes
+//!   the caller.
+//! - speech: Hebrew speech from espeak-ng when installed, else a tone as long as the text would be.
 
 mod chat;
+mod chat_script;
 mod profile;
 mod speech;
 mod transcriptions;
@@ -28,7 +30,7 @@ use url::Url;
 
 use crate::config::Secret;
 
-pub use chat::{ChatRule, SimToolCall};
+pub use chat_script::{ChatRule, SimToolCall};
 pub use profile::SimProfile;
 pub use speech::SimAudioSource;
 pub use transcriptions::SimTranscript;

@@ -12,85 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::chat_script::{Answer, compose, words};
 use super::{Shared, SimEndpoint, SimRequest, preview, unix_secs};
 
-/// Said after a tool result when the matching rule gives nothing to say.
-const AFTER_TOOL_REPLY: &str = "בוצע. יש עוד משהו שאפשר לעזור בו?";
-/// Said when the caller's words were empty.
-const EMPTY_INPUT_REPLY: &str = "סליחה, לא שמעתי. אפשר לחזור על זה?";
-/// How many of the caller's words the default reply repeats.
-const ECHOED_WORDS: usize = 6;
 /// Characters of tool-call arguments per streamed fragment, about one token's worth.
 const ARGUMENT_FRAGMENT_CHARS: usize = 6;
-
-/// A tool call the stand-in makes, when the request offered a tool of that name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimToolCall {
-    pub name: String,
-    pub arguments: Value,
-}
-
-/// "When the caller says something containing `when_contains`, answer like this."
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatRule {
-    pub when_contains: String,
-    /// Spoken text, streamed before any tool call.
-    pub reply: Option<String>,
-    pub tool_call: Option<SimToolCall>,
-    /// Said once the tool's result comes back; [`AFTER_TOOL_REPLY`] otherwise.
-    pub after_tool: Option<String>,
-}
-
-impl ChatRule {
-    pub fn reply(when_contains: &str, reply: &str) -> Self {
-        Self {
-            when_contains: when_contains.to_string(),
-            reply: Some(reply.to_string()),
-            tool_call: None,
-            after_tool: None,
-        }
-    }
-
-    pub fn tool_call(when_contains: &str, name: &str, arguments: Value) -> Self {
-        Self {
-            when_contains: when_contains.to_string(),
-            reply: None,
-            tool_call: Some(SimToolCall {
-                name: name.to_string(),
-                arguments,
-            }),
-            after_tool: None,
-        }
-    }
-
-    /// Text streamed before the tool call.
-    pub fn with_reply(mut self, reply: &str) -> Self {
-        self.reply = Some(reply.to_string());
-        self
-    }
-
-    /// What to say once the tool's result comes back.
-    pub fn then_say(mut self, after_tool: &str) -> Self {
-        self.after_tool = Some(after_tool.to_string());
-        self
-    }
-}
-
-/// The answer decided for one request.
-struct Answer {
-    text: String,
-    tool_call: Option<(String, SimToolCall)>,
-}
-
-impl Answer {
-    fn finish_reason(&self) -> &'static str {
-        if self.tool_call.is_some() {
-            "tool_calls"
-        } else {
-            "stop"
-        }
-    }
-}
 
 pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
@@ -152,19 +78,20 @@ pub(super) async fn handle(
         )
     };
     let id = shared.next_id();
-    let answer = Answer {
-        tool_call: answer
-            .tool_call
-            .map(|(_, call)| (format!("call_sim{id}"), call)),
-        ..answer
-    };
+    let call_id = format!("call_sim{id}");
     let completion_id = format!("chatcmpl-sim{id}");
     if !stream {
         let tokens = words(&answer.text).len();
         let think = profile.llm_first_token_delay() + profile.llm_token_interval() * tokens as u32;
         tokio::time::sleep(think).await;
-        return axum::Json(whole_answer(&completion_id, &model, &answer, &messages))
-            .into_response();
+        return axum::Json(whole_answer(
+            &completion_id,
+            &call_id,
+            &model,
+            &answer,
+            &messages,
+        ))
+        .into_response();
     }
 
     let (sender, receiver) = mpsc::channel::<Bytes>(32);
@@ -172,7 +99,7 @@ pub(super) async fn handle(
         first: profile.llm_first_token_delay(),
         interval: profile.llm_token_interval(),
     };
-    let chunks = stream_chunks(&completion_id, &model, &answer, cut_after);
+    let chunks = stream_chunks(&completion_id, &call_id, &model, &answer, cut_after);
     tokio::spawn(async move {
         if !send_paced(&sender, chunks, pacing).await {
             shared.state().cancelled_streams += 1;
@@ -229,71 +156,6 @@ fn last_user_text(messages: &[Value]) -> String {
         .to_string()
 }
 
-/// What to answer. A tool call is made only when the request offered that tool, as a real model would.
-fn compose(
-    rule: Option<ChatRule>,
-    last_user: &str,
-    after_tool: bool,
-    offered_tools: &[String],
-) -> Answer {
-    if after_tool {
-        let text = rule
-            .and_then(|r| r.after_tool)
-            .unwrap_or_else(|| AFTER_TOOL_REPLY.to_string());
-        return Answer {
-            text,
-            tool_call: None,
-        };
-    }
-    match rule {
-        Some(rule) => {
-            let tool_call = rule
-                .tool_call
-                .filter(|call| offered_tools.contains(&call.name));
-            let text = rule.reply.unwrap_or_else(|| {
-                if tool_call.is_some() {
-                    String::new()
-                } else {
-                    echo_reply(last_user)
-                }
-            });
-            Answer {
-                text,
-                tool_call: tool_call.map(|call| (String::new(), call)),
-            }
-        }
-        None => Answer {
-            text: echo_reply(last_user),
-            tool_call: None,
-        },
-    }
-}
-
-/// "I heard you say: …. How can I help?", so a transcript shows a real exchange.
-fn echo_reply(last_user: &str) -> String {
-    let echoed: Vec<&str> = last_user.split_whitespace().take(ECHOED_WORDS).collect();
-    if echoed.is_empty() {
-        return EMPTY_INPUT_REPLY.to_string();
-    }
-    let echoed = echoed.join(" ");
-    let echoed = echoed.trim_end_matches(['.', ',', '?', '!']);
-    format!("שמעתי שאמרת: {echoed}. איך אפשר לעזור?")
-}
-
-/// The reply as tokens: words, each after the first with its leading space, as tokenizers split text.
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .enumerate()
-        .map(|(i, word)| {
-            if i == 0 {
-                word.to_string()
-            } else {
-                format!(" {word}")
-            }
-        })
-        .collect()
-}
-
 fn chunk(id: &str, model: &str, delta: Value, finish_reason: Option<&str>) -> Value {
     json!({
         "id": id, "object": "chat.completion.chunk", "created": unix_secs(), "model": model,
@@ -306,6 +168,7 @@ fn chunk(id: &str, model: &str, delta: Value, finish_reason: Option<&str>) -> Va
 /// after `cut_after` tokens with neither a finish reason nor `[DONE]`.
 fn stream_chunks(
     id: &str,
+    call_id: &str,
     model: &str,
     answer: &Answer,
     cut_after: Option<usize>,
@@ -314,7 +177,7 @@ fn stream_chunks(
     for word in words(&answer.text) {
         tokens.push(chunk(id, model, json!({"content": word}), None));
     }
-    if let Some((call_id, call)) = &answer.tool_call {
+    if let Some(call) = &answer.tool_call {
         tokens.push(chunk(
             id,
             model,
@@ -389,9 +252,15 @@ async fn send_paced(
     true
 }
 
-fn whole_answer(id: &str, model: &str, answer: &Answer, messages: &[Value]) -> Value {
+fn whole_answer(
+    id: &str,
+    call_id: &str,
+    model: &str,
+    answer: &Answer,
+    messages: &[Value],
+) -> Value {
     let mut message = json!({"role": "assistant", "content": answer.text, "refusal": null});
-    if let Some((call_id, call)) = &answer.tool_call {
+    if let Some(call) = &answer.tool_call {
         if answer.text.is_empty() {
             message["content"] = Value::Null;
         }
@@ -413,50 +282,19 @@ fn whole_answer(id: &str, model: &str, answer: &Answer, messages: &[Value]) -> V
 
 #[cfg(test)]
 mod tests {
+    use super::super::chat_script::SimToolCall;
     use super::*;
 
     fn answer(text: &str, call: Option<SimToolCall>) -> Answer {
         Answer {
             text: text.to_string(),
-            tool_call: call.map(|c| ("call_1".to_string(), c)),
+            tool_call: call,
         }
     }
 
     #[test]
-    fn the_default_reply_echoes_the_first_words() {
-        let reply = echo_reply("אני רוצה לקבוע תור למחר בבוקר בבקשה תודה");
-        assert_eq!(
-            reply,
-            "שמעתי שאמרת: אני רוצה לקבוע תור למחר בבוקר. איך אפשר לעזור?"
-        );
-        assert_eq!(echo_reply("  "), EMPTY_INPUT_REPLY);
-    }
-
-    #[test]
-    fn a_tool_call_needs_the_tool_to_be_offered_and_is_not_repeated_after_its_result() {
-        let rule = ChatRule::tool_call("להעביר", "transfer_call", json!({"reason": "x"}));
-        let offered = ["transfer_call".to_string()];
-        let called = compose(
-            Some(rule.clone()),
-            "תעביר אותי בבקשה להעביר",
-            false,
-            &offered,
-        );
-        assert!(called.tool_call.is_some());
-        assert_eq!(called.finish_reason(), "tool_calls");
-        let not_offered = compose(Some(rule.clone()), "להעביר", false, &[]);
-        assert!(not_offered.tool_call.is_none());
-        assert!(!not_offered.text.is_empty());
-        let after = compose(Some(rule.then_say("מעביר אותך")), "להעביר", true, &offered);
-        assert_eq!(
-            (after.text.as_str(), after.tool_call.is_none()),
-            ("מעביר אותך", true)
-        );
-    }
-
-    #[test]
     fn a_stream_ends_with_finish_and_done_unless_cut() {
-        let whole = stream_chunks("c", "m", &answer("אחת שתיים שלוש", None), None);
+        let whole = stream_chunks("c", "call_1", "m", &answer("אחת שתיים שלוש", None), None);
         assert_eq!(whole.iter().filter(|(_, token)| *token).count(), 3);
         assert!(
             whole[whole.len() - 2]
@@ -465,7 +303,7 @@ mod tests {
         );
         assert_eq!(whole.last().unwrap().0, "data: [DONE]\n\n");
 
-        let cut = stream_chunks("c", "m", &answer("אחת שתיים שלוש", None), Some(2));
+        let cut = stream_chunks("c", "call_1", "m", &answer("אחת שתיים שלוש", None), Some(2));
         assert_eq!(cut.iter().filter(|(_, token)| *token).count(), 2);
         assert!(
             cut.iter().all(|(event, _)| !event.contains("[DONE]")
@@ -479,7 +317,7 @@ mod tests {
             name: "book".into(),
             arguments: json!({"day": "שני", "hour": 10}),
         };
-        let events = stream_chunks("c", "m", &answer("", Some(call.clone())), None);
+        let events = stream_chunks("c", "call_1", "m", &answer("", Some(call.clone())), None);
         let mut joined = String::new();
         let mut fragments = 0;
         for (event, _) in &events {

@@ -1,9 +1,11 @@
-//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`.
+//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`, `demo`, `call`.
 //! Everything here is thin: parse, load settings, call into the library, print.
 
 pub mod admin;
 pub mod business;
+pub mod call;
 pub mod calls;
+pub mod demo;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,10 @@ pub enum Command {
     /// Inspect calls: list them, or show one with its events and transcript.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
+    /// One whole simulated call, end to end, on this machine: no credentials, no network.
+    Demo(demo::DemoArgs),
+    /// Play a fixture as a Twilio caller against a running sicha and show the call from the caller's side.
+    Call(call::CallArgs),
     /// Web page administration: make the password hash for SICHA_ADMIN_PASSWORD_HASH.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -81,6 +87,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Calls(cmd) => {
             calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
         }
+        Command::Demo(args) => demo::run(args, &mut std::io::stdout()).await,
+        Command::Call(args) => call::run(args, &mut std::io::stdout()).await,
         Command::Admin(cmd) => admin::run(cmd, &mut std::io::stdout()),
     }
 }

@@ -24,9 +24,7 @@ pub use sms::{
     SmsAudience, SmsMessage, SmsSender, enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
     sms_idempotency_key,
 };
-pub use worker::{
-    DeliveryOutcome, DeliveryReport, OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions,
-};
+pub use worker::{OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions};
 
 use crate::config::Settings;
 use crate::store::StoreError;
@@ -80,6 +78,42 @@ impl DeliveryFailure {
             reason: reason.into(),
         }
     }
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; due again at this epoch-ms time.
+    WillRetry {
+        at_ms: i64,
+        reason: String,
+    },
+    GaveUp {
+        reason: String,
+    },
+}
+
+impl DeliveryOutcome {
+    /// The `outcome` label of `sicha_outbox_deliveries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::WillRetry { .. } => "retry",
+            DeliveryOutcome::GaveUp { .. } => "gave_up",
+        }
+    }
+}
+
+/// One attempt's result, announced to [`OutboxWorker::subscribe`]rs (the dashboard, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub id: String,
+    pub kind: String,
+    pub idempotency_key: String,
+    /// This attempt's number, from 1.
+    pub attempt: i64,
+    pub outcome: DeliveryOutcome,
 }
 
 /// The deliverers this instance has; a kind without one is given up (see [`worker`]).

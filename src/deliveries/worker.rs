@@ -27,7 +27,10 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{CrmInteraction, Deliverers, DeliveryFailure, KIND_CRM_WEBHOOK, KIND_SMS, SmsMessage};
+use super::{
+    CrmInteraction, Deliverers, DeliveryFailure, DeliveryOutcome, DeliveryReport, KIND_CRM_WEBHOOK,
+    KIND_SMS, SmsMessage,
+};
 use crate::clock;
 use crate::store::{OutboxItem, Store};
 
@@ -85,42 +88,6 @@ impl Default for WorkerOptions {
             in_flight_grace: Duration::from_secs(2),
         }
     }
-}
-
-/// What became of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Delivered,
-    /// Failed; due again at this epoch-ms time.
-    WillRetry {
-        at_ms: i64,
-        reason: String,
-    },
-    GaveUp {
-        reason: String,
-    },
-}
-
-impl DeliveryOutcome {
-    /// The `outcome` label of `sicha_outbox_deliveries_total`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            DeliveryOutcome::Delivered => "delivered",
-            DeliveryOutcome::WillRetry { .. } => "retry",
-            DeliveryOutcome::GaveUp { .. } => "gave_up",
-        }
-    }
-}
-
-/// One attempt's result, announced to [`OutboxWorker::subscribe`]rs (the dashboard, tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub id: String,
-    pub kind: String,
-    pub idempotency_key: String,
-    /// This attempt's number, from 1.
-    pub attempt: i64,
-    pub outcome: DeliveryOutcome,
 }
 
 /// Wakes a worker so a fresh enqueue is delivered now rather than at the next poll. Cheap to clone.
@@ -188,9 +155,13 @@ impl OutboxWorker {
             sms = self.deliverers.sms.is_some(),
             "outbox worker started"
         );
+        // The earliest retry this worker scheduled and has not yet claimed again. Kept across
+        // passes: a pass woken early (a stale notify) claims nothing and must not forget it.
+        let mut next_retry_at_ms: Option<i64> = None;
         while !shutdown.is_cancelled() {
-            let (claimed, next_retry_in) = {
-                let pass = self.run_once();
+            let pass_started_ms = clock::now_ms();
+            let (claimed, scheduled) = {
+                let pass = self.run_once(pass_started_ms);
                 tokio::pin!(pass);
                 tokio::select! {
                     biased;
@@ -203,12 +174,19 @@ impl OutboxWorker {
                 }
             };
             self.report_pending().await;
+            // A retry due before this pass started was claimable by it (here or elsewhere).
+            next_retry_at_ms = next_retry_at_ms
+                .filter(|at_ms| *at_ms > pass_started_ms)
+                .into_iter()
+                .chain(scheduled)
+                .min();
             if claimed >= self.options.batch_size {
                 // A full batch: more may be due right now.
                 continue;
             }
-            let sleep = next_retry_in.map_or(self.options.poll_interval, |wait| {
-                wait.min(self.options.poll_interval)
+            let sleep = next_retry_at_ms.map_or(self.options.poll_interval, |at_ms| {
+                let wait = u64::try_from(at_ms - clock::now_ms()).unwrap_or(0);
+                Duration::from_millis(wait).min(self.options.poll_interval)
             });
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -219,14 +197,13 @@ impl OutboxWorker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// One pass: claim a batch and deliver it. Returns how many were claimed and how soon the
-    /// earliest retry this pass scheduled is due, so the task can sleep exactly that long.
-    async fn run_once(&self) -> (i64, Option<Duration>) {
-        let now = clock::now_ms();
+    /// One pass: claim a batch due at `now_ms` and deliver it. Returns how many were claimed and
+    /// when the earliest retry this pass scheduled is due, so the task sleeps just that long.
+    async fn run_once(&self, now_ms: i64) -> (i64, Option<i64>) {
         let lease_ms = duration_ms(self.policy.lease);
         let items = match self
             .store
-            .claim_due(now, self.options.batch_size, lease_ms)
+            .claim_due(now_ms, self.options.batch_size, lease_ms)
             .await
         {
             Ok(items) => items,
@@ -237,17 +214,14 @@ impl OutboxWorker {
         };
         let claimed = items.len() as i64;
         let outcomes = join_all(items.into_iter().map(|item| self.handle(item))).await;
-        let next_retry_at = outcomes
+        let next_retry_at_ms = outcomes
             .iter()
             .filter_map(|outcome| match outcome {
                 DeliveryOutcome::WillRetry { at_ms, .. } => Some(*at_ms),
                 _ => None,
             })
             .min();
-        let next_retry_in = next_retry_at.map(|at_ms| {
-            Duration::from_millis(u64::try_from(at_ms - clock::now_ms()).unwrap_or(0))
-        });
-        (claimed, next_retry_in)
+        (claimed, next_retry_at_ms)
     }
 
     /// Delivers one claimed item and records the result; never fails (errors become outcomes).

@@ -412,3 +412,40 @@ async fn calls_are_ended_at_the_length_limit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_recorded_call_leaves_an_ogg_opus_file_on_the_call() {
+    for_each_engine(|db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings = dir.path().display().to_string();
+        let app = spawn_app_with(
+            &db,
+            &[("SICHA_RECORDINGS_DIR", recordings.as_str())],
+            echo(),
+        )
+        .await;
+        app.add_business(BUSINESS_NUMBER).await;
+        let mut stream = app.connect_call("CA280").await;
+        stream
+            .send_audio(&utterance("single/u01_hours.wav"))
+            .await
+            .unwrap();
+        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
+        assert!(mark.is_some());
+        stream.send_stop("CA280").await.unwrap();
+        let call = app
+            .wait_for_call("CA280", |c| c.recording_path.is_some())
+            .await;
+        let path = call.recording_path.unwrap();
+        assert!(path.ends_with("CA280.opus"), "{path}");
+        let info = std::process::Command::new("opusinfo")
+            .arg(&path)
+            .output()
+            .expect("opusinfo (Debian opus-tools) is installed by scripts/install");
+        let text = String::from_utf8_lossy(&info.stdout);
+        assert!(info.status.success(), "{text}");
+        assert!(text.contains("Channels: 2"), "{text}");
+        app.shutdown().await;
+    })
+    .await;
+}

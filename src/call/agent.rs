@@ -13,11 +13,8 @@ use crate::config::Settings;
 use crate::providers::http::OpenAiConfig;
 use crate::providers::llm::OpenAiChat;
 use crate::providers::stt::OpenAiStt;
+use crate::providers::tts::TtsConfigError;
 use crate::providers::tts::chain::{ChainError, TtsChain};
-use crate::providers::tts::elevenlabs::ElevenLabsConfig;
-use crate::providers::tts::google::GoogleTtsConfig;
-use crate::providers::tts::openai::OpenAiTtsConfig;
-use crate::providers::tts::{TtsConfigError, TtsSettings};
 use crate::twilio::rest::TwilioClient;
 
 /// Fixed Hebrew phrases of the agent, said without asking the LLM.
@@ -67,44 +64,9 @@ impl Agent {
     pub fn from_settings(settings: &Settings) -> Result<Self, TtsConfigError> {
         let p = &settings.providers;
         let openai = OpenAiConfig::new(p.openai_base_url.clone(), p.openai_api_key.clone());
-        let mut tts = TtsSettings::default();
-        let mut openai_tts = OpenAiTtsConfig::new(openai.clone());
-        openai_tts.model = p.openai_tts_model.clone();
-        openai_tts.voice = p.openai_tts_voice.clone();
-        tts.openai = Some(openai_tts);
-        if let Some(key) = &p.google_api_key {
-            let mut google = GoogleTtsConfig::new(key.clone());
-            google.base_url = p.google_base_url.clone();
-            google.voice = p.google_voice.clone();
-            tts.google = Some(google);
-        }
-        if let (Some(key), Some(voice)) = (&p.elevenlabs_api_key, &p.elevenlabs_voice_id) {
-            let mut elevenlabs = ElevenLabsConfig::new(key.clone(), voice.clone());
-            elevenlabs.base_url = p.elevenlabs_base_url.clone();
-            tts.elevenlabs = Some(elevenlabs);
-        }
-        // Providers named in SICHA_TTS without credentials are skipped with a warning rather than
-        // refusing to start: the chain still has its other members, espeak-ng last.
-        let usable: Vec<&str> = p
-            .tts_order
-            .iter()
-            .map(String::as_str)
-            .filter(|name| {
-                let configured = match *name {
-                    "google" => tts.google.is_some(),
-                    "elevenlabs" => tts.elevenlabs.is_some(),
-                    _ => true,
-                };
-                if !configured {
-                    tracing::warn!(
-                        provider = name,
-                        "TTS provider named in SICHA_TTS has no credentials; skipped"
-                    );
-                }
-                configured
-            })
-            .collect();
-        let chain = TtsChain::from_spec(&usable.join(","), &tts)?;
+        // Providers named in SICHA_TTS without credentials are skipped with a warning: the chain keeps
+        // its other members, espeak-ng last.
+        let chain = TtsChain::from_config(p)?;
         let twilio = match (&settings.twilio.account_sid, &settings.twilio.auth_token) {
             (Some(account), Some(token)) => Some(TwilioClient::new(
                 settings.twilio.api_base.clone(),

@@ -6,20 +6,26 @@
 //! - [`echo`]     the line-check agent: plays the caller's own words back.
 //! - [`agent`]    the AI agent's shared parts: providers, the phrase cache.
 //! - [`conversation`] the AI conversation of one call (state owned by the session).
+//! - [`replies`]  what the session does with utterances and turn events.
+//! - [`actions`]  what the agent does to the call through Twilio: transfer, `<Say>` fallback.
 //! - [`turn`]     one agent turn's tasks: STT, then LLM → sentences → TTS.
 //! - [`records`]  turns, the CRM interaction and after-call deliveries.
+//! - [`recording`] the call's two-track Ogg Opus recording.
 //! - [`hebrew`]   Hebrew text: a comparable normal form and the sentence splitter for streaming TTS.
 //! - [`transcript`] what STT returned: cleanup, Whisper hallucinations, asking the caller to repeat.
 //! - [`loops`]    repeated utterances (the caller's or the agent's own) that call for escalation.
 
+pub mod actions;
 pub mod agent;
 pub mod conversation;
 pub mod echo;
 pub mod hebrew;
 pub mod loops;
 pub mod playback;
+pub mod recording;
 pub mod records;
 pub mod registry;
+pub mod replies;
 pub mod session;
 pub mod transcript;
 pub mod turn;
@@ -37,6 +43,8 @@ pub enum SessionInput {
         stream_sid: String,
         outbound: mpsc::Sender<OutboundCommand>,
     },
+    /// The caller's decoded audio, forwarded only while the call is being recorded.
+    CallerAudio(Vec<i16>),
     /// The caller's speech, from the socket loop's endpointer.
     Speech(EndpointEvent),
     /// Twilio echoed a mark: the audio before it has played (or was cleared).

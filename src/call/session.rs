@@ -24,6 +24,7 @@ use tracing::Instrument;
 use super::agent::Agent;
 use super::conversation::Conversation;
 use super::playback::Playback;
+use super::recording::{CallRecording, RecordingError};
 use super::{OutboundCommand, Registry, SessionInput, StreamEnd, echo};
 use crate::clock::now_ms;
 use crate::config::AfterCallSettings;
@@ -52,6 +53,24 @@ pub struct Reconnect {
     pub wait: Duration,
 }
 
+/// What the agent does when the caller goes quiet: after `after` of silence (nothing playing, no turn
+/// in flight) it asks whether they are still there; after `max_prompts` unanswered prompts it says
+/// goodbye and ends the call.
+#[derive(Debug, Clone, Copy)]
+pub struct SilencePolicy {
+    pub after: Duration,
+    pub max_prompts: u32,
+}
+
+impl Default for SilencePolicy {
+    fn default() -> Self {
+        Self {
+            after: Duration::from_secs(8),
+            max_prompts: 2,
+        }
+    }
+}
+
 /// What a session is started with.
 #[derive(Clone)]
 pub struct CallContext {
@@ -68,6 +87,7 @@ pub struct CallContext {
     pub max_call: Duration,
     pub reconnect: Option<Reconnect>,
     pub after_call: AfterCallSettings,
+    pub silence: SilencePolicy,
     /// Wakes the outbox worker after the call's deliveries are queued.
     pub outbox: Option<crate::deliveries::worker::OutboxNotifier>,
 }
@@ -88,6 +108,13 @@ pub(super) struct Session {
     pub(super) end_after_playback: Option<Ending>,
     /// Overrides how a `stop` is recorded (a transfer ends our stream on purpose).
     pub(super) stop_reason: Option<String>,
+    /// Since when the line has been quiet on both sides (AI calls); `None` while anyone speaks.
+    quiet_since: Option<Instant>,
+    /// "Are you still there?" prompts said since the caller last spoke.
+    silence_prompts: u32,
+    /// The call's recording, when `SICHA_RECORDINGS_DIR` is set. Behind a mutex only to make the
+    /// session `Sync` (the Opus encoder is not); only this task ever locks it.
+    recording: Option<std::sync::Mutex<CallRecording>>,
 }
 
 /// Why the session ended, as recorded on the call.
@@ -126,10 +153,14 @@ pub async fn run(
         awaiting_reconnect: None,
         end_after_playback: None,
         stop_reason: None,
+        quiet_since: None,
+        silence_prompts: 0,
+        recording: None,
     };
     async move {
         let ending = loop {
             let filler_at = session.conversation.as_ref().and_then(Conversation::filler_due_at);
+            let prompt_at = session.quiet_since.map(|since| since + session.ctx.silence.after);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break Ending::completed("server_shutdown"),
@@ -142,6 +173,7 @@ pub async fn run(
                     break Ending { status: CallStatus::Dropped, reason: "reconnect_timeout".into() };
                 }
                 _ = sleep_until_some(filler_at) => session.play_filler().await,
+                _ = sleep_until_some(prompt_at) => session.on_silence().await,
                 input = inbox.recv() => {
                     // Every sender gone: nobody can reach this call any more.
                     let Some(input) = input else { break Ending { status: CallStatus::Dropped, reason: "no_stream".into() } };
@@ -171,6 +203,7 @@ impl Session {
                 stream_sid,
                 outbound,
             } => self.attach(stream_sid, outbound).await,
+            SessionInput::CallerAudio(pcm) => self.record(|recording| recording.caller(&pcm)),
             SessionInput::Speech(event) => self.on_speech(event).await,
             SessionInput::MarkPlayed(name) => {
                 let played = self.playback.mark_played(&name);
@@ -180,6 +213,9 @@ impl Session {
                 if !self.playback.is_audible() {
                     if let Some(conversation) = &mut self.conversation {
                         conversation.commit_spoken_if_done(&self.ctx).await;
+                        if !conversation.turn_in_flight() {
+                            self.quiet_since = Some(Instant::now());
+                        }
                     }
                     if let Some(ending) = self.end_after_playback.take() {
                         return Some(ending);
@@ -212,6 +248,12 @@ impl Session {
             .await
         {
             tracing::error!(%error, "could not record the stream start");
+        }
+        if !resumed && let Some(dir) = &self.ctx.after_call.recordings_dir {
+            match CallRecording::start(dir, &self.ctx.call_sid) {
+                Ok(recording) => self.recording = Some(std::sync::Mutex::new(recording)),
+                Err(error) => tracing::error!(%error, "the call cannot be recorded"),
+            }
         }
         let kind = if resumed {
             "stream_resumed"
@@ -260,6 +302,8 @@ impl Session {
     async fn on_speech(&mut self, event: EndpointEvent) {
         match event {
             EndpointEvent::SpeechStarted { start_sample } => {
+                self.quiet_since = None;
+                self.silence_prompts = 0;
                 if self.playback.is_audible() {
                     self.barge_in(start_sample).await;
                 }
@@ -336,6 +380,9 @@ impl Session {
             let _ = outbound.send(OutboundCommand::Clear).await;
         }
         let (cut, playing_for) = self.playback.clear();
+        if let Some(recording) = &mut self.recording {
+            recording.get_mut().expect("recording lock").clear();
+        }
         tracing::info!(pieces = cut.len(), "barge-in: caller spoke over the agent");
         let unplayed: Vec<&str> = cut.iter().map(|p| p.mark.as_str()).collect();
         self.event(
@@ -384,9 +431,59 @@ impl Session {
         }
         self.event("call_ended", Some(json!({ "reason": ending.reason })))
             .await;
+        self.finish_recording().await;
         super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
             .await;
         self.ctx.registry.remove(&self.ctx.call_sid, &self.me);
+    }
+
+    /// The line has been quiet for the policy's time: prompt, or after enough prompts, say goodbye.
+    async fn on_silence(&mut self) {
+        self.quiet_since = None;
+        self.silence_prompts += 1;
+        self.event("silence", Some(json!({ "prompt": self.silence_prompts })))
+            .await;
+        if self.silence_prompts > self.ctx.silence.max_prompts {
+            if let Some(conversation) = &mut self.conversation {
+                conversation
+                    .outcome
+                    .get_or_insert_with(|| "caller_silent".into());
+            }
+            self.say_phrase(super::agent::phrases::GOODBYE).await;
+            self.end_after_playback = Some(Ending::completed("caller_silent"));
+        } else {
+            self.say_phrase(super::agent::phrases::STILL_THERE).await;
+        }
+    }
+
+    /// Applies `write` to the recording; a failing recording is stopped (logged), never the call.
+    fn record(&mut self, write: impl FnOnce(&mut CallRecording) -> Result<(), RecordingError>) {
+        if let Some(recording) = &mut self.recording
+            && let Err(error) = write(recording.get_mut().expect("recording lock"))
+        {
+            tracing::error!(%error, "recording failed; the call goes on unrecorded");
+            self.recording = None;
+        }
+    }
+
+    async fn finish_recording(&mut self) {
+        let Some(recording) = self.recording.take() else {
+            return;
+        };
+        match recording.into_inner().expect("recording lock").finish() {
+            Ok(path) => {
+                let path = path.display().to_string();
+                if let Err(error) = self
+                    .ctx
+                    .store
+                    .set_recording_path(&self.ctx.call_sid, &path)
+                    .await
+                {
+                    tracing::error!(%error, "could not record where the recording is");
+                }
+            }
+            Err(error) => tracing::error!(%error, "the recording could not be finished"),
+        }
     }
 
     fn outcome(&self, ending: &Ending) -> String {

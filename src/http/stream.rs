@@ -132,6 +132,7 @@ async fn attach(
         None => None,
     };
     let context = call_context(&state, call, business, stream_url);
+    let recording = state.settings.after_call.recordings_dir.is_some();
 
     // A session that is just ending may close its inbox between lookup and send: then start afresh.
     for _ in 0..2 {
@@ -145,6 +146,7 @@ async fn attach(
             return Ok(Attached {
                 to_session: inbox,
                 from_session,
+                forward_audio: recording,
             });
         }
     }
@@ -177,6 +179,7 @@ fn call_context(
             wait: RECONNECT_WAIT,
         }),
         after_call: state.settings.after_call.clone(),
+        silence: Default::default(),
         outbox: state.outbox.clone(),
     }
 }

@@ -56,6 +56,8 @@ pub struct Attached {
     /// Audio, marks and clears for Twilio. The session owns the sender; when it drops it, the loop
     /// closes the socket.
     pub from_session: mpsc::Receiver<OutboundCommand>,
+    /// Also hand the caller's decoded audio to the session (it records the call).
+    pub forward_audio: bool,
 }
 
 /// Why a `start` was refused; the loop closes with 1008 and reports it.
@@ -358,6 +360,15 @@ async fn handle_message(
                     report.drop_one("bad_base64");
                     return Flow::Continue;
                 }
+            }
+            if session.forward_audio
+                && session
+                    .to_session
+                    .send(SessionInput::CallerAudio(audio.pcm.clone()))
+                    .await
+                    .is_err()
+            {
+                return Flow::End(StreamEnd::ClosedByServer);
             }
             for event in events {
                 if session

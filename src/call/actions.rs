@@ -1,0 +1,144 @@
+//! What the agent does to the call itself, through Twilio's REST API: hand it to a human, have Twilio
+//! speak when no TTS provider can, and the escalation that picks between a transfer and a promised
+//! call-back. Each records an event; each failure is logged and leaves the call running.
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::agent::phrases;
+use super::session::Session;
+use crate::clock::now_ms;
+use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
+
+impl Session {
+    /// The same thing three times: a person takes over where one exists, otherwise a call-back is
+    /// promised and recorded.
+    pub(super) async fn escalate(&mut self) {
+        let has_transfer = self
+            .ctx
+            .business
+            .as_ref()
+            .is_some_and(|b| b.transfer_to.is_some());
+        if has_transfer && self.transfer_to_human("loop").await {
+            return;
+        }
+        if let Some(conversation) = &mut self.conversation {
+            conversation.outcome = Some("callback_requested".into());
+        }
+        self.event("callback_requested", Some(json!({ "reason": "loop" })))
+            .await;
+        self.say_phrase(phrases::ESCALATE_CALLBACK).await;
+    }
+
+    /// Hands the call to the business's transfer number: Twilio says why, then dials. Returns false
+    /// when there is no number or no Twilio REST access.
+    pub(super) async fn transfer_to_human(&mut self, why: &str) -> bool {
+        let Some(number) = self
+            .ctx
+            .business
+            .as_ref()
+            .and_then(|b| b.transfer_to.clone())
+        else {
+            return false;
+        };
+        let Some(agent) = self.ctx.agent.clone() else {
+            return false;
+        };
+        let Some(twilio) = &agent.twilio else {
+            tracing::warn!("transfer requested but Twilio REST credentials are not configured");
+            self.event(
+                "transfer_failed",
+                Some(json!({ "reason": "no Twilio credentials" })),
+            )
+            .await;
+            return false;
+        };
+        let voice = SayVoice::hebrew(None);
+        let document = match twiml::dial(&number, None, Some((phrases::ESCALATE_TRANSFER, &voice)))
+        {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::error!(%error, "transfer TwiML");
+                return false;
+            }
+        };
+        match twilio
+            .update_call_twiml(&self.ctx.call_sid, &document)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(why, "call transferred to a human");
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.outcome = Some("transferred".into());
+                    conversation.cancel_turn();
+                }
+                self.stop_reason = Some("transferred".into());
+                self.event("transferred", Some(json!({ "why": why, "to": number })))
+                    .await;
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "transfer failed");
+                self.event(
+                    "transfer_failed",
+                    Some(json!({ "error": error.to_string() })),
+                )
+                .await;
+                false
+            }
+        }
+    }
+
+    /// The last resort when no TTS provider can speak: Twilio says the text itself (`<Say>`), then the
+    /// call reconnects to a new stream and this session carries on.
+    pub(super) async fn say_through_twilio(&mut self, text: &str) {
+        let (Some(agent), Some(reconnect)) = (self.ctx.agent.clone(), self.ctx.reconnect.clone())
+        else {
+            tracing::error!(
+                "no TTS and no way to have Twilio speak: the caller hears nothing for this sentence"
+            );
+            return;
+        };
+        let Some(twilio) = &agent.twilio else {
+            tracing::error!(
+                "no TTS and no Twilio REST credentials: the caller hears nothing for this sentence"
+            );
+            return;
+        };
+        let expires = now_ms() + reconnect.token_ttl.as_millis() as i64;
+        let stream = StreamTwiml {
+            url: reconnect.stream_url.clone(),
+            status_callback: reconnect.status_callback.clone(),
+            parameters: vec![(
+                "token".into(),
+                reconnect.token_key.issue(&self.ctx.call_sid, expires),
+            )],
+        };
+        let voice = SayVoice::hebrew(None);
+        let document = match twiml::say_then_connect_stream(text, &voice, &stream) {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::error!(%error, "fallback TwiML");
+                return;
+            }
+        };
+        match twilio
+            .update_call_twiml(&self.ctx.call_sid, &document)
+            .await
+        {
+            Ok(_) => {
+                self.awaiting_reconnect = Some(Instant::now() + reconnect.wait);
+                self.event("fallback_say", Some(json!({ "text": text })))
+                    .await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the <Say> fallback could not be sent");
+                self.event(
+                    "fallback_failed",
+                    Some(json!({ "error": error.to_string() })),
+                )
+                .await;
+            }
+        }
+    }
+}

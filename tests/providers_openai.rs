@@ -404,3 +404,42 @@ async fn the_speech_endpoint_answers_24khz_pcm_as_long_as_the_text() {
     assert_eq!(ask("mp3").await.unwrap().status(), 400);
     assert_eq!(sim.count(SimEndpoint::Speech), 4);
 }
+
+#[tokio::test]
+async fn the_stand_in_streams_server_sent_events_shaped_like_openai() {
+    let sim = sim().await;
+    let body = reqwest::Client::new()
+        .post(format!("{}/chat/completions", sim.base_url()))
+        .json(&json!({"model": "gpt-4o", "stream": true,
+                      "messages": [{"role": "user", "content": "שלום"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let events: Vec<&str> = body.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert!(events.iter().all(|e| e.starts_with("data: ")), "{body}");
+    assert_eq!(events.last(), Some(&"data: [DONE]"));
+    let first: serde_json::Value = serde_json::from_str(&events[0]["data: ".len()..]).unwrap();
+    assert_eq!(first["object"], "chat.completion.chunk");
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+    assert!(first["choices"][0]["finish_reason"].is_null());
+    let finish: serde_json::Value =
+        serde_json::from_str(&events[events.len() - 2]["data: ".len()..]).unwrap();
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+}
+
+#[tokio::test]
+async fn the_typical_profile_delays_transcription_like_a_hosted_api() {
+    let sim = OpenAiSim::start(SimProfile::typical()).await.unwrap();
+    let stt = OpenAiStt::new(config(&sim), "whisper-1");
+
+    let started = Instant::now();
+    stt.transcribe(utterance_wav(), None).await.unwrap();
+    let took = started.elapsed();
+
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}

@@ -305,6 +305,8 @@ async fn crm_webhook_is_retried_after_server_errors_with_the_same_key_and_payloa
 
 #[tokio::test]
 async fn crm_webhook_refused_with_400_is_given_up_after_one_attempt() {
+    // The process-wide recorder must exist before the worker counts anything.
+    let metrics = sicha::telemetry::metrics_handle();
     for_each_engine(|url| async move {
         let store = Store::connect(&url).await.unwrap();
         let receiver = CrmReceiver::start(&[]).await;
@@ -336,6 +338,12 @@ async fn crm_webhook_refused_with_400_is_given_up_after_one_attempt() {
         store.close().await;
     })
     .await;
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains(r#"sicha_outbox_deliveries_total{kind="crm_webhook",outcome="gave_up"}"#),
+        "{rendered}"
+    );
+    assert!(rendered.contains("sicha_outbox_pending"), "{rendered}");
 }
 
 #[tokio::test]

@@ -27,6 +27,10 @@ struct World {
 }
 
 async fn world(db: &str, tts: &str) -> World {
+    world_with(db, tts, &[]).await
+}
+
+async fn world_with(db: &str, tts: &str, more: &[(&str, &str)]) -> World {
     let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
     let twilio = TwilioApiSim::start_with("ACtest0000000000000000000000000000", AUTH_TOKEN)
         .await
@@ -442,6 +446,45 @@ async fn a_socket_dropping_mid_turn_still_commits_the_call_turns_and_interaction
         let interactions = wait_for_interactions(&w.app, &customer).await;
         assert_eq!(interactions.len(), 1);
         assert!(interactions[0].transcript.contains("לקבוע תור"));
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn eager_transcription_answers_once_and_drops_its_guess_when_the_caller_goes_on() {
+    for_each_engine(|db| async move {
+        let w = world_with(&db, "openai", &[("SICHA_EAGER_STT_MS", "250")]).await;
+        w.openai
+            .set_default_transcript("מה שעות הפתיחה שלכם ביום שישי?");
+        let mut stream = w.app.connect_call("CA360").await;
+        listen(&mut stream, QUIET, true).await;
+        // A pause longer than the eager threshold but shorter than the hangover, then more speech.
+        let mut audio = fixture_mulaw("single/u01_hours.wav");
+        audio.extend(silence(400));
+        audio.extend(line("single/u02_friday.wav"));
+        stream.send_audio(&audio).await.unwrap();
+        let answer = listen(&mut stream, QUIET, true).await;
+        assert!(answer.media_bytes > 2000, "{answer:?}");
+        stream.send_stop("CA360").await.unwrap();
+        w.app
+            .wait_for_call("CA360", |c| c.ended_at_ms.is_some())
+            .await;
+        let turns = w.app.store.turns_for_call("CA360").await.unwrap();
+        let caller_turns = turns.iter().filter(|t| t.role == "caller").count();
+        assert_eq!(
+            caller_turns, 1,
+            "one utterance, one caller turn: {turns:#?}"
+        );
+        assert_eq!(
+            w.openai.count(SimEndpoint::ChatCompletions),
+            1,
+            "the dropped guess never reached the LLM"
+        );
+        assert!(
+            w.openai.count(SimEndpoint::Transcriptions) >= 2,
+            "the first guess was transcribed eagerly"
+        );
         w.app.shutdown().await;
     })
     .await;

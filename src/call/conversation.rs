@@ -32,6 +32,11 @@ pub(super) struct ActiveTurn {
     /// When the utterance reached the session, and how long the endpointer waited before that.
     pub(super) heard_at: Instant,
     pub(super) endpoint_ms: u64,
+    /// Where the utterance's speech began: ties an eager turn to the utterance that confirms it.
+    pub(super) start_sample: u64,
+    /// False while an eager turn waits for the hangover; its result is held in `early`.
+    pub(super) confirmed: bool,
+    pub(super) early: Option<super::turn::TurnEvent>,
     /// Audio of the sentence being sent, and when its first chunk went out.
     pub(super) sentence_samples: usize,
     pub(super) sentence_started: Option<Instant>,
@@ -82,7 +87,8 @@ impl Conversation {
     /// When a filler is due: the current turn has produced no audio for [`FILLER_AFTER`].
     pub(super) fn filler_due_at(&self) -> Option<Instant> {
         let active = self.active.as_ref()?;
-        (!active.any_audio && !active.filler_played).then(|| active.heard_at + FILLER_AFTER)
+        (active.confirmed && !active.any_audio && !active.filler_played)
+            .then(|| active.heard_at + FILLER_AFTER)
     }
 
     /// A turn is being transcribed or answered.

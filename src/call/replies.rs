@@ -65,7 +65,47 @@ impl Session {
         self.say_phrase(phrases::FILLER).await;
     }
 
+    /// A finished utterance: confirms an eager turn already transcribing it, or starts a new turn.
     pub(super) async fn on_utterance(&mut self, utterance: Utterance) {
+        let emitted_at = utterance.pcm_start_sample + utterance.pcm.len() as u64;
+        let endpoint_ms = emitted_at.saturating_sub(utterance.end_sample) / 8;
+        let Some(conversation) = &mut self.conversation else {
+            return;
+        };
+        if let Some(active) = &mut conversation.active
+            && !active.confirmed
+            && active.start_sample == utterance.start_sample
+        {
+            // The hangover confirmed the end the eager turn guessed: its STT is already under way
+            // (or done), and that time is hidden from the caller.
+            active.confirmed = true;
+            active.heard_at = Instant::now();
+            active.endpoint_ms = endpoint_ms;
+            let id = active.id;
+            if let Some(early) = active.early.take() {
+                Box::pin(self.on_turn_event(id, early)).await;
+            }
+            return;
+        }
+        self.start_turn(utterance, endpoint_ms, true);
+    }
+
+    /// Eager transcription: the silence after speech reached the eager threshold, so STT starts now.
+    /// The turn stays unconfirmed (its result is held) until the full hangover confirms the end.
+    pub(super) fn on_tentative(&mut self, utterance: Utterance) {
+        self.start_turn(utterance, 0, false);
+    }
+
+    /// Speech came back before the hangover ended: the eager guess is dropped.
+    pub(super) fn on_resumed(&mut self) {
+        if let Some(conversation) = &mut self.conversation
+            && conversation.active.as_ref().is_some_and(|a| !a.confirmed)
+        {
+            conversation.cancel_turn();
+        }
+    }
+
+    fn start_turn(&mut self, utterance: Utterance, endpoint_ms: u64, confirmed: bool) {
         let Some(conversation) = &mut self.conversation else {
             return;
         };
@@ -74,13 +114,14 @@ impl Session {
         conversation.next_turn += 1;
         let id = conversation.next_turn;
         let cancel = conversation.call_cancel.child_token();
-        let emitted_at = utterance.pcm_start_sample + utterance.pcm.len() as u64;
-        let endpoint_ms = emitted_at.saturating_sub(utterance.end_sample) / 8;
         conversation.active = Some(ActiveTurn {
             id,
             cancel: cancel.clone(),
             heard_at: Instant::now(),
             endpoint_ms,
+            start_sample: utterance.start_sample,
+            confirmed,
+            early: None,
             sentence_samples: 0,
             sentence_started: None,
             any_audio: false,
@@ -107,6 +148,12 @@ impl Session {
             .map(|a| a.id);
         if current != Some(id) {
             return None; // a cancelled or superseded turn's late message
+        }
+        let active = self.conversation.as_mut()?.active.as_mut()?;
+        if !active.confirmed {
+            // An eager turn's transcript waits for the hangover to confirm the utterance.
+            active.early = Some(event);
+            return None;
         }
         match event {
             TurnEvent::Transcribed { text, stt_ms } => self.on_transcript(text, stt_ms).await,

@@ -329,7 +329,11 @@ impl Session {
                     "speech too short to be an utterance"
                 );
             }
-            EndpointEvent::Tentative(_) | EndpointEvent::Resumed { .. } => {}
+            EndpointEvent::Tentative(utterance) if self.ctx.mode == AgentMode::Ai => {
+                self.on_tentative(utterance)
+            }
+            EndpointEvent::Resumed { .. } => self.on_resumed(),
+            EndpointEvent::Tentative(_) => {}
         }
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::twilio_auth::{check, public_base, websocket_url};
 use super::voice::TOKEN_PARAMETER;
-use crate::call::session::{self, CallContext, Reconnect};
+use crate::call::session::{self, CallContext, Reconnect, SilencePolicy};
 use crate::call::{OutboundCommand, SessionInput};
 use crate::clock::now_ms;
 use crate::store::{Business, Call};
@@ -57,7 +57,7 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
     let report = serve_stream(
         Box::pin(socket),
         limits,
-        EndpointConfig::default(),
+        endpoint_config(&state.settings.conversation),
         move |start| attach(attach_state, start, stream_url),
     )
     .await;
@@ -179,7 +179,10 @@ fn call_context(
             wait: RECONNECT_WAIT,
         }),
         after_call: state.settings.after_call.clone(),
-        silence: Default::default(),
+        silence: SilencePolicy {
+            after: state.settings.conversation.silence_prompt_after,
+            max_prompts: state.settings.conversation.silence_prompts,
+        },
         outbox: state.outbox.clone(),
     }
 }
@@ -196,6 +199,16 @@ fn public_base_of(stream_url: &url::Url) -> url::Url {
     let _ = base.set_scheme(scheme);
     base.set_path("/");
     base
+}
+
+/// The endpointer as configured; the rest of its settings keep their measured defaults.
+pub fn endpoint_config(conversation: &crate::config::ConversationSettings) -> EndpointConfig {
+    EndpointConfig {
+        start_ms: conversation.vad_start_ms,
+        hangover_ms: conversation.vad_hangover_ms,
+        eager_ms: conversation.eager_stt_ms,
+        ..EndpointConfig::default()
+    }
 }
 
 /// How long a call redirected to `<Say>` may take to come back on a new stream.

@@ -1,0 +1,184 @@
+//! Every setting: its environment name, default and meaning. The README's configuration table and the
+//! TOML file keys follow this list.
+
+/// Every setting: (environment name, default, meaning). The README's table is generated from the same facts.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "SICHA_BIND",
+        "0.0.0.0:8080",
+        "address the server listens on",
+    ),
+    (
+        "SICHA_PUBLIC_URL",
+        "",
+        "https origin Twilio reaches (builds the wss:// stream URL, validates signatures)",
+    ),
+    (
+        "SICHA_DATABASE_URL",
+        "sqlite://sicha.db",
+        "sqlite://FILE (created and migrated on start) or postgres://…",
+    ),
+    (
+        "SICHA_INSTANCE_ID",
+        "(host name)",
+        "names this instance's calls, so a restart reconciles only its own",
+    ),
+    ("TWILIO_ACCOUNT_SID", "", "Twilio account (REST calls)"),
+    (
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "validates Twilio signatures and authenticates REST calls (secret)",
+    ),
+    (
+        "TWILIO_API_BASE",
+        "https://api.twilio.com/2010-04-01",
+        "Twilio REST base URL",
+    ),
+    (
+        "SICHA_STREAM_SECRET",
+        "(derived from TWILIO_AUTH_TOKEN)",
+        "key for stream tokens; set the same on every instance (secret)",
+    ),
+    (
+        "SICHA_STREAM_TOKEN_TTL_SECS",
+        "60",
+        "how long a stream token issued by the voice webhook stays valid",
+    ),
+    (
+        "SICHA_MAX_CALLS",
+        "200",
+        "concurrent live calls; further calls hear a busy message",
+    ),
+    (
+        "SICHA_MAX_CALL_SECS",
+        "1800",
+        "a call is ended after this long",
+    ),
+    (
+        "SICHA_MAX_WS_MESSAGE_BYTES",
+        "65536",
+        "larger Media Streams messages close the socket",
+    ),
+    (
+        "SICHA_MAX_WS_MESSAGES_PER_SEC",
+        "200",
+        "sustained inbound message rate beyond which the socket is closed",
+    ),
+    (
+        "SICHA_SHUTDOWN_GRACE_SECS",
+        "30",
+        "on SIGTERM, live calls may run this long before they are ended",
+    ),
+    (
+        "OPENAI_API_KEY",
+        "",
+        "key for the OpenAI-compatible STT, LLM and TTS endpoints (secret; none for local servers)",
+    ),
+    (
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "OpenAI-compatible API base (vLLM, llama.cpp server, speaches… work too)",
+    ),
+    ("SICHA_STT_MODEL", "whisper-1", "speech-to-text model"),
+    ("SICHA_LLM_MODEL", "gpt-4o", "chat model"),
+    (
+        "SICHA_TTS",
+        "google,openai,espeak",
+        "text-to-speech providers in fallback order: google, openai, elevenlabs, espeak",
+    ),
+    (
+        "SICHA_OPENAI_TTS_MODEL",
+        "gpt-4o-mini-tts",
+        "OpenAI speech model",
+    ),
+    ("SICHA_OPENAI_TTS_VOICE", "alloy", "OpenAI speech voice"),
+    (
+        "GOOGLE_TTS_API_KEY",
+        "",
+        "Google Cloud Text-to-Speech key (secret)",
+    ),
+    (
+        "GOOGLE_TTS_BASE_URL",
+        "https://texttospeech.googleapis.com",
+        "Google Cloud Text-to-Speech base",
+    ),
+    (
+        "GOOGLE_TTS_VOICE",
+        "he-IL-Wavenet-A",
+        "default Google he-IL voice (a business's --voice overrides it)",
+    ),
+    ("ELEVENLABS_API_KEY", "", "ElevenLabs key (secret)"),
+    (
+        "ELEVENLABS_BASE_URL",
+        "https://api.elevenlabs.io",
+        "ElevenLabs base",
+    ),
+    ("ELEVENLABS_VOICE_ID", "", "ElevenLabs voice id"),
+    (
+        "SICHA_CRM_WEBHOOK_URL",
+        "",
+        "after each call, POST the CRM interaction as JSON here (through the outbox, with retries)",
+    ),
+    (
+        "SICHA_POST_CALL_SMS",
+        "off",
+        "after each call, text a summary: off, caller or business",
+    ),
+    (
+        "SICHA_CALL_SUMMARY",
+        "off",
+        "on: the LLM writes a short summary of each call for the CRM interaction",
+    ),
+    (
+        "SICHA_RECORDINGS_DIR",
+        "",
+        "when set, both tracks of every call are recorded to DIR/CALLSID.opus",
+    ),
+    (
+        "SICHA_ADMIN_USER",
+        "",
+        "user name for the web pages; without it and a password hash the pages answer 503",
+    ),
+    (
+        "SICHA_ADMIN_PASSWORD_HASH",
+        "",
+        "argon2 PHC string of the web password, made by `sicha admin hash-password` (secret)",
+    ),
+    (
+        "SICHA_SESSION_TTL_SECS",
+        "43200",
+        "a web sign-in lasts this long (sessions live in memory: a restart signs everyone out)",
+    ),
+    (
+        "SICHA_SIGN_IN_MAX_FAILURES",
+        "5",
+        "failed sign-ins per client address and per user name in 15 minutes before further tries are refused",
+    ),
+    (
+        "SICHA_VAD_START_MS",
+        "120",
+        "caller speech needed to open an utterance (and to barge in over the agent)",
+    ),
+    (
+        "SICHA_VAD_HANGOVER_MS",
+        "600",
+        "caller silence that closes an utterance",
+    ),
+    (
+        "SICHA_EAGER_STT_MS",
+        "off",
+        "silence after which speech-to-text starts early (below the hangover), or off",
+    ),
+    (
+        "SICHA_SILENCE_PROMPT_SECS",
+        "8",
+        "a quiet line for this long gets \"are you still there?\"",
+    ),
+    (
+        "SICHA_SILENCE_PROMPTS",
+        "2",
+        "unanswered silence prompts before the agent says goodbye and hangs up",
+    ),
+    ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
+    ("SICHA_LOG_FORMAT", "text", "text or json"),
+];

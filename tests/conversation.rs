@@ -37,11 +37,12 @@ async fn world_with(db: &str, tts: &str, more: &[(&str, &str)]) -> World {
         .unwrap();
     let openai_base = openai.base_url().to_string();
     let twilio_base = twilio.base_url().to_string();
-    let extra = [
+    let mut extra = vec![
         ("OPENAI_BASE_URL", openai_base.as_str()),
         ("TWILIO_API_BASE", twilio_base.as_str()),
         ("SICHA_TTS", tts),
     ];
+    extra.extend_from_slice(more);
     let app = spawn_app_with(
         db,
         &extra,

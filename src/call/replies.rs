@@ -97,11 +97,12 @@ impl Session {
     }
 
     /// Speech came back before the hangover ended: the eager guess is dropped.
-    pub(super) fn on_resumed(&mut self) {
+    pub(super) async fn on_resumed(&mut self) {
         if let Some(conversation) = &mut self.conversation
             && conversation.active.as_ref().is_some_and(|a| !a.confirmed)
         {
             conversation.cancel_turn();
+            self.event("eager_dropped", None).await;
         }
     }
 

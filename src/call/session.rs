@@ -332,7 +332,7 @@ impl Session {
             EndpointEvent::Tentative(utterance) if self.ctx.mode == AgentMode::Ai => {
                 self.on_tentative(utterance)
             }
-            EndpointEvent::Resumed { .. } => self.on_resumed(),
+            EndpointEvent::Resumed { .. } => self.on_resumed().await,
             EndpointEvent::Tentative(_) => {}
         }
     }

@@ -124,6 +124,9 @@ impl RateGate {
 /// Reusable buffers of the inbound audio path: allocated once per stream, reused for every frame.
 struct InboundAudio {
     endpointer: Endpointer,
+    /// The first media frame's arrival and its stream timestamp: later frames are compared with it
+    /// to see how far behind real time the loop runs (`sicha_inbound_lag_seconds`).
+    anchor: Option<(Instant, u64)>,
     mulaw: Vec<u8>,
     pcm: Vec<i16>,
 }
@@ -132,9 +135,24 @@ impl InboundAudio {
     fn new(config: EndpointConfig) -> Self {
         Self {
             endpointer: Endpointer::new(config),
+            anchor: None,
             mulaw: Vec::with_capacity(FRAME_SAMPLES * 4),
             pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
         }
+    }
+
+    /// Records how late this frame is processed, relative to the first frame and the stream's own
+    /// media timestamps (milliseconds since the stream started).
+    fn observe_lag(&mut self, timestamp: Option<&str>) {
+        let Some(media_ms) = timestamp.and_then(|t| t.parse::<u64>().ok()) else {
+            return;
+        };
+        let now = Instant::now();
+        let (first_at, first_ms) = *self.anchor.get_or_insert((now, media_ms));
+        let expected =
+            first_at + std::time::Duration::from_millis(media_ms.saturating_sub(first_ms));
+        let lag = now.saturating_duration_since(expected);
+        metrics::histogram!("sicha_inbound_lag_seconds").record(lag.as_secs_f64());
     }
 
     /// Decodes one media payload and runs the endpointer; speech events go to `on_event`.
@@ -348,6 +366,7 @@ async fn handle_message(
             if media.track.as_deref().is_some_and(|t| t != "inbound") {
                 return Flow::Continue;
             }
+            audio.observe_lag(media.timestamp.as_deref());
             let mut events = Vec::new();
             match audio.push_payload(&media.payload, |event| events.push(event)) {
                 Ok(bytes) => {

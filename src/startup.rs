@@ -134,11 +134,18 @@ impl Application {
         // queued in the database for the next start (or another instance).
         let outbox_stop = CancellationToken::new();
         let outbox = self.outbox.spawn(outbox_stop.clone());
+        // Used stream-token nonces are only needed while a token could still be presented.
+        let pruner = prune_used_tokens(
+            state.store.clone(),
+            state.settings.stream_token_ttl,
+            outbox_stop.clone(),
+        );
         let graceful = async move {
             shutdown.await;
             drain_calls(&state).await;
             outbox_stop.cancel();
             let _ = outbox.await;
+            let _ = pruner.await;
         };
         axum::serve(
             self.listener,
@@ -173,6 +180,30 @@ async fn drain_calls(state: &AppState) {
     }
     state.registry.end_all();
     state.registry.wait_finished().await;
+}
+
+/// Every few minutes, forgets used stream-token nonces older than any token could live. Stops with
+/// `stop` (cancelled at shutdown by `run_until`).
+fn prune_used_tokens(
+    store: Store,
+    ttl: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(300);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let cutoff = now_ms() - 2 * ttl.as_millis() as i64 - every.as_millis() as i64;
+            match store.prune_stream_tokens(cutoff).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "old stream-token nonces pruned"),
+                Err(error) => tracing::warn!(%error, "could not prune old stream-token nonces"),
+            }
+        }
+    })
 }
 
 /// Synthesises the fixed phrases and every business's greeting in the background, so the first

@@ -137,6 +137,19 @@ async fn screenshot(client: &Client, width: u32, name: &str) -> PathBuf {
     path
 }
 
+/// The URL once the browser has navigated away from `path` (a form's redirect may still be under
+/// way when the click returns); gives up after a few seconds and returns where it is.
+async fn left(client: &Client, path: &str) -> url::Url {
+    for _ in 0..50 {
+        let url = client.current_url().await.unwrap();
+        if url.path() != path {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.current_url().await.unwrap()
+}
+
 async fn script(client: &Client, source: &str) -> Value {
     client.execute(source, vec![]).await.unwrap()
 }
@@ -178,7 +191,7 @@ async fn walk(
     form.set_by_name("user", ADMIN).await.unwrap();
     form.set_by_name("password", PASSWORD).await.unwrap();
     form.submit().await.unwrap();
-    let url = client.current_url().await.unwrap();
+    let url = left(client, "/sign-in").await;
     check(
         url.path() == "/customers",
         &format!("not back at the customers: {url}"),
@@ -192,6 +205,14 @@ async fn walk(
         "the session cookie is visible to scripts",
     )?;
 
+    screenshot(client, 390, "customers-phone.png").await;
+    client
+        .goto(&app.url("/calls?event=barge_in"))
+        .await
+        .unwrap();
+    screenshot(client, 390, "calls-phone.png").await;
+    client.goto(&app.url("/customers")).await.unwrap();
+
     // The customer, then their call.
     client
         .find(Locator::XPath("//a[contains(., 'דנה כהן')]"))
@@ -200,7 +221,7 @@ async fn walk(
         .click()
         .await
         .unwrap();
-    let url = client.current_url().await.unwrap();
+    let url = left(client, "/customers").await;
     check(
         url.path() == format!("/customers/{}", world.dana_id),
         &format!("not on Dana's page: {url}"),
@@ -212,7 +233,7 @@ async fn walk(
         .click()
         .await
         .unwrap();
-    let url = client.current_url().await.unwrap();
+    let url = left(client, &format!("/customers/{}", world.dana_id)).await;
     check(
         url.path() == "/calls/CAweb1",
         &format!("not on the call: {url}"),

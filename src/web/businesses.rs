@@ -18,7 +18,7 @@ struct BusinessRow {
     id: String,
     name: String,
     number: String,
-    calls: i64,
+    calls: String,
 }
 
 #[derive(Template)]
@@ -40,7 +40,7 @@ pub async fn list(
         .await?
         .into_iter()
         .map(|b| BusinessRow {
-            calls: counts.get(&b.id).copied().unwrap_or(0),
+            calls: format::calls_count(counts.get(&b.id).copied().unwrap_or(0)),
             id: b.id,
             name: b.name,
             number: b.number,

@@ -45,7 +45,7 @@ struct CustomerRow {
     phone: String,
     business_name: String,
     last_contact: String,
-    calls: i64,
+    calls: String,
 }
 
 #[derive(Template)]
@@ -74,7 +74,7 @@ pub async fn list(
             name: c.name,
             phone: c.phone,
             business_name: c.business_name,
-            calls: c.calls,
+            calls: format::calls_count(c.calls),
         })
         .collect();
     render(CustomersPage {

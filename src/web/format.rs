@@ -108,6 +108,15 @@ pub fn status_label(status: CallStatus) -> &'static str {
     }
 }
 
+/// "שיחה אחת" or "N שיחות".
+pub fn calls_count(calls: i64) -> String {
+    if calls == 1 {
+        "שיחה אחת".to_string()
+    } else {
+        format!("{calls} שיחות")
+    }
+}
+
 /// A Hebrew name for an end reason; unknown reasons are shown as recorded.
 pub fn end_reason_label(reason: &str) -> String {
     let label = match reason {
@@ -209,6 +218,8 @@ mod tests {
         assert_eq!(duration(3_723_000), "1:02:03");
         assert_eq!(call_length(1000, None, Some(5)), "0:05");
         assert_eq!(call_length(1000, None, None), "—");
+        assert_eq!(calls_count(1), "שיחה אחת");
+        assert_eq!(calls_count(0), "0 שיחות");
     }
 
     #[test]

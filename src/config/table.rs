@@ -182,3 +182,15 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),
 ];
+
+#[cfg(test)]
+mod tests {
+    /// The README's configuration table is the user's reference: every setting must be in it.
+    #[test]
+    fn every_setting_is_documented_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        for (name, _, _) in super::SETTINGS {
+            assert!(readme.contains(&format!("`{name}`")), "{name} is missing from README.md");
+        }
+    }
+}

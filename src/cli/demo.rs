@@ -42,8 +42,9 @@ pub struct DemoArgs {
     /// Keep the call records: the SQLite database goes into DIR (created if needed).
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
-    /// Server log filter; warnings only by default, so the conversation stays readable.
-    #[arg(long, default_value = "warn", value_name = "FILTER")]
+    /// Server log filter; warnings only by default (and not the one about the web pages being off),
+    /// so the conversation stays readable.
+    #[arg(long, default_value = "warn,sicha::web=error", value_name = "FILTER")]
     pub log: String,
 }
 
@@ -93,6 +94,13 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     .context("starting the server")?;
     let server_url = Url::parse(&format!("http://{}/", app.local_addr()))?;
     let store = app.state().store.clone();
+    // A server that has been up a while has its greeting synthesised already; the demo's has just
+    // started, so it makes sure of that first (the background warm-up may still be going).
+    if let Some(agent) = &app.state().agent
+        && let Err(error) = agent.phrase(demo_business::GREETING, None).await
+    {
+        tracing::warn!(%error, "the greeting could not be synthesised ahead");
+    }
     // The server task: owned here, told to stop through `stop` once the call is over, and awaited
     // so the records are complete before the summary and cleanup.
     let (stop, stopped) = oneshot::channel::<()>();
@@ -133,7 +141,6 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
             "records: {} was temporary and is now removed (--keep DIR keeps it)",
             db_path.display()
         )?;
-        records.remove();
     } else {
         writeln!(out, "records: {}", db_path.display())?;
         writeln!(
@@ -365,7 +372,7 @@ fn print_turn_timings(
     Ok(())
 }
 
-/// Where the demo's database lives: a directory of its own, removed afterwards unless kept.
+/// Where the demo's database lives: a directory of its own, removed when dropped unless kept.
 struct RecordsDir {
     dir: PathBuf,
     temporary: bool,
@@ -383,8 +390,11 @@ impl RecordsDir {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Self { dir, temporary })
     }
+}
 
-    fn remove(self) {
+impl Drop for RecordsDir {
+    /// A temporary directory goes however the demo ends, failures included.
+    fn drop(&mut self) {
         if self.temporary {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

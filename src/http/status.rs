@@ -3,13 +3,12 @@
 //! Both are signed like the voice webhook. Twilio's view of the call (its final status and billed
 //! duration) is kept beside ours; a call that ended before any stream started is finalised here.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use serde_json::json;
 
 use super::AppState;
-use super::twilio_auth::{check, field, form_pairs, public_base, request_url};
+use super::twilio_auth::{SignedForm, field};
 use crate::clock::now_ms;
 use crate::store::CallStatus;
 
@@ -24,19 +23,8 @@ fn terminal_status(twilio_status: &str) -> Option<CallStatus> {
 
 pub async fn call_status(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(params): SignedForm,
 ) -> StatusCode {
-    let params = form_pairs(&body);
-    if let Err(status) = check(
-        &state,
-        &headers,
-        &request_url(&public_base(&state, &headers), &uri),
-        &params,
-    ) {
-        return status;
-    }
     let (Some(call_sid), Some(twilio_status)) =
         (field(&params, "CallSid"), field(&params, "CallStatus"))
     else {
@@ -72,19 +60,8 @@ pub async fn call_status(
 
 pub async fn stream_status(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(params): SignedForm,
 ) -> StatusCode {
-    let params = form_pairs(&body);
-    if let Err(status) = check(
-        &state,
-        &headers,
-        &request_url(&public_base(&state, &headers), &uri),
-        &params,
-    ) {
-        return status;
-    }
     let (Some(call_sid), Some(event)) = (field(&params, "CallSid"), field(&params, "StreamEvent"))
     else {
         tracing::warn!("stream status callback without CallSid or StreamEvent");

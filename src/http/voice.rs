@@ -5,14 +5,13 @@
 //! connected to our Media Streams socket with a token bound to the CallSid. Unknown number, no capacity
 //! or shutting down: a polite Hebrew message and a hang-up, and the call is still on record.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::AppState;
-use super::twilio_auth::{check, field, form_pairs, public_base, request_url, websocket_url};
+use super::twilio_auth::{SignedForm, field, public_base, websocket_url};
 use crate::clock::now_ms;
 use crate::store::{CallStatus, NewCall};
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
@@ -26,16 +25,11 @@ pub const TOKEN_PARAMETER: &str = "token";
 
 pub async fn voice_webhook(
     State(state): State<AppState>,
-    uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    SignedForm(params): SignedForm,
 ) -> Response {
     let started = Instant::now();
     let base = public_base(&state, &headers);
-    let params = form_pairs(&body);
-    if let Err(status) = check(&state, &headers, &request_url(&base, &uri), &params) {
-        return status.into_response();
-    }
     let response = answer(&state, &base, &params).await;
     metrics::histogram!("sicha_webhook_seconds", "route" => "voice")
         .record(started.elapsed().as_secs_f64());

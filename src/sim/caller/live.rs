@@ -113,6 +113,10 @@ impl<'a> LiveCall<'a> {
         frames.set_missed_tick_behavior(MissedTickBehavior::Burst);
         while !matches!(self.phase, Phase::Done) {
             let mark_due = self.playback.next_mark_due();
+            // Biased, in this order: a due mark is echoed before anything else (the server times
+            // what the caller heard from it); the frame clock comes before the socket so a burst of
+            // agent audio cannot stall the caller's 20 ms pacing. `recv` is cancel-safe: a message
+            // not yet read when another branch wins stays in the socket for the next turn.
             tokio::select! {
                 biased;
                 _ = tokio::time::sleep_until(mark_due.unwrap_or_else(Instant::now)), if mark_due.is_some() => {

@@ -445,6 +445,32 @@ async fn a_recorded_call_leaves_an_ogg_opus_file_on_the_call() {
         let text = String::from_utf8_lossy(&info.stdout);
         assert!(info.status.success(), "{text}");
         assert!(text.contains("Channels: 2"), "{text}");
+        // The right channel is the agent: the echo played back must be in it, not silence.
+        let decoded = dir.path().join("decoded.wav");
+        let status = std::process::Command::new("opusdec")
+            .args([
+                "--quiet",
+                "--rate",
+                "8000",
+                &path,
+                decoded.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let stat = std::process::Command::new("sox")
+            .arg(&decoded)
+            .args(["-n", "remix", "2", "stat"])
+            .output()
+            .expect("sox is installed by scripts/install");
+        let report = String::from_utf8_lossy(&stat.stderr);
+        let rms: f64 = report
+            .lines()
+            .find(|l| l.starts_with("RMS     amplitude"))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no RMS in {report}"));
+        assert!(rms > 0.005, "the agent track is silent: {report}");
         app.shutdown().await;
     })
     .await;

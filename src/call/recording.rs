@@ -77,9 +77,13 @@ impl CallRecording {
 
     /// The caller's audio, in arrival order; advances the clock and writes the agent audio that played.
     pub fn caller(&mut self, pcm: &[i16]) -> Result<(), RecordingError> {
+        // The agent's audio for this stretch goes in first: the writer encodes as soon as the caller
+        // track is long enough, and audio placed after that would be too late.
+        let end = self.caller_position + pcm.len() as u64;
+        self.play_pending_until(end)?;
         self.writer.push_caller_at(self.caller_position, pcm)?;
-        self.caller_position += pcm.len() as u64;
-        self.play_pending_until(self.caller_position)
+        self.caller_position = end;
+        Ok(())
     }
 
     /// Agent audio as sent to Twilio (μ-law); it plays after whatever is still pending.
@@ -116,10 +120,10 @@ impl CallRecording {
         let end = self.agent_position + self.pending.len() as u64;
         if end > self.caller_position {
             // Pad the caller track so the agent's last words fit in the file.
+            self.play_pending_until(end)?;
             let silence = vec![0i16; (end - self.caller_position) as usize];
             self.writer.push_caller_at(self.caller_position, &silence)?;
             self.caller_position = end;
-            self.play_pending_until(end)?;
         }
         let mut file = self.writer.finish()?;
         std::io::Write::flush(&mut file).map_err(|source| RecordingError::File {
@@ -146,6 +150,11 @@ mod tests {
         recording.clear(); // barge-in: the rest never plays
         recording.caller(&[0; 800]).unwrap();
         assert_eq!(recording.agent_position, 1600);
+        assert_eq!(
+            recording.writer.late_samples(),
+            0,
+            "no agent audio arrived after its stretch was encoded"
+        );
         let path = recording.finish().unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
     }

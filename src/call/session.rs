@@ -110,6 +110,8 @@ pub(super) struct Session {
     pub(super) stop_reason: Option<String>,
     /// Since when the line has been quiet on both sides (AI calls); `None` while anyone speaks.
     quiet_since: Option<Instant>,
+    /// Between the caller's SpeechStarted and the end of that utterance.
+    caller_speaking: bool,
     /// "Are you still there?" prompts said since the caller last spoke.
     silence_prompts: u32,
     /// The call's recording, when `SICHA_RECORDINGS_DIR` is set. Behind a mutex only to make the
@@ -154,6 +156,7 @@ pub async fn run(
         end_after_playback: None,
         stop_reason: None,
         quiet_since: None,
+        caller_speaking: false,
         silence_prompts: 0,
         recording: None,
     };
@@ -213,7 +216,9 @@ impl Session {
                 if !self.playback.is_audible() {
                     if let Some(conversation) = &mut self.conversation {
                         conversation.commit_spoken_if_done(&self.ctx).await;
-                        if !conversation.turn_in_flight() {
+                        // Quiet only when nobody is talking: not mid-utterance (a barge-in's cleared
+                        // marks echo while the caller speaks), not while a turn is being answered.
+                        if !conversation.turn_in_flight() && !self.caller_speaking {
                             self.quiet_since = Some(Instant::now());
                         }
                     }
@@ -303,12 +308,14 @@ impl Session {
         match event {
             EndpointEvent::SpeechStarted { start_sample } => {
                 self.quiet_since = None;
+                self.caller_speaking = true;
                 self.silence_prompts = 0;
                 if self.playback.is_audible() {
                     self.barge_in(start_sample).await;
                 }
             }
             EndpointEvent::Utterance(utterance) => {
+                self.caller_speaking = false;
                 let seconds = (utterance.end_sample - utterance.start_sample) as f64 / 8000.0;
                 tracing::info!(seconds, forced = utterance.forced, "caller utterance");
                 match self.ctx.mode {
@@ -323,6 +330,7 @@ impl Session {
                 start_sample,
                 end_sample,
             } => {
+                self.caller_speaking = false;
                 tracing::debug!(
                     start_sample,
                     end_sample,
@@ -360,6 +368,11 @@ impl Session {
         let Some(outbound) = &self.outbound else {
             return false;
         };
+        // The agent is talking: the line is not quiet.
+        self.quiet_since = None;
+        if let Some(recording) = &mut self.recording {
+            recording.get_mut().expect("recording lock").agent(&mulaw);
+        }
         // A closed channel means the stream is ending; its StreamEnded is on the way.
         outbound.send(OutboundCommand::Audio(mulaw)).await.is_ok()
     }

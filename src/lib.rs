@@ -15,8 +15,10 @@
 //! - [`deliveries`] after-call CRM webhooks and SMS through the durable outbox, and the worker delivering them.
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
 //! - [`sim`]       local stand-ins for paid services (Twilio REST, ...), used by tests, demo and bench.
+//! - [`bench`]     `sicha bench`: whole-call latency, per-stage breakdown and capacity, with report and plots.
 //! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
 
+pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod clock;

@@ -1,7 +1,8 @@
-//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`, `demo`, `call`.
+//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`, `demo`, `call`, `bench`.
 //! Everything here is thin: parse, load settings, call into the library, print.
 
 pub mod admin;
+pub mod bench;
 pub mod business;
 pub mod call;
 pub mod calls;
@@ -45,6 +46,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Play a fixture as a Twilio caller against a running sicha and show the call from the caller's side.
     Call(call::CallArgs),
+    /// Whole-call latency, per-stage times and capacity: N simulated calls, C at a time, with report and plots.
+    Bench(bench::BenchArgs),
     /// Web page administration: make the password hash for SICHA_ADMIN_PASSWORD_HASH.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -89,6 +92,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args, &mut std::io::stdout()).await,
         Command::Call(args) => call::run(args, &mut std::io::stdout()).await,
+        Command::Bench(args) => bench::run(args, &mut std::io::stdout()).await,
         Command::Admin(cmd) => admin::run(cmd, &mut std::io::stdout()),
     }
 }

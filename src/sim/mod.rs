@@ -7,6 +7,7 @@
 //!   Twilio's [`playback`] buffer emulated (marks, `clear`), every event timed in a `CallTrace`.
 //! - [`google_tts`] Google Cloud Text-to-Speech (`text:synthesize`, μ-law WAV in base64).
 //! - [`elevenlabs`] ElevenLabs streaming text-to-speech (raw μ-law 8 kHz).
+//! - [`world`] all the stand-ins together, and the settings that point a server at them.
 
 pub mod caller;
 pub mod elevenlabs;
@@ -16,3 +17,4 @@ pub mod playback;
 pub mod scenario;
 pub mod twilio_api;
 pub mod twilio_caller;
+pub mod world;

@@ -1,0 +1,143 @@
+//! `sicha bench` as the real binary: a short run (two calls at once, instant providers, a time-lapse
+//! of the scripts) against the server it starts itself. Checks the shape of report.json and that
+//! the plots were drawn; never how fast anything was.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Every latency in the report, as {p50, p95, p99, max}.
+const LATENCIES: [&str; 11] = [
+    "v2v_ms",
+    "endpoint_ms",
+    "stt_ms",
+    "llm_ttft_ms",
+    "llm_first_sentence_ms",
+    "tts_ttfb_ms",
+    "overhead_ms",
+    "greeting_ms",
+    "barge_in_ms",
+    "webhook_ms",
+    "inbound_lag_ms",
+];
+
+fn sicha_binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sicha"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SICHA_") || name.starts_with("TWILIO_") || name.starts_with("OPENAI_")
+        {
+            command.env_remove(name);
+        }
+    }
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scripts"))
+}
+
+fn number(report: &Value, pointer: &str) -> f64 {
+    report
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{pointer} is not a number in {report:#}"))
+}
+
+#[test]
+fn a_short_bench_writes_a_complete_report_and_both_plots() {
+    let out = tempfile::tempdir().unwrap();
+    let output = sicha_binary()
+        .args([
+            "bench",
+            "--calls",
+            "2",
+            "--concurrency",
+            "2",
+            "--profile",
+            "instant",
+            "--speed",
+            "4",
+            "--fixtures",
+        ])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "sicha bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("voice to voice"), "no table:\n{stdout}");
+
+    let text = std::fs::read_to_string(out.path().join("report.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["calls"], 2);
+    assert_eq!(report["concurrency"], 2);
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert!(number(&report, "/turns") > 0.0);
+    for key in LATENCIES {
+        for field in ["p50", "p95", "p99", "max"] {
+            assert!(
+                report[key].get(field).is_some(),
+                "{key}.{field} missing in {report:#}"
+            );
+        }
+    }
+    // Both calls answered, and the server's records were read: every answer has its stages.
+    for key in [
+        "v2v_ms",
+        "stt_ms",
+        "tts_ttfb_ms",
+        "overhead_ms",
+        "greeting_ms",
+    ] {
+        number(&report, &format!("/{key}/p50"));
+        number(&report, &format!("/{key}/max"));
+    }
+    // The second call barges in.
+    number(&report, "/barge_in_ms/p50");
+    // The frame counter and the lag histogram came from the server's /metrics.
+    number(&report, "/frames_sent");
+    number(&report, "/frames_lost");
+    number(&report, "/inbound_lag_ms/p99");
+    // The server was a child process, so its CPU and memory were read.
+    number(&report, "/cpu_pct_per_call");
+    number(&report, "/rss_kb_per_call");
+    assert_eq!(report["target"], "child");
+    assert_eq!(report["profile"], "instant");
+    assert_eq!(report["eager"], false);
+    number(&report, "/vad/start_ms");
+    number(&report, "/vad/hangover_ms");
+    assert!(report["vad"]["eager_stt_ms"].is_null());
+    assert!(report.get("git_commit").is_some());
+    assert!(number(&report, "/machine/cores") >= 1.0);
+    let targets = report["targets"].as_array().unwrap();
+    assert!(targets.len() >= 6, "{targets:?}");
+
+    for plot in ["v2v_cdf.svg", "stages_p50.svg"] {
+        let svg = std::fs::read_to_string(out.path().join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{plot}");
+        assert!(svg.contains("<rect") || svg.contains("<polyline"), "{plot}");
+    }
+}
+
+#[test]
+fn an_empty_fixtures_directory_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = sicha_binary()
+        .args(["bench", "--calls", "1", "--fixtures"])
+        .arg(empty.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no labelled fixtures"), "{stderr}");
+}

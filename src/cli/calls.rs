@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::bail;
 
 use super::business::e164;
+use crate::clock;
 use crate::store::{Call, CallFilter, CallStatus, Event, Store, Turn};
 
 #[derive(Debug, clap::Subcommand)]
@@ -204,43 +205,12 @@ fn minutes_seconds(ms: i64) -> String {
 
 /// `2025-06-15 15:06:40.000 UTC` from epoch milliseconds.
 pub fn format_utc(epoch_ms: i64) -> String {
-    format!(
-        "{}.{:03} UTC",
-        utc_to_the_second(epoch_ms),
-        epoch_ms.rem_euclid(1000)
-    )
+    clock::format_utc(epoch_ms, "%Y-%m-%d %H:%M:%S%.3f UTC")
 }
 
 /// `2025-06-15 15:06:40`, UTC, for table columns.
 fn utc_to_the_second(epoch_ms: i64) -> String {
-    let (year, month, day) = civil_date(epoch_ms.div_euclid(86_400_000));
-    let second_of_day = epoch_ms.rem_euclid(86_400_000) / 1000;
-    let (h, m, s) = (
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    );
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}")
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01, counting in 400-year eras (146097 days)
-/// that start on 1 March, so the leap day falls at the end of each era-year.
-fn civil_date(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    clock::format_utc(epoch_ms, "%Y-%m-%d %H:%M:%S")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CrmInteraction, DeliveryError, DeliveryFailure, KIND_SMS};
+use crate::clock;
 use crate::config::PostCallSms;
 use crate::store::{Store, validate_e164};
 use crate::twilio::rest::{self, MAX_SMS_CHARS, TwilioClient, TwilioError};
@@ -170,60 +171,10 @@ fn cut(text: &str, limit: usize) -> String {
     kept
 }
 
-/// (day, month, hour, minute) in Israel: UTC+2, UTC+3 in summer. Summer time (the 2013 law)
-/// runs from the Friday before March's last Sunday, 02:00, to October's last Sunday, 02:00.
-fn israel_local_time(epoch_ms: i64) -> (u32, u32, i64, i64) {
-    const HOUR_MS: i64 = 3_600_000;
-    const DAY_MS: i64 = 24 * HOUR_MS;
-    let (year, _, _) = civil_from_days(epoch_ms.div_euclid(DAY_MS));
-    // 02:00 standard time on the Friday is 00:00 UTC; 02:00 summer time on the Sunday is 23:00
-    // UTC on the Saturday.
-    let summer_starts = (last_sunday(year, 3) - 2) * DAY_MS;
-    let summer_ends = last_sunday(year, 10) * DAY_MS - HOUR_MS;
-    let offset = if (summer_starts..summer_ends).contains(&epoch_ms) {
-        3 * HOUR_MS
-    } else {
-        2 * HOUR_MS
-    };
-    let local = epoch_ms + offset;
-    let (_, month, day) = civil_from_days(local.div_euclid(DAY_MS));
-    let minutes_of_day = local.rem_euclid(DAY_MS) / 60_000;
-    (day, month, minutes_of_day / 60, minutes_of_day % 60)
-}
-
-/// Days since 1970-01-01 of the last Sunday of `month` (March to November).
-fn last_sunday(year: i64, month: u32) -> i64 {
-    let last_day = days_from_civil(year, month + 1, 1) - 1;
-    // 1970-01-01 was a Thursday: adding 4 makes Sunday 0.
-    last_day - (last_day + 4).rem_euclid(7)
-}
-
-/// Days since 1970-01-01, counting in 400-year eras that start on 1 March.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+/// (day, month, hour, minute) in Israel local time, summer time included.
+fn israel_local_time(epoch_ms: i64) -> (i8, i8, i8, i8) {
+    let local = clock::in_israel(epoch_ms);
+    (local.day(), local.month(), local.hour(), local.minute())
 }
 
 /// Sends queued texts through Twilio. Cheap to clone.
@@ -283,8 +234,12 @@ mod tests {
     use crate::deliveries::TranscriptLine;
 
     /// Epoch ms of a UTC wall time.
-    fn utc(year: i64, month: u32, day: u32, hour: i64, minute: i64) -> i64 {
-        (days_from_civil(year, month, day) * 24 + hour) * 3_600_000 + minute * 60_000
+    fn utc(year: i16, month: i8, day: i8, hour: i8, minute: i8) -> i64 {
+        jiff::civil::datetime(year, month, day, hour, minute, 0, 0)
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
     }
 
     fn interaction() -> CrmInteraction {
@@ -315,7 +270,7 @@ mod tests {
 
     #[test]
     fn israel_time_follows_summer_time_switches() {
-        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        assert_eq!(israel_local_time(utc(2024, 2, 29, 12, 0)), (29, 2, 14, 0));
         // 2024: summer time from Friday 29 March to Sunday 27 October.
         assert_eq!(israel_local_time(utc(2024, 3, 28, 23, 59)), (29, 3, 1, 59));
         assert_eq!(israel_local_time(utc(2024, 3, 29, 0, 0)), (29, 3, 3, 0));

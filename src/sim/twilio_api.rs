@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot};
 use url::Url;
 
+use crate::clock;
+
 const API_VERSION: &str = "2010-04-01";
 const MAX_SMS_CHARS: usize = 1600;
 
@@ -467,35 +469,8 @@ fn now_secs() -> u64 {
 
 /// Twilio's date format, e.g. `Tue, 31 Aug 2010 20:36:29 +0000`.
 fn rfc2822(epoch_secs: u64) -> String {
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = epoch_secs / 86_400;
-    let secs_of_day = epoch_secs % 86_400;
-    // Civil date from days since 1970-01-01, counting in 400-year eras that start on 1 March.
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
-        WEEKDAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs_of_day / 3_600,
-        secs_of_day % 3_600 / 60,
-        secs_of_day % 60
-    )
+    let epoch_ms = i64::try_from(epoch_secs).map_or(i64::MAX, |secs| secs.saturating_mul(1000));
+    clock::format_utc(epoch_ms, "%a, %d %b %Y %H:%M:%S +0000")
 }
 
 #[cfg(test)]

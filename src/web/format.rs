@@ -1,6 +1,6 @@
-//! Times, durations and Hebrew labels shared by the pages. Times are shown in UTC, labelled so,
-//! because the server keeps no time-zone database.
+//! Times, durations and Hebrew labels shared by the pages. Times are shown in UTC, labelled so.
 
+use crate::clock::{format_utc, parse_date_start_ms};
 use crate::store::CallStatus;
 
 pub const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta charset=\"utf-8\">\
@@ -11,70 +11,19 @@ pub const ERROR_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta
 <title>שגיאה</title><link rel=\"stylesheet\" href=\"/static/web.css\"><main><h1>שגיאה בשרת</h1>\
 <p>הפרטים נרשמו ביומן השרת.</p></main></html>";
 
-const MS_PER_DAY: i64 = 86_400_000;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day number (the inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `2025-06-15 15:06` (UTC) from epoch milliseconds.
 pub fn time(epoch_ms: i64) -> String {
-    let (year, month, day) = civil_from_days(epoch_ms.div_euclid(MS_PER_DAY));
-    let minute_of_day = epoch_ms.rem_euclid(MS_PER_DAY) / 60_000;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        minute_of_day / 60,
-        minute_of_day % 60
-    )
+    format_utc(epoch_ms, "%Y-%m-%d %H:%M")
 }
 
 /// `15:06:40` (UTC) from epoch milliseconds.
 pub fn clock(epoch_ms: i64) -> String {
-    let second_of_day = epoch_ms.rem_euclid(MS_PER_DAY) / 1000;
-    format!(
-        "{:02}:{:02}:{:02}",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
+    format_utc(epoch_ms, "%H:%M:%S")
 }
 
 /// Midnight UTC starting a `YYYY-MM-DD` date (the value of an `<input type="date">`).
 pub fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.trim().splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * MS_PER_DAY)
+    parse_date_start_ms(text)
 }
 
 /// `0:42`, `12:05` or `1:02:03` for a length in milliseconds.

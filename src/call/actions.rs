@@ -1,16 +1,65 @@
 //! What the agent does to the call itself, through Twilio's REST API: hand it to a human, have Twilio
 //! speak when no TTS provider can, and the escalation that picks between a transfer and a promised
-//! call-back. Each records an event; each failure is logged and leaves the call running.
+//! call-back; and what a key the caller presses does, by the business's key map. Each records an
+//! event; each failure is logged and leaves the call running.
 
 use serde_json::json;
 use tokio::time::Instant;
 
 use super::agent::phrases;
-use super::session::Session;
+use super::session::{Ending, Session};
 use crate::clock::now_ms;
+use crate::store::businesses::DtmfAction;
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
 
 impl Session {
+    /// Does what the business's key map says the caller's key `digit` does.
+    pub(super) async fn on_dtmf_action(&mut self, digit: &str, action: DtmfAction) {
+        tracing::info!(digit, %action, "key mapped to an action");
+        match action {
+            DtmfAction::Transfer => {
+                let has_transfer = self
+                    .ctx
+                    .business
+                    .as_ref()
+                    .is_some_and(|b| b.transfer_to.is_some());
+                if !has_transfer {
+                    tracing::warn!(
+                        digit,
+                        "transfer key pressed but the business has no transfer number"
+                    );
+                    self.event(
+                        "transfer_failed",
+                        Some(json!({ "why": "dtmf", "digit": digit, "reason": "no transfer number" })),
+                    )
+                    .await;
+                    return;
+                }
+                // A failure is recorded as an event there; the conversation goes on.
+                self.transfer_to_human("dtmf").await;
+            }
+            DtmfAction::Callback => {
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.outcome = Some("callback_requested".into());
+                }
+                self.event(
+                    "callback_requested",
+                    Some(json!({ "reason": "dtmf", "digit": digit })),
+                )
+                .await;
+                self.say_phrase(phrases::ESCALATE_CALLBACK).await;
+            }
+            DtmfAction::Goodbye => {
+                // The caller is leaving: an answer still being worked out would only delay it.
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.cancel_turn();
+                }
+                self.say_phrase(phrases::GOODBYE).await;
+                self.end_after_playback = Some(Ending::completed("caller_pressed_goodbye"));
+            }
+        }
+    }
+
     /// The same thing three times: a person takes over where one exists, otherwise a call-back is
     /// promised and recorded.
     pub(super) async fn escalate(&mut self) {

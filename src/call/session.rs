@@ -348,9 +348,17 @@ impl Session {
     async fn on_dtmf(&mut self, digit: String) {
         tracing::info!(%digit, "caller pressed a key");
         self.event("dtmf", Some(json!({ "digit": digit }))).await;
-        // The digit map: 0 asks for a person wherever the business has one.
-        if digit == "0" && self.ctx.mode == AgentMode::Ai {
-            self.transfer_to_human("dtmf").await;
+        // Keys do something only when the agent is talking; the business's map says what.
+        if self.ctx.mode != AgentMode::Ai {
+            return;
+        }
+        let action = self
+            .ctx
+            .business
+            .as_ref()
+            .and_then(|business| business.dtmf_map.action(&digit));
+        if let Some(action) = action {
+            self.on_dtmf_action(&digit, action).await;
         }
     }
 

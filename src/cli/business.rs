@@ -11,6 +11,7 @@ use clap::builder::NonEmptyStringValueParser;
 
 use super::calls::format_utc;
 use crate::clock::now_ms;
+use crate::store::businesses::{DtmfMap, DtmfMapError};
 use crate::store::{Business, BusinessChanges, NewBusiness, Store, validate_e164};
 
 #[derive(Debug, clap::Subcommand)]
@@ -48,6 +49,10 @@ pub struct AddArgs {
     /// Where callers asking for a person are transferred, E.164.
     #[arg(long, value_parser = e164)]
     pub transfer_to: Option<String>,
+    /// What the keys callers press do, e.g. "0=transfer,9=goodbye,*=callback" (keys 0-9, *, #;
+    /// actions transfer, callback, goodbye). Without it: 0 transfers.
+    #[arg(long, value_name = "MAP", value_parser = dtmf_map)]
+    pub dtmf: Option<DtmfMap>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +77,12 @@ pub struct UpdateArgs {
     /// Never transfer callers.
     #[arg(long)]
     pub no_transfer: bool,
+    /// What the keys callers press do, e.g. "0=transfer,9=goodbye,*=callback".
+    #[arg(long, value_name = "MAP", value_parser = dtmf_map, conflicts_with = "no_dtmf")]
+    pub dtmf: Option<DtmfMap>,
+    /// Back to the default key map (0 transfers).
+    #[arg(long)]
+    pub no_dtmf: bool,
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
@@ -79,6 +90,21 @@ pub(super) fn e164(text: &str) -> Result<String, String> {
     validate_e164(text)
         .map(|()| text.to_string())
         .map_err(|error| error.to_string())
+}
+
+/// Clap's check of a key map argument, with the reason in the message.
+fn dtmf_map(text: &str) -> Result<DtmfMap, String> {
+    text.parse()
+        .map_err(|error: DtmfMapError| error.to_string())
+}
+
+/// How a key map is shown: its text, or a word when no key does anything.
+fn describe_dtmf(map: &DtmfMap) -> String {
+    if map.is_empty() {
+        "(no keys)".to_string()
+    } else {
+        map.to_string()
+    }
 }
 
 pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
@@ -104,6 +130,7 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
         system_prompt: read_prompt(&args.prompt_file)?,
         voice: args.voice,
         transfer_to: args.transfer_to,
+        dtmf_map: args.dtmf,
         now_ms: now_ms(),
     };
     let business = store.create_business(&new).await?;
@@ -130,10 +157,15 @@ async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow
         } else {
             args.transfer_to.map(Some)
         },
+        dtmf_map: if args.no_dtmf {
+            Some(None)
+        } else {
+            args.dtmf.map(Some)
+        },
     };
     if changes == BusinessChanges::default() {
         bail!(
-            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer"
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf"
         );
     }
     let business = store
@@ -152,10 +184,11 @@ async fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
     for business in businesses {
         writeln!(
             out,
-            "{}  voice {}  transfer {}",
+            "{}  voice {}  transfer {}  keys {}",
             business.number,
             business.voice.as_deref().unwrap_or("(default)"),
             business.transfer_to.as_deref().unwrap_or("(none)"),
+            describe_dtmf(&business.dtmf_map),
         )?;
         writeln!(out, "{}", business.name)?;
         writeln!(out)?;
@@ -176,6 +209,7 @@ fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
         "transfer to: {}",
         business.transfer_to.as_deref().unwrap_or("(none)")
     )?;
+    writeln!(out, "keys:        {}", describe_dtmf(&business.dtmf_map))?;
     writeln!(out, "created:     {}", format_utc(business.created_at_ms))?;
     writeln!(out, "updated:     {}", format_utc(business.updated_at_ms))?;
     for (label, text) in [

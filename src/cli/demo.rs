@@ -201,6 +201,7 @@ async fn add_demo_business(database_url: &str) -> anyhow::Result<()> {
                 system_prompt: demo_business::PROMPT.to_string(),
                 voice: None,
                 transfer_to: Some(demo_business::TRANSFER_TO.to_string()),
+                dtmf_map: None,
                 now_ms: crate::clock::now_ms(),
             })
             .await?;

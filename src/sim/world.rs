@@ -79,6 +79,7 @@ pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> 
                 system_prompt: demo_business::PROMPT.to_string(),
                 voice: None,
                 transfer_to: Some(demo_business::TRANSFER_TO.to_string()),
+                dtmf_map: None,
                 now_ms: crate::clock::now_ms(),
             })
             .await

@@ -119,6 +119,7 @@ impl TestApp {
                 system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
                 voice: None,
                 transfer_to: Some("+972529999999".to_string()),
+                dtmf_map: None,
                 now_ms: sicha::clock::now_ms(),
             })
             .await

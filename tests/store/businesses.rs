@@ -1,5 +1,7 @@
 //! Businesses and customers.
 
+use sicha::store::businesses::{DtmfAction, DtmfMap};
+
 use super::*;
 
 #[tokio::test]
@@ -150,6 +152,130 @@ async fn businesses_update_changes_only_what_is_given_and_can_clear() {
             store.update_business(&added.number, &bad, T0).await,
             Err(StoreError::Invalid { .. })
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn businesses_keep_a_key_map_that_can_be_set_changed_and_cleared() {
+    for_each_store(|store| async move {
+        // No map given: the default, 0 transfers.
+        let plain = store
+            .create_business(&new_business("+97231234567"))
+            .await
+            .unwrap();
+        assert_eq!(plain.dtmf_map, DtmfMap::default());
+        assert_eq!(plain.dtmf_map.action("0"), Some(DtmfAction::Transfer));
+
+        let map: DtmfMap = "0=transfer,9=goodbye,*=callback".parse().unwrap();
+        let mapped = store
+            .create_business(&NewBusiness {
+                dtmf_map: Some(map.clone()),
+                ..new_business("+97239876543")
+            })
+            .await
+            .unwrap();
+        assert_eq!(mapped.dtmf_map, map);
+        let found = store
+            .business_by_number(&mapped.number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            found.dtmf_map.to_string(),
+            "0=transfer,9=goodbye,*=callback"
+        );
+        let listed: Vec<DtmfMap> = store
+            .list_businesses()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.dtmf_map)
+            .collect();
+        assert_eq!(listed, vec![DtmfMap::default(), map]);
+
+        // Changing something else keeps the map.
+        let renamed = store
+            .update_business(
+                &mapped.number,
+                &BusinessChanges {
+                    name: Some("מספרת רות".into()),
+                    ..Default::default()
+                },
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(renamed.dtmf_map.action("9"), Some(DtmfAction::Goodbye));
+
+        let changed = store
+            .update_business(
+                &mapped.number,
+                &BusinessChanges {
+                    dtmf_map: Some(Some("5=goodbye".parse().unwrap())),
+                    ..Default::default()
+                },
+                T0 + 2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.dtmf_map.to_string(), "5=goodbye");
+        assert_eq!(changed.dtmf_map.action("0"), None, "0 is no longer mapped");
+        assert_eq!(changed.updated_at_ms, T0 + 2);
+        assert_eq!(
+            store
+                .business_by_id(&mapped.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .dtmf_map,
+            changed.dtmf_map
+        );
+
+        // A map where no key does anything is kept as such, not taken for the default.
+        let silent = store
+            .update_business(
+                &mapped.number,
+                &BusinessChanges {
+                    dtmf_map: Some(Some(DtmfMap::empty())),
+                    ..Default::default()
+                },
+                T0 + 3,
+            )
+            .await
+            .unwrap();
+        assert!(silent.dtmf_map.is_empty());
+        assert!(
+            store
+                .business_by_id(&mapped.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .dtmf_map
+                .is_empty()
+        );
+
+        let cleared = store
+            .update_business(
+                &mapped.number,
+                &BusinessChanges {
+                    dtmf_map: Some(None),
+                    ..Default::default()
+                },
+                T0 + 4,
+            )
+            .await
+            .unwrap();
+        assert_eq!(cleared.dtmf_map, DtmfMap::default());
+        assert_eq!(
+            store
+                .business_by_number(&mapped.number)
+                .await
+                .unwrap()
+                .unwrap()
+                .dtmf_map,
+            DtmfMap::default()
+        );
     })
     .await;
 }

@@ -26,6 +26,7 @@ fn new_business(number: &str) -> NewBusiness {
         system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
         voice: Some("he-IL-Wavenet-A".to_string()),
         transfer_to: Some("+972501112222".to_string()),
+        dtmf_map: None,
         now_ms: T0,
     }
 }

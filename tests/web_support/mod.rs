@@ -170,6 +170,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
             system_prompt: "את עוזרת טלפונית של מספרה.".into(),
             voice: None,
             transfer_to: Some("+972529999999".into()),
+            dtmf_map: None,
             now_ms: MORNING_MS - DAY_MS,
         })
         .await
@@ -182,6 +183,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
             system_prompt: "את עוזרת טלפונית של מרפאה.".into(),
             voice: Some("he-IL-Wavenet-B".into()),
             transfer_to: None,
+            dtmf_map: None,
             now_ms: MORNING_MS - DAY_MS,
         })
         .await

@@ -203,6 +203,74 @@ async fn business_add_list_show_update() {
 }
 
 #[tokio::test]
+async fn business_key_map_is_set_on_add_changed_on_update_and_cleared() {
+    for_each_engine(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt_file = write_prompt(dir.path(), PROMPT);
+        sicha_ok(
+            &url,
+            &[
+                "business",
+                "add",
+                "--number",
+                SHOP,
+                "--name",
+                SHOP_NAME,
+                "--greeting",
+                GREETING,
+                "--prompt-file",
+                &prompt_file,
+                "--dtmf",
+                "*=callback, 9=goodbye,0=transfer",
+            ],
+        );
+        let show = sicha_ok(&url, &["business", "show", SHOP]);
+        assert!(
+            show.lines()
+                .any(|line| line == "keys:        0=transfer,9=goodbye,*=callback"),
+            "{show}"
+        );
+        let list = sicha_ok(&url, &["business", "list"]);
+        assert!(
+            list.contains("keys 0=transfer,9=goodbye,*=callback"),
+            "{list}"
+        );
+
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--dtmf", "5=goodbye"]);
+        assert!(updated.contains("keys:        5=goodbye"), "{updated}");
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--no-dtmf"]);
+        assert!(updated.contains("keys:        0=transfer"), "{updated}");
+
+        let error = sicha_err(&url, &["business", "update", SHOP, "--dtmf", "0=dance"]);
+        assert!(
+            error.contains("\"dance\"") && error.contains("goodbye"),
+            "{error}"
+        );
+        assert!(
+            sicha_err(
+                &url,
+                &["business", "update", SHOP, "--dtmf", "1=goodbye,1=callback"]
+            )
+            .contains("more than once")
+        );
+        sicha_err(
+            &url,
+            &[
+                "business",
+                "update",
+                SHOP,
+                "--dtmf",
+                "1=goodbye",
+                "--no-dtmf",
+            ],
+        );
+        let show = sicha_ok(&url, &["business", "show", SHOP]);
+        assert!(show.contains("keys:        0=transfer"), "{show}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn business_numbers_must_be_e164_and_unique() {
     for_each_engine(|url| async move {
         let dir = tempfile::tempdir().unwrap();

@@ -47,6 +47,8 @@ const SETTLE_WAIT: Duration = Duration::from_secs(10);
 /// The phrase warm-up is over when no speech request has come for this long.
 const WARM_QUIET: Duration = Duration::from_millis(1500);
 const WARM_WAIT: Duration = Duration::from_secs(20);
+/// The warm-up call hears the greeting in a time-lapse: it only has to be synthesised, not heard.
+const WARM_UP_SPEED: f64 = 4.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -135,13 +137,13 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
             let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let server =
                 ChildServer::start(exe, &world, &extra, &options.out.join("server.log")).await?;
-            wait_for_warm_up(&world).await;
             let plan = plan(
                 options,
                 server.url().clone(),
                 Some(world.auth_token.clone()),
                 demo_business::NUMBER,
             );
+            wait_for_warm_up(&world, &plan).await;
             let before = read_metrics(&http, server.url()).await;
             let usage_before = server.reading();
             let run = runner::run_calls(&plan, &scenarios, Some(&world), &progress).await;
@@ -218,7 +220,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
 /// Settings the child server gets on top of the world's: enough room for every call, a message
 /// rate that allows a time-lapse, and the listening settings the report names.
 fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
-    let messages_per_sec = (60.0 * options.speed).ceil().max(200.0) as u32;
+    let messages_per_sec = (60.0 * options.speed.max(WARM_UP_SPEED)).ceil().max(200.0) as u32;
     vec![
         ("SICHA_MAX_CALLS", (options.concurrency + 16).to_string()),
         (
@@ -308,9 +310,31 @@ fn progress_bar(options: &BenchOptions) -> ProgressBar {
 }
 
 /// A server that has been up a while has its greeting and fixed phrases synthesised; the bench's
-/// has just started, so it waits for that warm-up: until speech requests stop coming.
-async fn wait_for_warm_up(world: &SimWorld) {
+/// has just started, so it waits for that warm-up: one unmeasured call that only hears the
+/// greeting, then until speech requests stop coming.
+async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan) {
+    use crate::sim::caller::{CallerOptions, new_call_sid, run_call};
     use crate::sim::openai::SimEndpoint;
+    let listen_only = Scenario {
+        name: "warm-up".into(),
+        lines: Vec::new(),
+        transcripts: Vec::new(),
+        chat_rules: Vec::new(),
+    };
+    let mut options = CallerOptions::new(
+        plan.server.clone(),
+        &new_call_sid(),
+        demo_business::CALLER,
+        &plan.to,
+    );
+    options.auth_token = plan.auth_token.clone();
+    options.speed = WARM_UP_SPEED;
+    world
+        .twilio
+        .add_call(&options.call_sid, &options.from, &options.to);
+    if let Err(error) = run_call(&options, &listen_only, None).await {
+        tracing::warn!(%error, "the warm-up call failed");
+    }
     let deadline = tokio::time::Instant::now() + WARM_WAIT;
     let mut seen = world.openai.count(SimEndpoint::Speech);
     let mut quiet_since = tokio::time::Instant::now();
@@ -320,7 +344,7 @@ async fn wait_for_warm_up(world: &SimWorld) {
         if now != seen {
             seen = now;
             quiet_since = tokio::time::Instant::now();
-        } else if seen > 0 && quiet_since.elapsed() >= WARM_QUIET {
+        } else if quiet_since.elapsed() >= WARM_QUIET {
             return;
         }
     }

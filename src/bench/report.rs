@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::probe::Machine;
 use super::runner::{RunOutcome, frames_sent};
-use super::stats::{Summary, round};
+use super::stats::{self, Summary, round};
 use crate::sim::caller::{CallTrace, TraceKind};
 use crate::store::Turn;
 use crate::store::turns::{ROLE_AGENT, ROLE_CALLER};
@@ -94,6 +94,8 @@ pub struct BenchReport {
     pub targets: Vec<TargetCheck>,
     /// The first few failures, to see what went wrong.
     pub error_samples: Vec<String>,
+    /// Every answer, in call order.
+    pub answers: Vec<AnswerRow>,
     #[serde(flatten)]
     pub context: RunContext,
 }
@@ -106,6 +108,19 @@ pub struct ServerSide {
     pub frames_counted: Option<u64>,
     pub inbound_lag_ms: Option<Summary>,
     pub usage: Option<ServerUsage>,
+}
+
+/// One answer's times, for finding where the time went (ms; stages as the server recorded them).
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerRow {
+    pub scenario: String,
+    pub line: usize,
+    pub v2v: f64,
+    pub endpoint: Option<i64>,
+    pub stt: Option<i64>,
+    pub llm_first_sentence: Option<i64>,
+    pub tts_ttfb: Option<i64>,
+    pub overhead: Option<f64>,
 }
 
 /// The per-turn samples gathered across calls.
@@ -122,6 +137,7 @@ struct Samples {
     barge_in: Vec<f64>,
     webhook: Vec<f64>,
     unanswered: usize,
+    answers: Vec<AnswerRow>,
 }
 
 pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> BenchReport {
@@ -131,7 +147,13 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         match &call.trace {
             Ok(trace) => {
                 let turns = server.turns.as_ref().and_then(|t| t.get(&call.call_sid));
-                collect(trace, turns.map(Vec::as_slice), &context, &mut samples);
+                collect(
+                    &call.scenario,
+                    trace,
+                    turns.map(Vec::as_slice),
+                    &context,
+                    &mut samples,
+                );
             }
             Err(error) if error_samples.len() < 5 => error_samples.push(error.clone()),
             Err(_) => {}
@@ -171,6 +193,7 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         server: server.usage,
         targets: Vec::new(),
         error_samples,
+        answers: std::mem::take(&mut samples.answers),
         context,
     };
     report.targets = targets(&report);
@@ -196,7 +219,13 @@ fn ms(duration: std::time::Duration) -> f64 {
 }
 
 /// Adds one call's samples: the caller's timings from its trace, the server's from its turns.
-fn collect(trace: &CallTrace, turns: Option<&[Turn]>, context: &RunContext, into: &mut Samples) {
+fn collect(
+    scenario: &str,
+    trace: &CallTrace,
+    turns: Option<&[Turn]>,
+    context: &RunContext,
+    into: &mut Samples,
+) {
     if let Some(webhook) = trace
         .events
         .iter()
@@ -214,7 +243,19 @@ fn collect(trace: &CallTrace, turns: Option<&[Turn]>, context: &RunContext, into
             continue;
         };
         into.v2v.push(v2v);
-        let Some(turn) = answers.get(&line) else {
+        let turn = answers.get(&line);
+        let sicha = turn.and_then(|t| overhead(v2v, t, &context.vad, context.speed));
+        into.answers.push(AnswerRow {
+            scenario: scenario.to_string(),
+            line,
+            v2v: stats::round(v2v),
+            endpoint: turn.and_then(|t| t.endpoint_ms),
+            stt: turn.and_then(|t| t.stt_ms),
+            llm_first_sentence: turn.and_then(|t| t.llm_first_sentence_ms),
+            tts_ttfb: turn.and_then(|t| t.tts_ttfb_ms),
+            overhead: sicha.map(stats::round),
+        });
+        let Some(turn) = turn else {
             continue;
         };
         let value = |v: Option<i64>| v.map(|v| v as f64);
@@ -224,8 +265,7 @@ fn collect(trace: &CallTrace, turns: Option<&[Turn]>, context: &RunContext, into
         into.llm_first_sentence
             .extend(value(turn.llm_first_sentence_ms));
         into.tts_ttfb.extend(value(turn.tts_ttfb_ms));
-        into.overhead
-            .extend(overhead(v2v, turn, &context.vad, context.speed));
+        into.overhead.extend(sicha);
     }
 }
 

@@ -32,8 +32,17 @@ pub struct CallArgs {
     #[arg(long, value_name = "URL")]
     pub server: Url,
     /// A fixture WAV (8 kHz μ-law or PCM) with its JSON sidecar beside it: a script or one utterance.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "replay",
+        conflicts_with = "replay"
+    )]
+    pub fixture: Option<PathBuf>,
+    /// A recorded session (`sicha serve --record-streams`): its messages are sent again at their
+    /// recorded times, as a new call.
     #[arg(long, value_name = "FILE")]
-    pub fixture: PathBuf,
+    pub replay: Option<PathBuf>,
     /// Signs the webhook and the stream as Twilio would (the server's TWILIO_AUTH_TOKEN); unsigned
     /// when absent, which only a server started with --allow-unsigned accepts.
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
@@ -54,8 +63,15 @@ pub struct CallArgs {
 }
 
 pub async fn run(args: CallArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let scenario = Scenario::from_fixture(&args.fixture)
-        .with_context(|| format!("loading the fixture {}", args.fixture.display()))?;
+    if let Some(path) = &args.replay {
+        return replay(&args, path, out).await;
+    }
+    let fixture = args
+        .fixture
+        .as_ref()
+        .context("--fixture or --replay is required")?;
+    let scenario = Scenario::from_fixture(fixture)
+        .with_context(|| format!("loading the fixture {}", fixture.display()))?;
     let mut options =
         CallerOptions::new(args.server.clone(), &new_call_sid(), &args.from, &args.to);
     options.auth_token = args.auth_token;
@@ -88,6 +104,54 @@ pub async fn run(args: CallArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         writeln!(out, "what the caller heard: {}", path.display())?;
     }
+    Ok(())
+}
+
+/// `--replay`: sends a recorded session's messages again, at their recorded times, as a new call.
+async fn replay(
+    args: &CallArgs,
+    path: &std::path::Path,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let log = crate::twilio::stream_log::read_stream_log(std::io::BufReader::new(file))
+        .map_err(|error| anyhow::anyhow!("reading {}: {error}", path.display()))?;
+    let call_sid = new_call_sid();
+    let last = log.last().map_or(0, |m| m.at_ms);
+    writeln!(
+        out,
+        "replaying {} ({} messages over {:.1} s) to {} as {call_sid}",
+        path.display(),
+        log.len(),
+        last as f64 / 1000.0,
+        args.server
+    )?;
+    let http = reqwest::Client::new();
+    let report = crate::sim::replay::replay(
+        &http,
+        &args.server,
+        args.auth_token.as_deref(),
+        &args.from,
+        &args.to,
+        &call_sid,
+        &log,
+    )
+    .await
+    .context("the replay failed")?;
+    writeln!(
+        out,
+        "sent {} messages (left out {} recorded mark echoes); received {} audio frames, {} marks, {} clears; {}",
+        report.sent,
+        report.marks_skipped,
+        report.media_received,
+        report.marks_echoed,
+        report.clears,
+        match report.closed {
+            Some(Some(code)) => format!("the server closed the socket ({code})"),
+            Some(None) => "the server closed the socket".to_string(),
+            None => "the socket was still open at the end".to_string(),
+        }
+    )?;
     Ok(())
 }
 

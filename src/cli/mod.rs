@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// check that needs no AI provider) or `silent`.
     #[arg(long, value_enum, default_value = "ai")]
     pub agent: crate::call::session::AgentMode,
+    /// Write every inbound Media Streams socket to DIR as JSON lines with arrival times, for
+    /// `sicha call --replay` (same as SICHA_RECORD_STREAMS_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub record_streams: Option<PathBuf>,
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -76,6 +80,10 @@ pub fn main() -> anyhow::Result<()> {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
+            let mut settings = settings;
+            if let Some(dir) = &args.record_streams {
+                settings.record_streams_dir = Some(dir.clone());
+            }
             crate::telemetry::init(&settings)?;
             crate::startup::serve(settings, args).await
         }

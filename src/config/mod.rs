@@ -136,6 +136,8 @@ pub struct Settings {
     pub after_call: AfterCallSettings,
     pub web: WebSettings,
     pub conversation: ConversationSettings,
+    /// Where inbound Media Streams are recorded as JSON lines (`--record-streams`).
+    pub record_streams_dir: Option<std::path::PathBuf>,
     pub log_filter: String,
     pub log_json: bool,
 }
@@ -279,6 +281,7 @@ impl Settings {
                     get("SICHA_SIGN_IN_MAX_FAILURES").unwrap_or("5"),
                 )?,
             },
+            record_streams_dir: get("SICHA_RECORD_STREAMS_DIR").map(std::path::PathBuf::from),
             conversation: ConversationSettings {
                 vad_start_ms: parse(
                     "SICHA_VAD_START_MS",

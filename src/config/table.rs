@@ -179,6 +179,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "2",
         "unanswered silence prompts before the agent says goodbye and hangs up",
     ),
+    (
+        "SICHA_RECORD_STREAMS_DIR",
+        "",
+        "when set (or `serve --record-streams DIR`), every inbound Media Streams socket is written to DIR as JSON lines with arrival times, for `sicha call --replay`",
+    ),
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),
 ];
@@ -190,7 +195,10 @@ mod tests {
     fn every_setting_is_documented_in_the_readme() {
         let readme = include_str!("../../README.md");
         for (name, _, _) in super::SETTINGS {
-            assert!(readme.contains(&format!("`{name}`")), "{name} is missing from README.md");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is missing from README.md"
+            );
         }
     }
 }

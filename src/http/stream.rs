@@ -21,6 +21,7 @@ use crate::clock::now_ms;
 use crate::store::{Business, Call};
 use crate::twilio::socket::{Attached, Rejection, StreamLimits, WireFrame, serve_stream};
 use crate::twilio::stream::StartInfo;
+use crate::twilio::stream_log::StreamLogWriter;
 
 /// Commands a session may queue for its socket before it waits: whole pieces of audio, so few.
 const OUTBOUND_CAPACITY: usize = 64;
@@ -48,8 +49,29 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
         max_messages_per_sec: state.settings.limits.max_ws_messages_per_sec,
         max_messages_before_start: 8,
     };
+    // With --record-streams, every inbound text frame is also written to a session file (blocking
+    // writes of one short line; a diagnostic, off by default). A failing log stops itself, not the call.
+    let mut log = state
+        .settings
+        .record_streams_dir
+        .as_deref()
+        .and_then(|dir| match StreamLogWriter::create(dir) {
+            Ok(log) => Some(log),
+            Err(error) => {
+                tracing::error!(%error, "cannot record this media stream");
+                None
+            }
+        });
     let socket = socket
         .map(|message| message.map(wire_from_axum))
+        .inspect(move |frame| {
+            if let (Some(writer), Ok(WireFrame::Text(text))) = (log.as_mut(), frame)
+                && let Err(error) = writer.record(text)
+            {
+                tracing::error!(%error, "stream recording stopped");
+                log = None;
+            }
+        })
         .with(|frame: WireFrame| {
             futures::future::ready(Ok::<_, axum::Error>(axum_from_wire(frame)))
         });

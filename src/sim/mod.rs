@@ -14,6 +14,7 @@ pub mod elevenlabs;
 pub mod google_tts;
 pub mod openai;
 pub mod playback;
+pub mod replay;
 pub mod scenario;
 pub mod twilio_api;
 pub mod twilio_caller;

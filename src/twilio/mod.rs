@@ -3,6 +3,7 @@
 //! - [`twiml`]     escaped TwiML documents (connect a stream, say, dial, hang up).
 //! - [`token`]     stream tokens bound to a CallSid, carried as a TwiML `<Parameter>`.
 //! - [`stream`]    the Media Streams JSON messages, typed, both directions.
+//! - [`stream_log`] recorded sessions: inbound frames with arrival times, for replay.
 //! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`.
 //! - [`rest`]      the REST client (update a call, end it, SMS, fetch).
 
@@ -10,5 +11,6 @@ pub mod rest;
 pub mod signature;
 pub mod socket;
 pub mod stream;
+pub mod stream_log;
 pub mod token;
 pub mod twiml;

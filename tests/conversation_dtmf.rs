@@ -6,15 +6,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, TestApp, listen, spawn_app_with};
+use common::{
+    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, Heard, TestApp, is_mark, listen, recv_until,
+    spawn_app_with,
+};
 use sicha::call::agent::phrases;
 use sicha::call::session::AgentMode;
 use sicha::sim::openai::{OpenAiSim, SimProfile};
 use sicha::sim::twilio_api::TwilioApiSim;
+use sicha::sim::twilio_caller::{MediaStreamClient, Received};
 use sicha::startup::ServeOptions;
 use sicha::store::businesses::DtmfMap;
 use sicha::store::testing::for_each_engine;
 use sicha::store::{BusinessChanges, CallStatus};
+use sicha::twilio::stream::Outbound;
 
 const QUIET: Duration = Duration::from_millis(700);
 
@@ -68,6 +73,32 @@ async fn world(db: &str, dtmf: Option<&str>) -> World {
     }
 }
 
+/// Waits (long: a loaded machine synthesises slowly) for the agent to say something, plays it and
+/// listens on until the line is quiet: what the caller heard, the first piece included.
+async fn hear(stream: &mut MediaStreamClient) -> Heard {
+    let (seen, mark) = recv_until(stream, is_mark, Duration::from_secs(15)).await;
+    let Some(Received::Message(Outbound::Mark { mark, .. })) = mark else {
+        panic!("the agent said nothing: {seen:?} then {mark:?}")
+    };
+    let media: usize = seen
+        .iter()
+        .filter_map(|r| match r {
+            Received::Message(Outbound::Media { media, .. }) => {
+                use base64::Engine;
+                let audio = base64::engine::general_purpose::STANDARD.decode(&media.payload);
+                Some(audio.unwrap().len())
+            }
+            _ => None,
+        })
+        .sum();
+    assert!(media > 0, "a mark without audio: {seen:?}");
+    stream.send_mark(&mark.name).await.unwrap();
+    let mut rest = listen(stream, QUIET, true).await;
+    rest.marks.insert(0, mark.name);
+    rest.media_bytes += media;
+    rest
+}
+
 /// The TwiML of every REST update of the call.
 fn call_updates(twilio: &TwilioApiSim, call_sid: &str) -> Vec<String> {
     let path = format!("/Calls/{call_sid}.json");
@@ -77,6 +108,20 @@ fn call_updates(twilio: &TwilioApiSim, call_sid: &str) -> Vec<String> {
         .filter(|r| r.path.ends_with(&path))
         .filter_map(|r| r.field("Twiml").map(str::to_string))
         .collect()
+}
+
+/// Waits for an event of `kind` on the call (events are written by the call's own task); returns
+/// every kind recorded by then.
+async fn wait_for_event(app: &TestApp, call_sid: &str, kind: &str) -> Vec<String> {
+    let mut kinds = Vec::new();
+    for _ in 0..200 {
+        kinds = app.event_kinds(call_sid).await;
+        if kinds.iter().any(|k| k == kind) {
+            return kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {kind} event on {call_sid}: {kinds:?}");
 }
 
 async fn agent_texts(app: &TestApp, call_sid: &str) -> Vec<String> {
@@ -96,8 +141,7 @@ async fn the_goodbye_key_of_the_business_says_goodbye_and_ends_the_call() {
         let w = world(&db, Some("5=goodbye")).await;
         w.twilio.add_call("CA700", CALLER_NUMBER, BUSINESS_NUMBER);
         let mut stream = w.app.connect_call("CA700").await;
-        let greeting = listen(&mut stream, QUIET, true).await;
-        assert!(greeting.media_bytes > 2000, "{greeting:?}");
+        hear(&mut stream).await;
 
         // This business did not map 0: pressing it only records the key.
         stream.send_dtmf("0").await.unwrap();
@@ -106,7 +150,7 @@ async fn the_goodbye_key_of_the_business_says_goodbye_and_ends_the_call() {
         assert!(call_updates(&w.twilio, "CA700").is_empty());
 
         stream.send_dtmf("5").await.unwrap();
-        let goodbye = listen(&mut stream, QUIET, true).await;
+        let goodbye = hear(&mut stream).await;
         assert!(
             goodbye.media_bytes > 2000 && !goodbye.marks.is_empty(),
             "the goodbye is heard: {goodbye:?}"
@@ -152,7 +196,7 @@ async fn zero_with_the_default_map_transfers_to_the_business_number() {
         let w = world(&db, None).await;
         w.twilio.add_call("CA710", CALLER_NUMBER, BUSINESS_NUMBER);
         let mut stream = w.app.connect_call("CA710").await;
-        listen(&mut stream, QUIET, true).await;
+        hear(&mut stream).await;
 
         stream.send_dtmf("0").await.unwrap();
         let mut twiml = Vec::new();
@@ -168,11 +212,9 @@ async fn zero_with_the_default_map_transfers_to_the_business_number() {
             twiml.contains("<Dial") && twiml.contains("+972529999999"),
             "{twiml}"
         );
-        let events = w.app.event_kinds("CA710").await;
-        assert!(
-            events.contains(&"dtmf".to_string()) && events.contains(&"transferred".to_string()),
-            "{events:?}"
-        );
+        // The transfer is recorded once Twilio has answered the update.
+        let events = wait_for_event(&w.app, "CA710", "transferred").await;
+        assert!(events.contains(&"dtmf".to_string()), "{events:?}");
         // Twilio ends our stream as it dials.
         stream.send_stop("CA710").await.unwrap();
         let call = w
@@ -191,10 +233,10 @@ async fn the_callback_key_promises_a_call_back_and_records_it() {
         let w = world(&db, Some("*=callback")).await;
         w.twilio.add_call("CA720", CALLER_NUMBER, BUSINESS_NUMBER);
         let mut stream = w.app.connect_call("CA720").await;
-        listen(&mut stream, QUIET, true).await;
+        hear(&mut stream).await;
 
         stream.send_dtmf("*").await.unwrap();
-        let promise = listen(&mut stream, QUIET, true).await;
+        let promise = hear(&mut stream).await;
         assert!(promise.media_bytes > 2000, "{promise:?}");
         assert!(!promise.closed, "the call goes on: {promise:?}");
         stream.send_stop("CA720").await.unwrap();

@@ -207,21 +207,35 @@ fn prune_used_tokens(
 }
 
 /// Synthesises the fixed phrases and every business's greeting in the background, so the first
-/// caller hears the greeting at once. Failures are logged; phrases are synthesised on demand then.
+/// caller hears the greeting at once, then looks again every minute so a greeting changed with
+/// `sicha business update` (another process) is ready before its next call. Cached phrases cost
+/// nothing to look at again; failures are logged and the phrase is synthesised on demand instead.
 fn warm_phrases(store: &Store, agent: Arc<Agent>) {
     let store = store.clone();
+    // Runs for the life of the server; it holds no call state, so it simply ends with the runtime.
     tokio::spawn(async move {
-        let greetings = match store.list_businesses().await {
-            Ok(businesses) => businesses
-                .into_iter()
-                .map(|b| (b.greeting, b.voice))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, "could not list businesses to warm their greetings");
-                Vec::new()
+        let mut first = true;
+        loop {
+            let greetings = match store.list_businesses().await {
+                Ok(businesses) => businesses
+                    .into_iter()
+                    .map(|b| (b.greeting, b.voice))
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "could not list businesses to warm their greetings");
+                    Vec::new()
+                }
+            };
+            let failed = agent.warm(&greetings).await;
+            if failed > 0 && first {
+                tracing::warn!(
+                    failed,
+                    "some phrases could not be synthesised ahead; each is tried again when needed"
+                );
             }
-        };
-        agent.warm(&greetings).await;
+            first = false;
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
     });
 }
 

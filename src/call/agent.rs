@@ -93,14 +93,18 @@ impl Agent {
         self.phrases.get_or_synthesize(&self.tts, text, voice).await
     }
 
-    /// Synthesises the fixed phrases and the given greetings ahead of the first call.
-    pub async fn warm(&self, greetings: &[(String, Option<String>)]) {
+    /// Synthesises the fixed phrases and the given greetings ahead of the first call; returns how many
+    /// could not be synthesised (each is tried again when needed).
+    pub async fn warm(&self, greetings: &[(String, Option<String>)]) -> usize {
         let fixed = phrases::ALL.iter().map(|p| (p.to_string(), None));
+        let mut failed = 0;
         for (text, voice) in fixed.chain(greetings.iter().cloned()) {
             if let Err(error) = self.phrase(&text, voice.as_deref()).await {
-                tracing::warn!(%error, phrase = %text, "could not synthesise a phrase ahead; it will be tried again when needed");
+                tracing::debug!(%error, phrase = %text, "could not synthesise a phrase ahead");
+                failed += 1;
             }
         }
+        failed
     }
 }
 

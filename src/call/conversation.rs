@@ -84,11 +84,18 @@ impl Conversation {
         })
     }
 
-    /// When a filler is due: the current turn has produced no audio for [`FILLER_AFTER`].
+    /// When a filler is due: [`FILLER_AFTER`] past the end of the caller's speech (the endpointer's
+    /// wait counts too) and the turn has produced no audio yet.
     pub(super) fn filler_due_at(&self) -> Option<Instant> {
         let active = self.active.as_ref()?;
-        (active.confirmed && !active.any_audio && !active.filler_played)
-            .then(|| active.heard_at + FILLER_AFTER)
+        (active.confirmed && !active.any_audio && !active.filler_played).then(|| {
+            let waited = std::time::Duration::from_millis(active.endpoint_ms);
+            let speech_ended = active
+                .heard_at
+                .checked_sub(waited)
+                .unwrap_or(active.heard_at);
+            speech_ended + FILLER_AFTER
+        })
     }
 
     /// A turn is being transcribed or answered.

@@ -58,8 +58,17 @@ impl Session {
     }
 
     pub(super) async fn play_filler(&mut self) {
-        if let Some(active) = self.conversation.as_mut().and_then(|c| c.active.as_mut()) {
+        if let Some(conversation) = self.conversation.as_mut()
+            && let Some(active) = conversation.active.as_mut()
+        {
             active.filler_played = true;
+            // What the caller waited before hearing something: the filler counts.
+            let waited = active.endpoint_ms + active.heard_at.elapsed().as_millis() as u64;
+            conversation
+                .spoken()
+                .timings
+                .v2v_ms
+                .get_or_insert(waited as i64);
         }
         self.event("filler", None).await;
         self.say_phrase(phrases::FILLER).await;
@@ -301,7 +310,8 @@ impl Session {
             let v2v = active.endpoint_ms + active.heard_at.elapsed().as_millis() as u64;
             metrics::histogram!("sicha_voice_to_voice_seconds").record(v2v as f64 / 1000.0);
             let spoken = conversation.spoken();
-            spoken.timings.v2v_ms = Some(v2v as i64);
+            // A filler may have broken the silence first; that is what the caller waited.
+            spoken.timings.v2v_ms.get_or_insert(v2v as i64);
         }
         let active = conversation.active.as_mut().expect("checked above");
         active.sentence_samples += codes.len();

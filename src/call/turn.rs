@@ -284,5 +284,7 @@ async fn speak_sentences(
     }
 }
 
-/// How long the caller may wait after finishing speaking before hearing something.
-pub const FILLER_AFTER: Duration = Duration::from_millis(2500);
+/// How long after the caller's speech ended (hangover included) a turn with nothing to say yet plays a
+/// filler, so that the caller never waits more than 3 s in silence: the filler is cached and plays at
+/// once, with this margin for the send and Twilio's buffer.
+pub const FILLER_AFTER: Duration = Duration::from_millis(2400);

@@ -138,6 +138,15 @@ macro_rules! select_calls {
     };
 }
 
+/// A stored status; an unknown one means the row was written by something else (corrupt).
+pub(super) fn parse_status(text: &str) -> Result<CallStatus, StoreError> {
+    text.parse()
+        .map_err(|error: UnknownCallStatus| StoreError::Corrupt {
+            what: "call status",
+            reason: error.to_string(),
+        })
+}
+
 fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(Call {
@@ -147,12 +156,7 @@ fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
         from_number: row.try_get("from_number")?,
         to_number: row.try_get("to_number")?,
         instance_id: row.try_get("instance_id")?,
-        status: status
-            .parse()
-            .map_err(|error: UnknownCallStatus| StoreError::Corrupt {
-                what: "call status",
-                reason: error.to_string(),
-            })?,
+        status: parse_status(&status)?,
         started_at_ms: row.try_get("started_at_ms")?,
         stream_started_at_ms: row.try_get("stream_started_at_ms")?,
         ended_at_ms: row.try_get("ended_at_ms")?,

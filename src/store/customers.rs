@@ -33,7 +33,7 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer, sqlx::Error> {
 }
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(super) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.to_lowercase().chars() {

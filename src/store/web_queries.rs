@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::calls::UnknownCallStatus;
+use super::customers::contains_pattern;
 use super::{CallStatus, Store, StoreError};
 
 /// Event kinds the call list can filter on. The kinds are the ones the call session records.
@@ -131,12 +131,7 @@ fn call_summary_from_row(row: &AnyRow) -> Result<CallSummary, StoreError> {
         customer_name: row.try_get("customer_name")?,
         from_number: row.try_get("from_number")?,
         to_number: row.try_get("to_number")?,
-        status: status
-            .parse()
-            .map_err(|error: UnknownCallStatus| StoreError::Corrupt {
-                what: "call status",
-                reason: error.to_string(),
-            })?,
+        status: super::calls::parse_status(&status)?,
         started_at_ms: row.try_get("started_at_ms")?,
         ended_at_ms: row.try_get("ended_at_ms")?,
         end_reason: row.try_get("end_reason")?,
@@ -157,20 +152,6 @@ fn customer_summary_from_row(row: &AnyRow) -> Result<CustomerSummary, sqlx::Erro
         last_contact_ms: row.try_get("last_contact_ms")?,
         calls: row.try_get("calls")?,
     })
-}
-
-/// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards taken literally.
-fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 impl Store {

@@ -23,7 +23,7 @@ use crate::sim::scenario::{Scenario, demo_business};
 use crate::sim::twilio_api::TwilioApiSim;
 use crate::startup::{Application, ServeOptions};
 use crate::store::turns::{ROLE_AGENT, ROLE_CALLER};
-use crate::store::{NewBusiness, Store, Turn};
+use crate::store::{Store, Turn};
 
 const DEMO_ACCOUNT_SID: &str = "ACdemo000000000000000000000000000";
 /// How often the view looks for newly committed turns.
@@ -82,7 +82,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
         &args.log,
     )?;
     crate::telemetry::init(&settings)?;
-    add_demo_business(&database_url).await?;
+    crate::sim::world::ensure_demo_business(&database_url).await?;
     let app = Application::build(
         settings,
         ServeOptions {
@@ -181,33 +181,6 @@ fn demo_settings(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     Ok(Settings::from_values(&values)?)
-}
-
-/// The demo business, added unless a kept database has it already.
-async fn add_demo_business(database_url: &str) -> anyhow::Result<()> {
-    let store = Store::connect(database_url)
-        .await
-        .context("opening the demo database")?;
-    if store
-        .business_by_number(demo_business::NUMBER)
-        .await?
-        .is_none()
-    {
-        store
-            .create_business(&NewBusiness {
-                number: demo_business::NUMBER.to_string(),
-                name: demo_business::NAME.to_string(),
-                greeting: demo_business::GREETING.to_string(),
-                system_prompt: demo_business::PROMPT.to_string(),
-                voice: None,
-                transfer_to: Some(demo_business::TRANSFER_TO.to_string()),
-                dtmf_map: None,
-                now_ms: crate::clock::now_ms(),
-            })
-            .await?;
-    }
-    store.close().await;
-    Ok(())
 }
 
 fn print_header(

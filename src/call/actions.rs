@@ -1,13 +1,13 @@
 //! What the agent does to the call itself, through Twilio's REST API: hand it to a human, have Twilio
 //! speak when no TTS provider can, and the escalation that picks between a transfer and a promised
-//! call-back; and what a key the caller presses does, by the business's key map. Each records an
-//! event; each failure is logged and leaves the call running.
+//! call-back; what a key the caller presses does, by the business's key map; and what a silent line
+//! gets. Each records an event; each failure is logged and leaves the call running.
 
 use serde_json::json;
 use tokio::time::Instant;
 
 use super::agent::phrases;
-use super::session::{Ending, Session};
+use super::session::{AgentMode, Ending, Session};
 use crate::clock::now_ms;
 use crate::store::businesses::DtmfAction;
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
@@ -188,6 +188,45 @@ impl Session {
                 )
                 .await;
             }
+        }
+    }
+}
+
+/// What the caller does without speaking: keys, and silence.
+impl Session {
+    pub(super) async fn on_dtmf(&mut self, digit: String) {
+        tracing::info!(%digit, "caller pressed a key");
+        self.event("dtmf", Some(json!({ "digit": digit }))).await;
+        // Keys do something only when the agent is talking; the business's map says what.
+        if self.ctx.mode != AgentMode::Ai {
+            return;
+        }
+        let action = self
+            .ctx
+            .business
+            .as_ref()
+            .and_then(|business| business.dtmf_map.action(&digit));
+        if let Some(action) = action {
+            self.on_dtmf_action(&digit, action).await;
+        }
+    }
+
+    /// The line has been quiet for the policy's time: prompt, or after enough prompts, say goodbye.
+    pub(super) async fn on_silence(&mut self) {
+        self.quiet_since = None;
+        self.silence_prompts += 1;
+        self.event("silence", Some(json!({ "prompt": self.silence_prompts })))
+            .await;
+        if self.silence_prompts > self.ctx.silence.max_prompts {
+            if let Some(conversation) = &mut self.conversation {
+                conversation
+                    .outcome
+                    .get_or_insert_with(|| "caller_silent".into());
+            }
+            self.say_phrase(super::agent::phrases::GOODBYE).await;
+            self.end_after_playback = Some(Ending::completed("caller_silent"));
+        } else {
+            self.say_phrase(super::agent::phrases::STILL_THERE).await;
         }
     }
 }

@@ -24,7 +24,7 @@ use tracing::Instrument;
 use super::agent::Agent;
 use super::conversation::Conversation;
 use super::playback::Playback;
-use super::recording::{CallRecording, RecordingError};
+use super::recording::CallRecording;
 use super::{OutboundCommand, Registry, SessionInput, StreamEnd, echo};
 use crate::clock::now_ms;
 use crate::config::AfterCallSettings;
@@ -109,14 +109,14 @@ pub(super) struct Session {
     /// Overrides how a `stop` is recorded (a transfer ends our stream on purpose).
     pub(super) stop_reason: Option<String>,
     /// Since when the line has been quiet on both sides (AI calls); `None` while anyone speaks.
-    quiet_since: Option<Instant>,
+    pub(super) quiet_since: Option<Instant>,
     /// Between the caller's SpeechStarted and the end of that utterance.
     caller_speaking: bool,
     /// "Are you still there?" prompts said since the caller last spoke.
-    silence_prompts: u32,
+    pub(super) silence_prompts: u32,
     /// The call's recording, when `SICHA_RECORDINGS_DIR` is set. Behind a mutex only to make the
     /// session `Sync` (the Opus encoder is not); only this task ever locks it.
-    recording: Option<std::sync::Mutex<CallRecording>>,
+    pub(super) recording: Option<std::sync::Mutex<CallRecording>>,
 }
 
 /// Why the session ended, as recorded on the call.
@@ -345,23 +345,6 @@ impl Session {
         }
     }
 
-    async fn on_dtmf(&mut self, digit: String) {
-        tracing::info!(%digit, "caller pressed a key");
-        self.event("dtmf", Some(json!({ "digit": digit }))).await;
-        // Keys do something only when the agent is talking; the business's map says what.
-        if self.ctx.mode != AgentMode::Ai {
-            return;
-        }
-        let action = self
-            .ctx
-            .business
-            .as_ref()
-            .and_then(|business| business.dtmf_map.action(&digit));
-        if let Some(action) = action {
-            self.on_dtmf_action(&digit, action).await;
-        }
-    }
-
     /// Sends one piece of agent audio followed by its mark. Returns false without a stream.
     pub(super) async fn play(&mut self, mulaw: Vec<u8>, text: Option<String>) -> bool {
         let started = Instant::now();
@@ -460,55 +443,6 @@ impl Session {
         super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
             .await;
         self.ctx.registry.remove(&self.ctx.call_sid, &self.me);
-    }
-
-    /// The line has been quiet for the policy's time: prompt, or after enough prompts, say goodbye.
-    async fn on_silence(&mut self) {
-        self.quiet_since = None;
-        self.silence_prompts += 1;
-        self.event("silence", Some(json!({ "prompt": self.silence_prompts })))
-            .await;
-        if self.silence_prompts > self.ctx.silence.max_prompts {
-            if let Some(conversation) = &mut self.conversation {
-                conversation
-                    .outcome
-                    .get_or_insert_with(|| "caller_silent".into());
-            }
-            self.say_phrase(super::agent::phrases::GOODBYE).await;
-            self.end_after_playback = Some(Ending::completed("caller_silent"));
-        } else {
-            self.say_phrase(super::agent::phrases::STILL_THERE).await;
-        }
-    }
-
-    /// Applies `write` to the recording; a failing recording is stopped (logged), never the call.
-    fn record(&mut self, write: impl FnOnce(&mut CallRecording) -> Result<(), RecordingError>) {
-        if let Some(recording) = &mut self.recording
-            && let Err(error) = write(recording.get_mut().expect("recording lock"))
-        {
-            tracing::error!(%error, "recording failed; the call goes on unrecorded");
-            self.recording = None;
-        }
-    }
-
-    async fn finish_recording(&mut self) {
-        let Some(recording) = self.recording.take() else {
-            return;
-        };
-        match recording.into_inner().expect("recording lock").finish() {
-            Ok(path) => {
-                let path = path.display().to_string();
-                if let Err(error) = self
-                    .ctx
-                    .store
-                    .set_recording_path(&self.ctx.call_sid, &path)
-                    .await
-                {
-                    tracing::error!(%error, "could not record where the recording is");
-                }
-            }
-            Err(error) => tracing::error!(%error, "the recording could not be finished"),
-        }
     }
 
     fn outcome(&self, ending: &Ending) -> String {

@@ -150,6 +150,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
             progress.finish_and_clear();
             settle(server.database_url(), &run).await;
             let after = read_metrics(&http, server.url()).await;
+            if before.is_none() || after.is_none() || server.reading().is_none() {
+                eprintln!(
+                    "warning: the server's /metrics or /proc could not be read after the run; see server.log"
+                );
+            }
             let usage = usage_before
                 .zip(server.reading())
                 .map(|(b, a)| ServerUsage {
@@ -237,7 +242,8 @@ fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
                 "off".to_string()
             },
         ),
-        ("SICHA_LOG", "warn".to_string()),
+        // Warnings, and the server's own account of starting and stopping.
+        ("SICHA_LOG", "warn,sicha::startup=info".to_string()),
     ]
 }
 
@@ -352,8 +358,14 @@ async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan) {
 
 /// Waits (bounded) until the server has marked every call ended, so its CPU and records are complete.
 async fn settle(database_url: &str, run: &RunOutcome) {
-    let Ok(store) = Store::connect(database_url).await else {
-        return;
+    let store = match Store::connect(database_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "warning: could not open the server's database to see its calls end: {error}"
+            );
+            return;
+        }
     };
     let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
     for call in run.calls.iter().filter(|c| c.trace.is_ok()) {

@@ -266,7 +266,6 @@ impl Session {
             stt_ms,
             endpoint_ms,
         };
-        caller.commit(&self.ctx).await;
         let repetition = conversation.caller_loops.observe(&text);
         if repetition.escalate {
             tracing::warn!(
@@ -274,6 +273,7 @@ impl Session {
                 "the caller keeps repeating; escalating instead of looping"
             );
             conversation.active = None;
+            caller.commit(&self.ctx).await;
             self.event(
                 "loop_detected",
                 Some(json!({ "who": "caller", "count": repetition.count, "text": text })),
@@ -295,7 +295,10 @@ impl Session {
         let timings = &mut conversation.spoken().timings;
         timings.stt_ms = Some(stt_ms as i64);
         timings.endpoint_ms = Some(endpoint_ms as i64);
+        // The answer starts first; the caller's turn is written while the model thinks, so a busy
+        // database never delays what the caller hears.
         tokio::spawn(task);
+        caller.commit(&self.ctx).await;
     }
 
     async fn on_turn_audio(&mut self, codes: Vec<u8>) {

@@ -184,7 +184,9 @@ impl MediaStreamClient {
                 signature.parse().expect("base64 is a valid header"),
             );
         }
-        let config = WebSocketConfig::default();
+        // Small reads: the library zero-fills its read buffer up to this size on every read, and a
+        // bench runs a thousand of these sockets.
+        let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
         let (socket, _) =
             tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
         Ok(Self {

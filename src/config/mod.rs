@@ -291,7 +291,7 @@ impl Settings {
                     "SICHA_VAD_HANGOVER_MS",
                     get("SICHA_VAD_HANGOVER_MS").unwrap_or("600"),
                 )?,
-                eager_stt_ms: match get("SICHA_EAGER_STT_MS").unwrap_or("off") {
+                eager_stt_ms: match get("SICHA_EAGER_STT_MS").unwrap_or("250") {
                     "off" => None,
                     value => Some(parse("SICHA_EAGER_STT_MS", value)?),
                 },

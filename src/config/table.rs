@@ -166,7 +166,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "SICHA_EAGER_STT_MS",
-        "off",
+        "250",
         "silence after which speech-to-text starts early (below the hangover), or off",
     ),
     (

@@ -45,6 +45,9 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         ("SICHA_LOG", "warn"),
         // Tests send audio faster than real time; the flood test sets its own limit.
         ("SICHA_MAX_WS_MESSAGES_PER_SEC", "100000"),
+        // The simulated STT answers from a queue of scripted transcripts; an eager guess dropped
+        // mid-line would take one. Tests of eager transcription turn it on themselves.
+        ("SICHA_EAGER_STT_MS", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -10,7 +10,6 @@ use common::{
     AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until,
     silence, spawn_app, spawn_app_with,
 };
-use sicha::call::session::AgentMode;
 use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
@@ -20,10 +19,7 @@ use sicha::twilio::stream::Outbound;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn echo() -> ServeOptions {
-    ServeOptions {
-        allow_unsigned: false,
-        agent: AgentMode::Echo,
-    }
+    common::echo_agent()
 }
 
 /// Speech, then enough silence for the endpointer's hangover to close the utterance.

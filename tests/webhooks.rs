@@ -99,15 +99,7 @@ async fn unsigned_and_mis_signed_webhooks_are_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn without_an_auth_token_twilio_routes_need_the_development_flag() {
     for_each_engine(|db| async move {
-        let strict = spawn_app_with(
-            &db,
-            &[("TWILIO_AUTH_TOKEN", "")],
-            ServeOptions {
-                allow_unsigned: false,
-                agent: AgentMode::Echo,
-            },
-        )
-        .await;
+        let strict = spawn_app_with(&db, &[("TWILIO_AUTH_TOKEN", "")], common::echo_agent()).await;
         strict.add_business(BUSINESS_NUMBER).await;
         let answer = place_call(
             &strict.http,
@@ -192,15 +184,7 @@ async fn an_unknown_number_hears_hebrew_and_a_hang_up_and_the_call_is_recorded()
 #[tokio::test]
 async fn callers_beyond_capacity_hear_a_busy_message() {
     for_each_engine(|db| async move {
-        let app = spawn_app_with(
-            &db,
-            &[("SICHA_MAX_CALLS", "0")],
-            ServeOptions {
-                allow_unsigned: false,
-                agent: AgentMode::Echo,
-            },
-        )
-        .await;
+        let app = spawn_app_with(&db, &[("SICHA_MAX_CALLS", "0")], common::echo_agent()).await;
         app.add_business(BUSINESS_NUMBER).await;
         let answer = place_call(
             &app.http,

@@ -62,6 +62,14 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
     Settings::from_values(&values).expect("test settings are valid")
 }
 
+/// Signed Twilio traffic, the echo agent: the edge without AI providers.
+pub fn echo_agent() -> ServeOptions {
+    ServeOptions {
+        allow_unsigned: false,
+        agent: AgentMode::Echo,
+    }
+}
+
 pub async fn spawn_app(database_url: &str) -> TestApp {
     spawn_app_with(
         database_url,

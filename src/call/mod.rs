@@ -5,6 +5,7 @@
 //! - [`playback`] what was sent to Twilio and what the caller has heard (from echoed marks).
 //! - [`echo`]     the line-check agent: plays the caller's own words back.
 //! - [`agent`]    the AI agent's shared parts: providers, the phrase cache.
+//! - [`context`]  what a session starts with: agent mode, the call's facts, policies.
 //! - [`conversation`] the AI conversation of one call (state owned by the session).
 //! - [`replies`]  what the session does with utterances and turn events.
 //! - [`actions`]  what the agent does to the call through Twilio: transfer, `<Say>` fallback.
@@ -17,6 +18,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod context;
 pub mod conversation;
 pub mod echo;
 pub mod hebrew;

@@ -7,6 +7,7 @@
 //! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`.
 //! - [`rest`]      the REST client (update a call, end it, SMS, fetch).
 
+mod inbound;
 pub mod rest;
 pub mod signature;
 pub mod socket;

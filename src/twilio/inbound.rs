@@ -1,0 +1,85 @@
+//! The inbound side of a Media Streams socket, per frame: the rate gate against floods, and the audio
+//! front end (base64 → μ-law → PCM → endpointer) with its reusable buffers and the lag measurement.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+use sicha_audio::{frame::FRAME_SAMPLES, mulaw};
+use tokio::time::Instant;
+
+/// Token bucket over inbound messages, in tokio time so tests can pause it.
+pub(super) struct RateGate {
+    per_sec: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateGate {
+    pub(super) fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec: per_sec as f64,
+            tokens: per_sec as f64 * 2.0,
+            last: Instant::now(),
+        }
+    }
+
+    pub(super) fn admit(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + refill).min(self.per_sec * 2.0);
+        self.last = now;
+        self.tokens -= 1.0;
+        self.tokens >= 0.0
+    }
+}
+
+/// Reusable buffers of the inbound audio path: allocated once per stream, reused for every frame.
+pub(super) struct InboundAudio {
+    pub(super) endpointer: Endpointer,
+    /// The first media frame's arrival and its stream timestamp: later frames are compared with it
+    /// to see how far behind real time the loop runs (`sicha_inbound_lag_seconds`).
+    anchor: Option<(Instant, u64)>,
+    pub(super) mulaw: Vec<u8>,
+    pub(super) pcm: Vec<i16>,
+}
+
+impl InboundAudio {
+    pub(super) fn new(config: EndpointConfig) -> Self {
+        Self {
+            endpointer: Endpointer::new(config),
+            anchor: None,
+            mulaw: Vec::with_capacity(FRAME_SAMPLES * 4),
+            pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
+        }
+    }
+
+    /// Records how late this frame is processed, relative to the first frame and the stream's own
+    /// media timestamps (milliseconds since the stream started).
+    pub(super) fn observe_lag(&mut self, timestamp: Option<&str>) {
+        let Some(media_ms) = timestamp.and_then(|t| t.parse::<u64>().ok()) else {
+            return;
+        };
+        let now = Instant::now();
+        let (first_at, first_ms) = *self.anchor.get_or_insert((now, media_ms));
+        let expected =
+            first_at + std::time::Duration::from_millis(media_ms.saturating_sub(first_ms));
+        let lag = now.saturating_duration_since(expected);
+        metrics::histogram!("sicha_inbound_lag_seconds").record(lag.as_secs_f64());
+    }
+
+    /// Decodes one media payload and runs the endpointer; speech events go to `on_event`.
+    pub(super) fn push_payload(
+        &mut self,
+        payload: &str,
+        on_event: impl FnMut(EndpointEvent),
+    ) -> Result<usize, ()> {
+        self.mulaw.clear();
+        BASE64
+            .decode_vec(payload.as_bytes(), &mut self.mulaw)
+            .map_err(|_| ())?;
+        self.pcm.resize(self.mulaw.len(), 0);
+        mulaw::decode_into(&self.mulaw, &mut self.pcm);
+        self.endpointer.push(&self.pcm, on_event);
+        Ok(self.mulaw.len())
+    }
+}

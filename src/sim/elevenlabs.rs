@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use sicha_audio::mulaw;
 use url::Url;
 
-use super::google_tts::{Injected, Injections, ServerGuard, serve, speech_8k};
+use super::google_tts::{Injected, Injections, speech_8k};
+use super::local_server::{ServerGuard, serve};
 
 /// 100 ms of μ-law per streamed chunk.
 const CHUNK_BYTES: usize = 800;

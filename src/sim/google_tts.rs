@@ -7,7 +7,6 @@
 //! The pieces both TTS stand-ins share (injections, the speech source, the server's lifetime) live
 //! here too; the ElevenLabs stand-in uses them.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +21,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use sicha_audio::mulaw;
 use sicha_audio::wav::{mulaw_wav_bytes, pcm16_to_wav_bytes};
-use tokio::sync::oneshot;
 use url::Url;
+
+use super::local_server::{ServerGuard, serve};
 
 use crate::providers::tts::{EspeakConfig, EspeakTts, Tts};
 
@@ -309,39 +309,6 @@ fn tone_8k(chars: usize) -> Vec<i16> {
             (phase.sin() * 8000.0) as i16
         })
         .collect()
-}
-
-/// Stops the server when dropped.
-pub(crate) struct ServerGuard(Option<oneshot::Sender<()>>);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        if let Some(stop) = self.0.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Serves `app` on an ephemeral local port until the guard is dropped.
-pub(crate) async fn serve(
-    app: Router,
-    name: &'static str,
-) -> std::io::Result<(SocketAddr, ServerGuard)> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::warn!(%error, "{name} stand-in stopped");
-        }
-    });
-    Ok((address, ServerGuard(Some(stop))))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 pub mod caller;
 pub mod elevenlabs;
 pub mod google_tts;
+mod local_server;
 pub mod openai;
 pub mod playback;
 pub mod replay;

@@ -25,8 +25,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use url::Url;
+
+use super::local_server::{ServerGuard, serve};
 
 use crate::config::Secret;
 
@@ -124,21 +125,9 @@ struct SimState {
     next_id: u64,
 }
 
-struct ServerGuard(Option<oneshot::Sender<()>>);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        if let Some(stop) = self.0.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 impl OpenAiSim {
     /// Starts on 127.0.0.1 at an ephemeral port with the given latency profile.
     pub async fn start(profile: SimProfile) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(SimState {
                 profile,
@@ -166,24 +155,13 @@ impl OpenAiSim {
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::warn!(%error, "OpenAI-compatible stand-in stopped");
-            }
-        });
+        let (address, guard) = serve(app, "OpenAI-compatible").await?;
         let base_url =
             Url::parse(&format!("http://{address}/v1")).expect("a socket address makes a URL");
         Ok(Self {
             shared,
             base_url,
-            _server: Arc::new(ServerGuard(Some(stop))),
+            _server: Arc::new(guard),
         })
     }
 

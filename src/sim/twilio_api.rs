@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use url::Url;
 
+use super::local_server::{ServerGuard, serve};
 use crate::clock;
 
 const API_VERSION: &str = "2010-04-01";
@@ -108,16 +109,6 @@ struct InjectedFailure {
     retry_after_secs: Option<u64>,
 }
 
-struct ServerGuard(Option<oneshot::Sender<()>>);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        if let Some(stop) = self.0.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 impl TwilioApiSim {
     /// Starts on an ephemeral port with a fixed test account (`ACsim…`) and token.
     pub async fn start() -> std::io::Result<Self> {
@@ -125,8 +116,6 @@ impl TwilioApiSim {
     }
 
     pub async fn start_with(account_sid: &str, auth_token: &str) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
@@ -134,24 +123,13 @@ impl TwilioApiSim {
             updates: broadcast::channel(64).0,
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::warn!(%error, "Twilio API stand-in stopped");
-            }
-        });
+        let (address, guard) = serve(app, "Twilio API").await?;
         let base_url = Url::parse(&format!("http://{address}/{API_VERSION}"))
             .expect("a socket address makes a URL");
         Ok(Self {
             shared,
             base_url,
-            _server: Arc::new(ServerGuard(Some(stop))),
+            _server: Arc::new(guard),
         })
     }
 

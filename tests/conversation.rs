@@ -6,65 +6,23 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    AUTH_TOKEN, BUSINESS_NUMBER, TestApp, fixture_mulaw, listen, silence, spawn_app_with,
-};
+use common::{AUTH_TOKEN, BUSINESS_NUMBER, TestApp, fixture_mulaw, line, listen, silence};
 use sicha::call::agent::phrases;
-use sicha::call::session::AgentMode;
-use sicha::sim::openai::{ChatRule, OpenAiSim, SimEndpoint, SimProfile, SimTranscript};
-use sicha::sim::twilio_api::TwilioApiSim;
+use sicha::sim::openai::{ChatRule, SimEndpoint, SimProfile, SimTranscript};
 use sicha::sim::twilio_caller::{MediaStreamClient, stream_target};
-use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
 use sicha::store::testing::for_each_engine;
 
 const QUIET: Duration = Duration::from_millis(700);
 
-struct World {
-    app: TestApp,
-    openai: OpenAiSim,
-    twilio: TwilioApiSim,
-}
+type World = common::AiWorld;
 
 async fn world(db: &str, tts: &str) -> World {
-    world_with(db, tts, &[]).await
+    common::ai_world(db, tts, &[]).await
 }
 
 async fn world_with(db: &str, tts: &str, more: &[(&str, &str)]) -> World {
-    let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
-    let twilio = TwilioApiSim::start_with("ACtest0000000000000000000000000000", AUTH_TOKEN)
-        .await
-        .unwrap();
-    let openai_base = openai.base_url().to_string();
-    let twilio_base = twilio.base_url().to_string();
-    let mut extra = vec![
-        ("OPENAI_BASE_URL", openai_base.as_str()),
-        ("TWILIO_API_BASE", twilio_base.as_str()),
-        ("SICHA_TTS", tts),
-    ];
-    extra.extend_from_slice(more);
-    let app = spawn_app_with(
-        db,
-        &extra,
-        ServeOptions {
-            allow_unsigned: false,
-            agent: AgentMode::Ai,
-        },
-    )
-    .await;
-    app.add_business(BUSINESS_NUMBER).await;
-    World {
-        app,
-        openai,
-        twilio,
-    }
-}
-
-/// One caller line: speech, then silence for the endpointer to close it.
-fn line(fixture: &str) -> Vec<u8> {
-    let mut audio = fixture_mulaw(fixture);
-    audio.extend(silence(900));
-    audio
+    common::ai_world(db, tts, more).await
 }
 
 async fn agent_turns(app: &TestApp, call_sid: &str) -> Vec<sicha::store::Turn> {

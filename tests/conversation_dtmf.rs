@@ -6,16 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, Heard, TestApp, is_mark, listen, recv_until,
-    spawn_app_with,
-};
+use common::{BUSINESS_NUMBER, CALLER_NUMBER, Heard, TestApp, is_mark, listen, recv_until};
 use sicha::call::agent::phrases;
-use sicha::call::session::AgentMode;
-use sicha::sim::openai::{OpenAiSim, SimProfile};
 use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::sim::twilio_caller::{MediaStreamClient, Received};
-use sicha::startup::ServeOptions;
 use sicha::store::businesses::DtmfMap;
 use sicha::store::testing::for_each_engine;
 use sicha::store::{BusinessChanges, CallStatus};
@@ -23,35 +17,12 @@ use sicha::twilio::stream::Outbound;
 
 const QUIET: Duration = Duration::from_millis(700);
 
-struct World {
-    app: TestApp,
-    // Kept alive for the app to reach.
-    _openai: OpenAiSim,
-    twilio: TwilioApiSim,
-}
+type World = common::AiWorld;
 
 /// The app in AI mode with the test business; `dtmf` replaces its default key map.
 async fn world(db: &str, dtmf: Option<&str>) -> World {
-    let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
-    let twilio = TwilioApiSim::start_with("ACtest0000000000000000000000000000", AUTH_TOKEN)
-        .await
-        .unwrap();
-    let openai_base = openai.base_url().to_string();
-    let twilio_base = twilio.base_url().to_string();
-    let app = spawn_app_with(
-        db,
-        &[
-            ("OPENAI_BASE_URL", openai_base.as_str()),
-            ("TWILIO_API_BASE", twilio_base.as_str()),
-            ("SICHA_TTS", "openai"),
-        ],
-        ServeOptions {
-            allow_unsigned: false,
-            agent: AgentMode::Ai,
-        },
-    )
-    .await;
-    app.add_business(BUSINESS_NUMBER).await;
+    let world = common::ai_world(db, "openai", &[]).await;
+    let app = &world.app;
     if let Some(dtmf) = dtmf {
         let map: DtmfMap = dtmf.parse().unwrap();
         app.store
@@ -66,11 +37,7 @@ async fn world(db: &str, dtmf: Option<&str>) -> World {
             .await
             .unwrap();
     }
-    World {
-        app,
-        _openai: openai,
-        twilio,
-    }
+    world
 }
 
 /// Waits (long: a loaded machine synthesises slowly) for the agent to say something, plays it and

@@ -6,9 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, listen, silence, spawn_app_with,
-};
+use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, line, listen, spawn_app_with};
 use serde_json::json;
 use sicha::call::agent::phrases;
 use sicha::call::session::AgentMode;
@@ -20,12 +18,6 @@ use sicha::startup::ServeOptions;
 use sicha::store::testing::for_each_engine;
 
 const QUIET: Duration = Duration::from_millis(700);
-
-fn line(fixture: &str) -> Vec<u8> {
-    let mut audio = fixture_mulaw(fixture);
-    audio.extend(silence(900));
-    audio
-}
 
 #[tokio::test]
 async fn google_then_elevenlabs_speak_and_the_tools_text_the_caller_and_hang_up() {

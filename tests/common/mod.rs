@@ -295,3 +295,48 @@ pub async fn listen(stream: &mut MediaStreamClient, quiet: Duration, echo_marks:
     }
     heard
 }
+
+/// A test app in AI mode with the simulated OpenAI-compatible server and the Twilio REST stand-in,
+/// and the test business added.
+pub struct AiWorld {
+    pub app: TestApp,
+    pub openai: sicha::sim::openai::OpenAiSim,
+    pub twilio: sicha::sim::twilio_api::TwilioApiSim,
+}
+
+/// [`AiWorld`] with `tts` as the TTS chain and `more` settings on top.
+pub async fn ai_world(db: &str, tts: &str, more: &[(&str, &str)]) -> AiWorld {
+    use sicha::sim::openai::{OpenAiSim, SimProfile};
+    let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+    let twilio = sicha::sim::twilio_api::TwilioApiSim::start_with(
+        "ACtest0000000000000000000000000000",
+        AUTH_TOKEN,
+    )
+    .await
+    .unwrap();
+    let (openai_base, twilio_base) = (openai.base_url().to_string(), twilio.base_url().to_string());
+    let mut settings = vec![
+        ("OPENAI_BASE_URL", openai_base.as_str()),
+        ("TWILIO_API_BASE", twilio_base.as_str()),
+        ("SICHA_TTS", tts),
+    ];
+    settings.extend_from_slice(more);
+    let options = ServeOptions {
+        allow_unsigned: false,
+        agent: AgentMode::Ai,
+    };
+    let app = spawn_app_with(db, &settings, options).await;
+    app.add_business(BUSINESS_NUMBER).await;
+    AiWorld {
+        app,
+        openai,
+        twilio,
+    }
+}
+
+/// One caller line: the fixture's speech, then silence for the endpointer to close it.
+pub fn line(fixture: &str) -> Vec<u8> {
+    let mut audio = fixture_mulaw(fixture);
+    audio.extend(silence(900));
+    audio
+}

@@ -1,5 +1,4 @@
 //! The real app on port 0 with a fresh database, as every integration test starts it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,7 +7,6 @@ use std::time::Duration;
 
 use sicha::call::session::AgentMode;
 use sicha::config::Settings;
-use sicha::http::AppState;
 use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 use sicha::startup::{Application, ServeOptions};
 use sicha::store::{NewBusiness, Store};
@@ -24,7 +22,6 @@ pub const CALLER_NUMBER: &str = "+972501234567";
 pub struct TestApp {
     pub base: Url,
     pub addr: SocketAddr,
-    pub state: AppState,
     pub store: Store,
     pub http: reqwest::Client,
     pub auth_token: Option<String>,
@@ -98,7 +95,7 @@ pub async fn spawn_app_with(
         .await
         .expect("the app builds");
     let addr = app.local_addr();
-    let state = app.state();
+    let store = app.state().store.clone();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = shutdown_rx.await;
@@ -106,8 +103,7 @@ pub async fn spawn_app_with(
     TestApp {
         base: Url::parse(&format!("http://{addr}/")).unwrap(),
         addr,
-        store: state.store.clone(),
-        state,
+        store,
         http: reqwest::Client::new(),
         auth_token,
         database_url: database_url.to_string(),

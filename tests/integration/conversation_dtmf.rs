@@ -2,7 +2,7 @@
 //! on port 0, the simulated OpenAI-compatible server and the Twilio REST stand-in; each business's
 //! key map decides what a key does. On SQLite and (with SICHA_TEST_POSTGRES_URL) on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! real protocol, fixture speech in, the echo agent's audio out; on SQLite and (with
 //! SICHA_TEST_POSTGRES_URL) on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,8 +6,8 @@
 //! Chromium and chromedriver come from Debian (`scripts/install`); without them this test fails,
 //! saying so, rather than passing silently.
 
-mod common;
-mod web_support;
+use crate::common;
+use crate::web_support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

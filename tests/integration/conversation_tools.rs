@@ -2,7 +2,7 @@
 //! stand-in speaking its real wire format), and the model's tools: `send_sms` reaches Twilio through
 //! the outbox, `end_call` hangs up once the goodbye has played.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

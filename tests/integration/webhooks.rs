@@ -1,7 +1,7 @@
 //! The voice webhook, status callbacks, crash reconciliation and shutdown, against the real app on
 //! port 0, on SQLite and (with SICHA_TEST_POSTGRES_URL) on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, spawn_app, spawn_app_with};
 use sicha::call::session::AgentMode;

@@ -2,7 +2,7 @@
 //! OpenAI-compatible server (transcriptions, streaming chat with tool calls, speech) and the Twilio
 //! REST stand-in; on SQLite and (with SICHA_TEST_POSTGRES_URL) on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! What the web tests share: an app with an admin configured, a signed-in client, and a small
 //! world of businesses, customers and calls (turns, events, a barge-in, a real Ogg Opus recording).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};

@@ -2,8 +2,8 @@
 //! a session, the sign-in and its limits, the cookie's protections, what the pages show, the
 //! filters, escaping and the recording.
 
-mod common;
-mod web_support;
+use crate::common;
+use crate::web_support;
 
 use common::spawn_app;
 use sicha::store::testing::for_each_engine;

@@ -1,7 +1,7 @@
 //! Recorded sessions: `--record-streams` writes every inbound frame with its arrival time, and the
 //! replay sends the same frames (bad ones included) again as a new call.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! a whole scenario with a barge-in against the real app, and `sicha demo` / `sicha call` as the real
 //! binary.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

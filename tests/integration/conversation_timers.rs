@@ -1,7 +1,7 @@
 //! The agent's timers in whole calls: a slow answer gets a filler so the caller never waits in
 //! silence, and a quiet line gets "are you still there?" and then a goodbye.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,35 @@
+//! Integration tests: the real app on port 0 with a fresh database (SQLite always, PostgreSQL too
+//! when SICHA_TEST_POSTGRES_URL is set), the paid providers and Twilio replaced by local servers
+//! that speak their wire formats.
+//!
+//! One test binary holds every module, so the suite compiles and links the crate once rather than
+//! once per file. Run one area with its module path, e.g. `cargo test --test integration webhooks::`.
+//!
+//! Layout:
+//! - `common`, `web_support`: spawning the app, callers, browser helpers (shared set-up);
+//! - `webhooks`, `media_streams`, `twilio_rest`: the Twilio edge;
+//! - `conversation*`, `providers_*`, `deliveries`: the call pipeline, its providers and the outbox;
+//! - `store`: every store operation on both engines;
+//! - `sim_caller`, `replay`, `bench`, `cli`: the simulation kit and the command line;
+//! - `web`, `browser`: the business's pages, over HTTP and in headless Chromium.
+
+mod common;
+mod web_support;
+
+mod bench;
+mod browser;
+mod cli;
+mod conversation;
+mod conversation_dtmf;
+mod conversation_timers;
+mod conversation_tools;
+mod deliveries;
+mod media_streams;
+mod providers_openai;
+mod providers_tts;
+mod replay;
+mod sim_caller;
+mod store;
+mod twilio_rest;
+mod web;
+mod webhooks;

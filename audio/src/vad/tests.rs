@@ -1,0 +1,236 @@
+use super::*;
+
+const RATE: u32 = 8000;
+const FRAME: usize = 160;
+
+/// Deterministic white noise (xorshift), RMS about `amplitude / sqrt(3)`.
+fn noise(length: usize, amplitude: f32, seed: u32) -> Vec<i16> {
+    let mut state = seed.max(1);
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let unit = state as f32 / u32::MAX as f32 * 2.0 - 1.0;
+            (unit * amplitude) as i16
+        })
+        .collect()
+}
+
+/// A vowel-like signal: harmonics of 140 Hz up to 3 kHz.
+fn voiced(length: usize, amplitude: f32) -> Vec<i16> {
+    (0..length)
+        .map(|n| {
+            let t = n as f32 / RATE as f32;
+            let mut sum = 0.0;
+            for k in 1..=21 {
+                sum += (2.0 * std::f32::consts::PI * 140.0 * k as f32 * t).sin() / k as f32;
+            }
+            (sum * amplitude * 0.5) as i16
+        })
+        .collect()
+}
+
+fn decisions(vad: &mut Vad, signal: &[i16]) -> Vec<FrameDecision> {
+    signal
+        .chunks_exact(FRAME)
+        .map(|frame| vad.classify(frame))
+        .collect()
+}
+
+#[test]
+fn frame_len_follows_sample_rate() {
+    assert_eq!(VadConfig::default().frame_len(), 160);
+    let wide = VadConfig {
+        sample_rate: 16000,
+        ..VadConfig::default()
+    };
+    assert_eq!(wide.frame_len(), 320);
+}
+
+#[test]
+fn silence_and_steady_noise_are_not_speech() {
+    let mut vad = Vad::new(VadConfig::default());
+    assert!(
+        decisions(&mut vad, &vec![0; FRAME * 50])
+            .iter()
+            .all(|d| !d.is_speech)
+    );
+    let mut vad = Vad::new(VadConfig::default());
+    let hiss = noise(FRAME * 200, 3000.0, 7);
+    assert!(decisions(&mut vad, &hiss).iter().all(|d| !d.is_speech));
+}
+
+#[test]
+fn voice_over_noise_is_speech_and_ends_after_hangover() {
+    let config = VadConfig::default();
+    let hangover = config.hangover_frames as usize;
+    let mut vad = Vad::new(config);
+    let mut signal = noise(FRAME * 50, 300.0, 3);
+    let voice = voiced(FRAME * 25, 6000.0);
+    let bed = noise(FRAME * 25, 300.0, 5);
+    signal.extend(voice.iter().zip(&bed).map(|(v, n)| v.saturating_add(*n)));
+    signal.extend(noise(FRAME * 50, 300.0, 9));
+    let flags: Vec<bool> = decisions(&mut vad, &signal)
+        .iter()
+        .map(|d| d.is_speech)
+        .collect();
+    assert!(flags[..50].iter().all(|s| !s), "noise before speech");
+    assert!(flags[50..75].iter().all(|s| *s), "voiced frames");
+    assert!(flags[75..75 + hangover].iter().all(|s| *s), "hangover");
+    assert!(
+        flags[75 + hangover + 2..].iter().all(|s| !s),
+        "noise after speech"
+    );
+}
+
+#[test]
+fn quiet_word_end_on_a_clean_line_is_speech() {
+    let mut vad = Vad::new(VadConfig::default());
+    let mut signal = vec![0i16; FRAME * 50];
+    signal.extend(voiced(FRAME * 25, 8000.0));
+    // 36 dB down: below the speech gate, but far above the silent floor.
+    signal.extend(voiced(FRAME * 5, 8000.0 / 63.0));
+    signal.extend(vec![0i16; FRAME * 50]);
+    let flags: Vec<bool> = decisions(&mut vad, &signal)
+        .iter()
+        .map(|d| d.is_speech)
+        .collect();
+    assert!(flags[50..80].iter().all(|s| *s), "word and its quiet end");
+    assert!(!flags[90..].iter().any(|s| *s), "silence after");
+}
+
+#[test]
+fn weak_sound_resumes_speech_only_just_after_it() {
+    let config = VadConfig {
+        hangover_frames: 0,
+        ..VadConfig::default()
+    };
+    let resume = config.resume_frames as usize;
+    // A voice over hiss, a short stop, then a weak tail scoring between resume_db and on_db.
+    let bed = |frames, seed| noise(FRAME * frames, 1000.0, seed);
+    let weak = |frames, seed: u32| -> Vec<i16> {
+        voiced(FRAME * frames, 1300.0)
+            .iter()
+            .zip(bed(frames, seed))
+            .map(|(v, n)| v.saturating_add(n))
+            .collect()
+    };
+    let loud: Vec<i16> = voiced(FRAME * 20, 6000.0)
+        .iter()
+        .zip(bed(20, 3))
+        .map(|(v, n)| v.saturating_add(n))
+        .collect();
+    let mut signal = bed(50, 1);
+    signal.extend(&loud);
+    signal.extend(bed(3, 5));
+    signal.extend(weak(5, 7));
+    signal.extend(bed(resume + 20, 9));
+    signal.extend(weak(5, 11));
+    let mut vad = Vad::new(config.clone());
+    let decisions = decisions(&mut vad, &signal);
+    let tail_at = 50 + 20 + 3;
+    let late_at = tail_at + 5 + resume + 20;
+    for d in &decisions[tail_at + 1..tail_at + 5] {
+        assert!(
+            d.score >= config.resume_db && d.score < config.on_db,
+            "{d:?}"
+        );
+    }
+    assert!(
+        decisions[tail_at + 1..tail_at + 5]
+            .iter()
+            .all(|d| d.is_speech)
+    );
+    assert!(!decisions[late_at..].iter().any(|d| d.is_speech));
+}
+
+/// Hiss with a background talker: `bursts` of a quiet voice, three frames on, three off.
+fn swinging_line(bursts: usize, seed: u32) -> Vec<i16> {
+    let mut signal = Vec::new();
+    for burst in 0..bursts {
+        let bed = noise(FRAME * 6, 100.0, seed + burst as u32);
+        let voice = voiced(FRAME * 3, 500.0);
+        signal.extend(voice.iter().zip(&bed).map(|(v, n)| v.saturating_add(*n)));
+        signal.extend(&bed[FRAME * 3..]);
+    }
+    signal
+}
+
+#[test]
+fn learning_frames_are_never_speech() {
+    let config = VadConfig::default();
+    let learn = config.learn_frames as usize;
+    let mut vad = Vad::new(config);
+    let flags = decisions(&mut vad, &voiced(FRAME * (learn + 10), 8000.0));
+    assert!(flags[..learn].iter().all(|d| !d.is_speech));
+}
+
+#[test]
+fn background_talker_is_not_speech_but_the_caller_is() {
+    let mut vad = Vad::new(VadConfig::default());
+    let background = decisions(&mut vad, &swinging_line(20, 21));
+    // The bursts stand well clear of the floor, yet the line swung like that from the start.
+    assert!(
+        background
+            .iter()
+            .any(|d| d.score > VadConfig::default().on_db + 6.0)
+    );
+    assert!(background.iter().all(|d| !d.is_speech), "{background:?}");
+    let caller: Vec<i16> = voiced(FRAME * 20, 8000.0)
+        .iter()
+        .zip(noise(FRAME * 20, 100.0, 23))
+        .map(|(v, n)| v.saturating_add(n))
+        .collect();
+    let flags = decisions(&mut vad, &caller);
+    assert!(flags[1..].iter().all(|d| d.is_speech));
+}
+
+#[test]
+fn background_burst_after_the_caller_gets_no_hangover() {
+    let config = VadConfig::default();
+    assert!(
+        config.hangover_frames >= 2,
+        "the test needs a hangover to withhold"
+    );
+    let mut vad = Vad::new(config);
+    decisions(&mut vad, &swinging_line(10, 31));
+    let caller: Vec<i16> = voiced(FRAME * 20, 8000.0)
+        .iter()
+        .zip(noise(FRAME * 20, 100.0, 33))
+        .map(|(v, n)| v.saturating_add(n))
+        .collect();
+    decisions(&mut vad, &caller);
+    // Let the caller's own hangover and the resume window pass.
+    decisions(&mut vad, &noise(FRAME * 30, 100.0, 35));
+    let after = decisions(&mut vad, &swinging_line(4, 37));
+    for burst in after.chunks(6) {
+        // Off frames 4..6 of each burst: at most one frame of grace, never the full hangover.
+        assert!(!burst[4].is_speech && !burst[5].is_speech, "{after:?}");
+    }
+}
+
+#[test]
+fn floor_adapts_to_a_louder_line() {
+    let mut vad = Vad::new(VadConfig::default());
+    decisions(&mut vad, &noise(FRAME * 50, 200.0, 11));
+    // Hiss jumps up by 20 dB: it may trigger at first, but the floor must catch up.
+    let flags = decisions(&mut vad, &noise(FRAME * 600, 2000.0, 13));
+    assert!(flags[500..].iter().all(|d| !d.is_speech));
+}
+
+#[test]
+fn reset_forgets_the_noise_floor() {
+    let mut vad = Vad::new(VadConfig::default());
+    decisions(&mut vad, &noise(FRAME * 100, 50.0, 17));
+    let loud_voice = voiced(FRAME, 6000.0);
+    vad.reset();
+    // After reset the first frame defines the floor, so it cannot be speech.
+    assert!(!vad.classify(&loud_voice).is_speech);
+}
+
+#[test]
+fn vad_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Vad>();
+}

@@ -12,8 +12,13 @@ use std::time::Duration;
 use url::Url;
 
 mod table;
+mod toml_file;
+mod values;
 
 pub use table::SETTINGS;
+
+use toml_file::read_toml;
+use values::{Values, invalid, parse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -159,11 +164,8 @@ impl Settings {
 
     /// Builds settings from environment-style names; missing names take their defaults.
     pub fn from_values(values: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let secret = |name: &'static str| get(name).map(Secret::new);
-        let public_url = get("SICHA_PUBLIC_URL")
-            .map(|v| parse_url("SICHA_PUBLIC_URL", v))
-            .transpose()?;
+        let values = Values::new(values);
+        let public_url = values.optional_url("SICHA_PUBLIC_URL")?;
         if let Some(url) = &public_url
             && !matches!(url.scheme(), "https" | "http")
         {
@@ -173,187 +175,85 @@ impl Settings {
             ));
         }
         Ok(Self {
-            bind: parse("SICHA_BIND", get("SICHA_BIND").unwrap_or("0.0.0.0:8080"))?,
+            bind: values.parsed("SICHA_BIND")?,
             public_url,
-            database_url: get("SICHA_DATABASE_URL")
-                .unwrap_or("sqlite://sicha.db")
-                .to_string(),
-            instance_id: get("SICHA_INSTANCE_ID")
-                .map(str::to_string)
+            database_url: values.text("SICHA_DATABASE_URL"),
+            instance_id: values
+                .optional_text("SICHA_INSTANCE_ID")
                 .unwrap_or_else(default_instance_id),
             twilio: TwilioSettings {
-                account_sid: get("TWILIO_ACCOUNT_SID").map(str::to_string),
-                auth_token: secret("TWILIO_AUTH_TOKEN"),
-                api_base: parse_url(
-                    "TWILIO_API_BASE",
-                    get("TWILIO_API_BASE").unwrap_or("https://api.twilio.com/2010-04-01"),
-                )?,
+                account_sid: values.optional_text("TWILIO_ACCOUNT_SID"),
+                auth_token: values.secret("TWILIO_AUTH_TOKEN"),
+                api_base: values.url("TWILIO_API_BASE")?,
             },
-            stream_secret: secret("SICHA_STREAM_SECRET"),
-            stream_token_ttl: Duration::from_secs(parse(
-                "SICHA_STREAM_TOKEN_TTL_SECS",
-                get("SICHA_STREAM_TOKEN_TTL_SECS").unwrap_or("60"),
-            )?),
+            stream_secret: values.secret("SICHA_STREAM_SECRET"),
+            stream_token_ttl: values.seconds("SICHA_STREAM_TOKEN_TTL_SECS")?,
             limits: Limits {
-                max_calls: parse("SICHA_MAX_CALLS", get("SICHA_MAX_CALLS").unwrap_or("200"))?,
-                max_call: Duration::from_secs(parse(
-                    "SICHA_MAX_CALL_SECS",
-                    get("SICHA_MAX_CALL_SECS").unwrap_or("1800"),
-                )?),
-                max_ws_message_bytes: parse(
-                    "SICHA_MAX_WS_MESSAGE_BYTES",
-                    get("SICHA_MAX_WS_MESSAGE_BYTES").unwrap_or("65536"),
-                )?,
-                max_ws_messages_per_sec: parse(
-                    "SICHA_MAX_WS_MESSAGES_PER_SEC",
-                    get("SICHA_MAX_WS_MESSAGES_PER_SEC").unwrap_or("200"),
-                )?,
+                max_calls: values.parsed("SICHA_MAX_CALLS")?,
+                max_call: values.seconds("SICHA_MAX_CALL_SECS")?,
+                max_ws_message_bytes: values.parsed("SICHA_MAX_WS_MESSAGE_BYTES")?,
+                max_ws_messages_per_sec: values.parsed("SICHA_MAX_WS_MESSAGES_PER_SEC")?,
             },
-            shutdown_grace: Duration::from_secs(parse(
-                "SICHA_SHUTDOWN_GRACE_SECS",
-                get("SICHA_SHUTDOWN_GRACE_SECS").unwrap_or("30"),
-            )?),
+            shutdown_grace: values.seconds("SICHA_SHUTDOWN_GRACE_SECS")?,
             providers: ProviderSettings {
-                openai_api_key: secret("OPENAI_API_KEY"),
-                openai_base_url: parse_url(
-                    "OPENAI_BASE_URL",
-                    get("OPENAI_BASE_URL").unwrap_or("https://api.openai.com/v1"),
-                )?,
-                stt_model: get("SICHA_STT_MODEL").unwrap_or("whisper-1").to_string(),
-                llm_model: get("SICHA_LLM_MODEL").unwrap_or("gpt-4o").to_string(),
-                tts_order: get("SICHA_TTS")
-                    .unwrap_or("google,openai,espeak")
+                openai_api_key: values.secret("OPENAI_API_KEY"),
+                openai_base_url: values.url("OPENAI_BASE_URL")?,
+                stt_model: values.text("SICHA_STT_MODEL"),
+                llm_model: values.text("SICHA_LLM_MODEL"),
+                tts_order: values
+                    .get_or_default("SICHA_TTS")
                     .split(',')
                     .map(|name| name.trim().to_ascii_lowercase())
                     .filter(|name| !name.is_empty())
                     .collect(),
-                openai_tts_model: get("SICHA_OPENAI_TTS_MODEL")
-                    .unwrap_or("gpt-4o-mini-tts")
-                    .to_string(),
-                openai_tts_voice: get("SICHA_OPENAI_TTS_VOICE").unwrap_or("alloy").to_string(),
-                google_api_key: secret("GOOGLE_TTS_API_KEY"),
-                google_base_url: parse_url(
-                    "GOOGLE_TTS_BASE_URL",
-                    get("GOOGLE_TTS_BASE_URL").unwrap_or("https://texttospeech.googleapis.com"),
-                )?,
-                google_voice: get("GOOGLE_TTS_VOICE")
-                    .unwrap_or("he-IL-Wavenet-A")
-                    .to_string(),
-                elevenlabs_api_key: secret("ELEVENLABS_API_KEY"),
-                elevenlabs_base_url: parse_url(
-                    "ELEVENLABS_BASE_URL",
-                    get("ELEVENLABS_BASE_URL").unwrap_or("https://api.elevenlabs.io"),
-                )?,
-                elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID").map(str::to_string),
+                openai_tts_model: values.text("SICHA_OPENAI_TTS_MODEL"),
+                openai_tts_voice: values.text("SICHA_OPENAI_TTS_VOICE"),
+                google_api_key: values.secret("GOOGLE_TTS_API_KEY"),
+                google_base_url: values.url("GOOGLE_TTS_BASE_URL")?,
+                google_voice: values.text("GOOGLE_TTS_VOICE"),
+                elevenlabs_api_key: values.secret("ELEVENLABS_API_KEY"),
+                elevenlabs_base_url: values.url("ELEVENLABS_BASE_URL")?,
+                elevenlabs_voice_id: values.optional_text("ELEVENLABS_VOICE_ID"),
             },
             after_call: AfterCallSettings {
-                crm_webhook_url: get("SICHA_CRM_WEBHOOK_URL")
-                    .map(|v| parse_url("SICHA_CRM_WEBHOOK_URL", v))
-                    .transpose()?,
-                post_call_sms: match get("SICHA_POST_CALL_SMS").unwrap_or("off") {
-                    "off" => PostCallSms::Off,
-                    "caller" => PostCallSms::Caller,
-                    "business" => PostCallSms::Business,
-                    other => {
-                        return Err(invalid(
-                            "SICHA_POST_CALL_SMS",
-                            &format!("`{other}` is not off, caller or business"),
-                        ));
-                    }
-                },
-                summary: parse_switch(
-                    "SICHA_CALL_SUMMARY",
-                    get("SICHA_CALL_SUMMARY").unwrap_or("off"),
+                crm_webhook_url: values.optional_url("SICHA_CRM_WEBHOOK_URL")?,
+                post_call_sms: values.choice(
+                    "SICHA_POST_CALL_SMS",
+                    &[
+                        ("off", PostCallSms::Off),
+                        ("caller", PostCallSms::Caller),
+                        ("business", PostCallSms::Business),
+                    ],
+                    "off, caller or business",
                 )?,
-                recordings_dir: get("SICHA_RECORDINGS_DIR").map(std::path::PathBuf::from),
+                summary: values.switch("SICHA_CALL_SUMMARY")?,
+                recordings_dir: values.path("SICHA_RECORDINGS_DIR"),
             },
             web: WebSettings {
-                admin_user: get("SICHA_ADMIN_USER").map(str::to_string),
-                admin_password_hash: get("SICHA_ADMIN_PASSWORD_HASH")
-                    .map(|v| parse_password_hash("SICHA_ADMIN_PASSWORD_HASH", v))
-                    .transpose()?,
-                session_ttl: Duration::from_secs(parse(
-                    "SICHA_SESSION_TTL_SECS",
-                    get("SICHA_SESSION_TTL_SECS").unwrap_or("43200"),
-                )?),
-                sign_in_max_failures: parse(
-                    "SICHA_SIGN_IN_MAX_FAILURES",
-                    get("SICHA_SIGN_IN_MAX_FAILURES").unwrap_or("5"),
-                )?,
+                admin_user: values.optional_text("SICHA_ADMIN_USER"),
+                admin_password_hash: values.password_hash("SICHA_ADMIN_PASSWORD_HASH")?,
+                session_ttl: values.seconds("SICHA_SESSION_TTL_SECS")?,
+                sign_in_max_failures: values.parsed("SICHA_SIGN_IN_MAX_FAILURES")?,
             },
-            record_streams_dir: get("SICHA_RECORD_STREAMS_DIR").map(std::path::PathBuf::from),
+            record_streams_dir: values.path("SICHA_RECORD_STREAMS_DIR"),
             conversation: ConversationSettings {
-                vad_start_ms: parse(
-                    "SICHA_VAD_START_MS",
-                    get("SICHA_VAD_START_MS").unwrap_or("120"),
-                )?,
-                vad_hangover_ms: parse(
-                    "SICHA_VAD_HANGOVER_MS",
-                    get("SICHA_VAD_HANGOVER_MS").unwrap_or("600"),
-                )?,
-                eager_stt_ms: match get("SICHA_EAGER_STT_MS").unwrap_or("250") {
+                vad_start_ms: values.parsed("SICHA_VAD_START_MS")?,
+                vad_hangover_ms: values.parsed("SICHA_VAD_HANGOVER_MS")?,
+                eager_stt_ms: match values.get_or_default("SICHA_EAGER_STT_MS") {
                     "off" => None,
                     value => Some(parse("SICHA_EAGER_STT_MS", value)?),
                 },
-                silence_prompt_after: Duration::from_secs(parse(
-                    "SICHA_SILENCE_PROMPT_SECS",
-                    get("SICHA_SILENCE_PROMPT_SECS").unwrap_or("8"),
-                )?),
-                silence_prompts: parse(
-                    "SICHA_SILENCE_PROMPTS",
-                    get("SICHA_SILENCE_PROMPTS").unwrap_or("2"),
-                )?,
+                silence_prompt_after: values.seconds("SICHA_SILENCE_PROMPT_SECS")?,
+                silence_prompts: values.parsed("SICHA_SILENCE_PROMPTS")?,
             },
-            log_filter: get("SICHA_LOG").unwrap_or("info").to_string(),
-            log_json: match get("SICHA_LOG_FORMAT").unwrap_or("text") {
-                "text" => false,
-                "json" => true,
-                other => {
-                    return Err(invalid(
-                        "SICHA_LOG_FORMAT",
-                        &format!("`{other}` is not text or json"),
-                    ));
-                }
-            },
+            log_filter: values.text("SICHA_LOG"),
+            log_json: values.choice(
+                "SICHA_LOG_FORMAT",
+                &[("text", false), ("json", true)],
+                "text or json",
+            )?,
         })
     }
-}
-
-fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: shown.clone(),
-        source,
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
-        path: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let mut values = HashMap::new();
-    for (key, value) in table {
-        let name = env_name_for_key(&key).ok_or_else(|| ConfigError::UnknownKey(key.clone()))?;
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                value.to_string()
-            }
-            _ => {
-                return Err(ConfigError::Toml {
-                    path: shown,
-                    message: format!("`{key}` must be a string, number or boolean"),
-                });
-            }
-        };
-        values.insert(name.to_string(), text);
-    }
-    Ok(values)
-}
-
-fn env_name_for_key(key: &str) -> Option<&'static str> {
-    SETTINGS.iter().map(|(name, _, _)| *name).find(|name| {
-        let short = name.strip_prefix("SICHA_").unwrap_or(name);
-        short.eq_ignore_ascii_case(key)
-    })
 }
 
 fn default_instance_id() -> String {
@@ -369,95 +269,5 @@ fn default_instance_id() -> String {
         .unwrap_or_else(|| "sicha".to_string())
 }
 
-fn invalid(name: &'static str, message: &str) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        message: message.to_string(),
-    }
-}
-
-fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    value
-        .parse()
-        .map_err(|e: T::Err| invalid(name, &format!("`{value}`: {e}")))
-}
-
-fn parse_switch(name: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value {
-        "on" | "true" | "1" => Ok(true),
-        "off" | "false" | "0" => Ok(false),
-        other => Err(invalid(name, &format!("`{other}` is not on or off"))),
-    }
-}
-
-/// A PHC string is checked now so a mistyped hash fails at start, not at the first sign-in.
-/// The value itself never reaches the error.
-fn parse_password_hash(name: &'static str, value: &str) -> Result<Secret, ConfigError> {
-    argon2::PasswordHash::new(value).map_err(|_| {
-        invalid(
-            name,
-            "is not a PHC string (make one with `sicha admin hash-password`)",
-        )
-    })?;
-    Ok(Secret::new(value))
-}
-
-fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
-    Url::parse(value).map_err(|e| invalid(name, &format!("`{value}`: {e}")))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_are_embedded_sqlite_on_port_8080() {
-        let s = Settings::from_values(&HashMap::new()).unwrap();
-        assert_eq!(s.bind.port(), 8080);
-        assert_eq!(s.database_url, "sqlite://sicha.db");
-        assert!(s.twilio.auth_token.is_none());
-        assert_eq!(s.limits.max_ws_message_bytes, 65536);
-    }
-
-    #[test]
-    fn secrets_never_reach_debug_output() {
-        let s = Settings::from_values(&values(&[("TWILIO_AUTH_TOKEN", "hunter2-token")])).unwrap();
-        assert!(!format!("{s:?}").contains("hunter2"));
-        assert_eq!(s.twilio.auth_token.unwrap().expose(), "hunter2-token");
-    }
-
-    #[test]
-    fn bad_values_name_the_setting() {
-        let err = Settings::from_values(&values(&[("SICHA_MAX_CALLS", "many")])).unwrap_err();
-        assert!(err.to_string().contains("SICHA_MAX_CALLS"), "{err}");
-        let err = Settings::from_values(&values(&[("SICHA_PUBLIC_URL", "ftp://x")])).unwrap_err();
-        assert!(err.to_string().contains("SICHA_PUBLIC_URL"), "{err}");
-    }
-
-    #[test]
-    fn toml_keys_map_to_environment_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sicha.toml");
-        std::fs::write(
-            &path,
-            "bind = \"127.0.0.1:9000\"\nmax_calls = 7\ntwilio_auth_token = \"t\"\n",
-        )
-        .unwrap();
-        let map = read_toml(&path).unwrap();
-        let s = Settings::from_values(&map).unwrap();
-        assert_eq!(s.bind.port(), 9000);
-        assert_eq!(s.limits.max_calls, 7);
-        std::fs::write(&path, "no_such_setting = 1\n").unwrap();
-        assert!(matches!(read_toml(&path), Err(ConfigError::UnknownKey(_))));
-    }
-}
+mod tests;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::audio::decode_mulaw;
+use super::request::{InputLimit, send};
 use super::{PcmStream, TtsError, TtsTimeouts};
 use crate::config::Secret;
 
@@ -96,14 +97,7 @@ impl ElevenLabsTts {
         text: &str,
         voice: Option<&str>,
     ) -> Result<PcmStream, TtsError> {
-        let chars = text.chars().count();
-        if chars > self.config.max_input_chars {
-            return Err(TtsError::InputTooLong {
-                actual: chars,
-                limit: self.config.max_input_chars,
-                unit: "characters",
-            });
-        }
+        InputLimit::Chars(self.config.max_input_chars).check(text)?;
         let voice_id = voice.unwrap_or(&self.config.voice_id);
         if voice_id.is_empty() {
             return Err(TtsError::Unavailable("no voice id configured".to_string()));
@@ -117,7 +111,7 @@ impl ElevenLabsTts {
             .post(self.stream_url(voice_id)?)
             .header("xi-api-key", self.config.api_key.expose())
             .json(&body);
-        let response = super::send(request).await?;
+        let response = send(request).await?;
         // μ-law is one byte per sample, so every chunk decodes on its own.
         let pcm = response.bytes_stream().map(|chunk| match chunk {
             Ok(bytes) => Ok(decode_mulaw(&bytes)),

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdout, Command};
 
 use super::audio::{Pcm16Splitter, ToLineRate, WavEncoding, parse_wav_header};
+use super::request::InputLimit;
 use super::{PcmStream, TtsError, TtsTimeouts};
 
 /// Longest text handed to one process; a sentence is far shorter.
@@ -58,14 +59,7 @@ impl EspeakTts {
         text: &str,
         voice: Option<&str>,
     ) -> Result<PcmStream, TtsError> {
-        let chars = text.chars().count();
-        if chars > MAX_INPUT_CHARS {
-            return Err(TtsError::InputTooLong {
-                actual: chars,
-                limit: MAX_INPUT_CHARS,
-                unit: "characters",
-            });
-        }
+        InputLimit::Chars(MAX_INPUT_CHARS).check(text)?;
         let rate = self.config.words_per_minute.to_string();
         let voice = voice.unwrap_or(&self.config.voice);
         let args = ["-v", voice, "-s", &rate, "--stdout", "--stdin"];

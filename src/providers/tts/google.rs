@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::audio::{Pcm16Splitter, ToLineRate, WavEncoding, decode_mulaw, parse_wav_header};
+use super::request::{InputLimit, send};
 use super::{LINE_RATE_HZ, PcmStream, TtsError, TtsTimeouts};
 use crate::config::Secret;
 
@@ -112,13 +113,7 @@ impl GoogleTts {
         text: &str,
         voice: Option<&str>,
     ) -> Result<PcmStream, TtsError> {
-        if text.len() > MAX_INPUT_BYTES {
-            return Err(TtsError::InputTooLong {
-                actual: text.len(),
-                limit: MAX_INPUT_BYTES,
-                unit: "bytes",
-            });
-        }
+        InputLimit::Bytes(MAX_INPUT_BYTES).check(text)?;
         let url = format!(
             "{}/v1/text:synthesize",
             self.config.base_url.as_str().trim_end_matches('/')
@@ -139,7 +134,7 @@ impl GoogleTts {
             .post(url)
             .header("X-goog-api-key", self.config.api_key.expose())
             .json(&body);
-        let response = super::send(request).await?;
+        let response = send(request).await?;
         let answer: SynthesizeResponse = response
             .json()
             .await

@@ -9,6 +9,7 @@
 //! - [`settings`]   the `SICHA_TTS` order and each provider's settings.
 //! - [`audio`]      byte-level decoding shared by the providers (WAV header, split samples, μ-law, RMS).
 //! - [`metered`]    deadlines and metrics wrapped around every provider's stream.
+//! - `request`      what the network providers share: the input limit and sending a request.
 
 pub mod audio;
 pub mod chain;
@@ -17,6 +18,7 @@ pub mod espeak;
 pub mod google;
 pub mod metered;
 pub mod openai;
+mod request;
 pub mod settings;
 
 use std::pin::Pin;
@@ -171,48 +173,5 @@ impl Tts {
             }
         };
         metered::guard(provider, timeouts, started, opening).await
-    }
-}
-
-/// Longest error body read from a failed response; providers answer errors with short JSON.
-const MAX_ERROR_BODY: usize = 4096;
-
-/// Turns a non-success response into [`TtsError::Http`], taking the message from the shapes the
-/// providers use: `{"error":{"message"}}` (OpenAI, Google), `{"detail":{"message"}}` and
-/// `{"detail":[{"msg"}]}` (ElevenLabs), else the start of the body.
-pub(crate) async fn http_error(response: reqwest::Response) -> TtsError {
-    let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap_or_default();
-    let body = &body[..body.len().min(MAX_ERROR_BODY)];
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|json| {
-            [
-                json.pointer("/error/message"),
-                json.pointer("/detail/message"),
-                json.pointer("/detail/0/msg"),
-                json.get("detail"),
-            ]
-            .into_iter()
-            .flatten()
-            .find_map(|value| value.as_str().map(str::to_string))
-        })
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(body)
-                .trim()
-                .chars()
-                .take(300)
-                .collect()
-        });
-    TtsError::Http { status, message }
-}
-
-/// Sends a prepared request and returns the response if it succeeded.
-pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, TtsError> {
-    let response = request.send().await.map_err(TtsError::transport)?;
-    if response.status().is_success() {
-        Ok(response)
-    } else {
-        Err(http_error(response).await)
     }
 }

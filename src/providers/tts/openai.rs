@@ -2,6 +2,7 @@
 //! 24 kHz 16-bit little-endian mono, streamed chunked, resampled to 8 kHz as it arrives.
 
 use super::audio::{Pcm16Splitter, ToLineRate};
+use super::request::{InputLimit, send};
 use super::{PcmStream, TtsError, TtsTimeouts};
 use crate::providers::OpenAiConfig;
 use futures::StreamExt;
@@ -72,14 +73,7 @@ impl OpenAiTts {
         text: &str,
         voice: Option<&str>,
     ) -> Result<PcmStream, TtsError> {
-        let chars = text.chars().count();
-        if chars > MAX_INPUT_CHARS {
-            return Err(TtsError::InputTooLong {
-                actual: chars,
-                limit: MAX_INPUT_CHARS,
-                unit: "characters",
-            });
-        }
+        InputLimit::Chars(MAX_INPUT_CHARS).check(text)?;
         let body = SpeechRequest {
             model: &self.config.model,
             input: text,
@@ -92,7 +86,7 @@ impl OpenAiTts {
             .server
             .post(&self.client, "audio/speech")
             .json(&body);
-        let response = super::send(request).await?;
+        let response = send(request).await?;
         let to_line = ToLineRate::new(PCM_RATE_HZ)?;
         Ok(pcm_body_to_line(response.bytes_stream(), to_line))
     }

@@ -21,7 +21,7 @@ use sicha_audio::mulaw;
 use url::Url;
 
 use super::google_tts::{Injected, Injections, speech_8k};
-use super::local_server::{ServerGuard, serve};
+use super::local_server::{RequestLog, ServerGuard, serve_at};
 
 /// 100 ms of μ-law per streamed chunk.
 const CHUNK_BYTES: usize = 800;
@@ -48,7 +48,7 @@ struct Shared {
     api_key: String,
     injections: Injections,
     chunk_interval: Mutex<Duration>,
-    requests: Mutex<Vec<ElevenLabsRequest>>,
+    requests: RequestLog<ElevenLabsRequest>,
 }
 
 impl ElevenLabsSim {
@@ -62,17 +62,17 @@ impl ElevenLabsSim {
             api_key: api_key.to_string(),
             injections: Injections::default(),
             chunk_interval: Mutex::new(Duration::from_millis(5)),
-            requests: Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v1/text-to-speech/{voice_id}/stream", post(stream_speech))
             .fallback(|| async { detail_error(StatusCode::NOT_FOUND, "not_found", "Not Found") })
             .with_state(shared.clone());
-        let (address, server) = serve(app, "ElevenLabs").await?;
+        let (base_url, server) = serve_at(app, "ElevenLabs", "").await?;
         Ok(Self {
             shared,
-            base_url: Url::parse(&format!("http://{address}")).expect("an address makes a URL"),
-            _server: Arc::new(server),
+            base_url,
+            _server: server,
         })
     }
 
@@ -85,7 +85,7 @@ impl ElevenLabsSim {
     }
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<ElevenLabsRequest> {
-        self.shared.requests.lock().expect("requests lock").clone()
+        self.shared.requests.all()
     }
     pub fn injections(&self) -> &Injections {
         &self.shared.injections
@@ -117,11 +117,7 @@ async fn stream_speech(
         model_id: field("model_id"),
         authorized,
     };
-    shared
-        .requests
-        .lock()
-        .expect("requests lock")
-        .push(request.clone());
+    shared.requests.record(request.clone());
     if !authorized {
         return detail_error(
             StatusCode::UNAUTHORIZED,

@@ -4,8 +4,8 @@
 //! (μ-law or 16-bit at 8 kHz) holding real Hebrew speech from espeak-ng when it is installed, a tone
 //! otherwise. Failures, empty audio, silence and delay can be injected.
 //!
-//! The pieces both TTS stand-ins share (injections, the speech source, the server's lifetime) live
-//! here too; the ElevenLabs stand-in uses them.
+//! The pieces both TTS stand-ins share (injections, the speech source) live here too; the ElevenLabs
+//! stand-in uses them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +23,7 @@ use sicha_audio::mulaw;
 use sicha_audio::wav::{mulaw_wav_bytes, pcm16_to_wav_bytes};
 use url::Url;
 
-use super::local_server::{ServerGuard, serve};
+use super::local_server::{RequestLog, ServerGuard, serve_at};
 
 use crate::providers::tts::{EspeakConfig, EspeakTts, Tts};
 
@@ -51,7 +51,7 @@ pub struct GoogleTtsSim {
 struct Shared {
     api_key: String,
     injections: Injections,
-    requests: Mutex<Vec<GoogleTtsRequest>>,
+    requests: RequestLog<GoogleTtsRequest>,
 }
 
 impl GoogleTtsSim {
@@ -64,17 +64,17 @@ impl GoogleTtsSim {
         let shared = Arc::new(Shared {
             api_key: api_key.to_string(),
             injections: Injections::default(),
-            requests: Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v1/text:synthesize", post(synthesize))
             .fallback(|| async { google_error(StatusCode::NOT_FOUND, "Method not found.") })
             .with_state(shared.clone());
-        let (address, server) = serve(app, "Google TTS").await?;
+        let (base_url, server) = serve_at(app, "Google TTS", "").await?;
         Ok(Self {
             shared,
-            base_url: Url::parse(&format!("http://{address}")).expect("an address makes a URL"),
-            _server: Arc::new(server),
+            base_url,
+            _server: server,
         })
     }
 
@@ -87,7 +87,7 @@ impl GoogleTtsSim {
     }
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<GoogleTtsRequest> {
-        self.shared.requests.lock().expect("requests lock").clone()
+        self.shared.requests.all()
     }
     pub fn injections(&self) -> &Injections {
         &self.shared.injections
@@ -121,11 +121,7 @@ async fn synthesize(
             .and_then(Value::as_u64),
         authorized,
     };
-    shared
-        .requests
-        .lock()
-        .expect("requests lock")
-        .push(request.clone());
+    shared.requests.record(request.clone());
     match key {
         None => {
             let message = "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.";

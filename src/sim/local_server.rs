@@ -1,10 +1,13 @@
 //! How every stand-in runs: an axum app on an ephemeral port of 127.0.0.1, served by a task of its own
-//! until its guard is dropped (the stand-in's handles share the guard, so the last clone stops it).
+//! until its guard is dropped (the stand-in's handles share the guard, so the last clone stops it), and
+//! the log of the requests it received, kept for tests to assert on.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use tokio::sync::oneshot;
+use url::Url;
 
 /// Stops the server when dropped.
 pub(crate) struct ServerGuard(Option<oneshot::Sender<()>>);
@@ -37,4 +40,82 @@ pub(crate) async fn serve(
         }
     });
     Ok((address, ServerGuard(Some(stop))))
+}
+
+/// [`serve`], answering with the URL a client is configured with (`root` is the path the service's
+/// API starts at, such as `/v1`, or empty) and a guard for the handle's clones to share.
+pub(crate) async fn serve_at(
+    app: Router,
+    name: &'static str,
+    root: &str,
+) -> std::io::Result<(Url, Arc<ServerGuard>)> {
+    let (address, guard) = serve(app, name).await?;
+    let url = Url::parse(&format!("http://{address}{root}")).expect("a socket address makes a URL");
+    Ok((url, Arc::new(guard)))
+}
+
+/// Every request a stand-in received, oldest first, refused ones included.
+pub(crate) struct RequestLog<T> {
+    requests: Mutex<Vec<T>>,
+}
+
+impl<T> Default for RequestLog<T> {
+    fn default() -> Self {
+        Self {
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T: Clone> RequestLog<T> {
+    pub(crate) fn record(&self, request: T) {
+        self.lock().push(request);
+    }
+
+    /// A copy of the log so far.
+    pub(crate) fn all(&self) -> Vec<T> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn count(&self, matching: impl Fn(&T) -> bool) -> usize {
+        self.lock()
+            .iter()
+            .filter(|request| matching(request))
+            .count()
+    }
+
+    /// Changes the latest request that `matching` picks (an outcome decided after it was logged).
+    pub(crate) fn update_last(&self, matching: impl Fn(&T) -> bool, update: impl FnOnce(&mut T)) {
+        if let Some(request) = self
+            .lock()
+            .iter_mut()
+            .rev()
+            .find(|request| matching(request))
+        {
+            update(request);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<T>> {
+        self.requests.lock().expect("request log lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_order_and_updates_the_latest_match() {
+        let log = RequestLog::default();
+        for request in [("chat", 200), ("speech", 200), ("chat", 200)] {
+            log.record(request);
+        }
+        log.update_last(
+            |(endpoint, _)| *endpoint == "chat",
+            |request| request.1 = 500,
+        );
+        assert_eq!(log.all(), [("chat", 200), ("speech", 200), ("chat", 500)]);
+        assert_eq!(log.count(|(endpoint, _)| *endpoint == "chat"), 2);
+    }
 }

@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::local_server::{ServerGuard, serve};
+use super::local_server::{RequestLog, ServerGuard, serve_at};
 
 use crate::config::Secret;
 
@@ -103,13 +103,13 @@ pub struct OpenAiSim {
 
 struct Shared {
     state: Mutex<SimState>,
+    requests: RequestLog<SimRequest>,
     started_at: Instant,
 }
 
 struct SimState {
     profile: SimProfile,
     api_key: Option<Secret>,
-    requests: Vec<SimRequest>,
     /// Per endpoint: how many more requests fail, and with which status.
     failures: HashMap<SimEndpoint, (u32, StatusCode)>,
     transcripts: VecDeque<SimTranscript>,
@@ -132,7 +132,6 @@ impl OpenAiSim {
             state: Mutex::new(SimState {
                 profile,
                 api_key: None,
-                requests: Vec::new(),
                 failures: HashMap::new(),
                 transcripts: VecDeque::new(),
                 default_transcript: transcriptions::DEFAULT_TRANSCRIPT.to_string(),
@@ -145,6 +144,7 @@ impl OpenAiSim {
                 speech_cache: HashMap::new(),
                 next_id: 0,
             }),
+            requests: RequestLog::default(),
             started_at: Instant::now(),
         });
         let app = Router::new()
@@ -155,13 +155,11 @@ impl OpenAiSim {
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(shared.clone());
-        let (address, guard) = serve(app, "OpenAI-compatible").await?;
-        let base_url =
-            Url::parse(&format!("http://{address}/v1")).expect("a socket address makes a URL");
+        let (base_url, server) = serve_at(app, "OpenAI-compatible", "/v1").await?;
         Ok(Self {
             shared,
             base_url,
-            _server: Arc::new(guard),
+            _server: server,
         })
     }
 
@@ -235,16 +233,12 @@ impl OpenAiSim {
 
     /// Every request so far, oldest first, refused ones included.
     pub fn requests(&self) -> Vec<SimRequest> {
-        self.state().requests.clone()
+        self.shared.requests.all()
     }
 
     /// How many requests reached `endpoint`.
     pub fn count(&self, endpoint: SimEndpoint) -> usize {
-        self.state()
-            .requests
-            .iter()
-            .filter(|r| r.endpoint == endpoint)
-            .count()
+        self.shared.requests.count(|r| r.endpoint == endpoint)
     }
 
     /// Streamed answers (chat or speech) whose client went away before the end.
@@ -288,7 +282,9 @@ impl Shared {
             })
         };
         request.status = refusal.as_ref().map_or(200, |r| r.status().as_u16());
-        state.requests.push(request);
+        // Logged before the state is released, so the log keeps the order of the decisions.
+        self.requests.record(request);
+        drop(state);
         refusal
     }
 
@@ -298,17 +294,17 @@ impl Shared {
             .expect("an invalid request is never admitted")
     }
 
+    /// Logs and refuses a request whose JSON body does not parse, as OpenAI refuses it.
+    fn refuse_unparseable(&self, mut request: SimRequest, error: &serde_json::Error) -> Response {
+        request.summary = "unparseable JSON body".to_string();
+        let message = format!("We could not parse the JSON body of your request: {error}");
+        self.refuse(request, message)
+    }
+
     /// Changes the logged status of the latest request to `endpoint` (a scripted failure decided later).
     fn set_last_status(&self, endpoint: SimEndpoint, status: u16) {
-        if let Some(request) = self
-            .state()
-            .requests
-            .iter_mut()
-            .rev()
-            .find(|r| r.endpoint == endpoint)
-        {
-            request.status = status;
-        }
+        self.requests
+            .update_last(|r| r.endpoint == endpoint, |r| r.status = status);
     }
 
     fn next_id(&self) -> u64 {

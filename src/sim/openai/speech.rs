@@ -53,13 +53,7 @@ pub(super) async fn handle(
     let mut request = SimRequest::new(SimEndpoint::Speech, &headers);
     let body: Value = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(error) => {
-            request.summary = "unparseable JSON body".to_string();
-            return shared.refuse(
-                request,
-                format!("We could not parse the JSON body of your request: {error}"),
-            );
-        }
+        Err(error) => return shared.refuse_unparseable(request, &error),
     };
     let model = body["model"].as_str().unwrap_or_default().to_string();
     let input = body["input"].as_str().unwrap_or_default().to_string();

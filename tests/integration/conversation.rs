@@ -13,7 +13,9 @@ use sicha::sim::twilio_caller::{MediaStreamClient, stream_target};
 use sicha::store::CallStatus;
 use sicha::store::testing::for_each_engine;
 
-const QUIET: Duration = Duration::from_millis(700);
+/// How long the server must stay quiet for an answer to count as finished: above the gap between
+/// two sentences' synthesis on a loaded machine.
+const QUIET: Duration = Duration::from_millis(1200);
 
 type World = common::AiWorld;
 

@@ -12,7 +12,9 @@ use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::startup::ServeOptions;
 use sicha::store::testing::for_each_engine;
 
-const QUIET: Duration = Duration::from_millis(700);
+/// How long the server must stay quiet for an answer to count as finished: above the gap between
+/// two sentences' synthesis on a loaded machine.
+const QUIET: Duration = Duration::from_millis(1200);
 
 async fn app_with(db: &str, openai: &OpenAiSim, more: &[(&str, &str)]) -> common::TestApp {
     let twilio = TwilioApiSim::start_with("ACtest0000000000000000000000000000", AUTH_TOKEN)

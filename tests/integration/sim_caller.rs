@@ -202,12 +202,13 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
             .iter()
             .find(|t| t.interrupted)
             .expect("an interrupted answer");
-        assert!(cut.text.contains("בשש בערב"), "{cut:?}");
+        // The long list of free times was cut: the caller heard its start, not all that was said
+        // (how much had been written when the caller cut in depends on the machine's load).
+        assert!(cut.text.starts_with("ביום חמישי"), "{cut:?}");
+        let heard = cut.heard_text.as_deref().unwrap_or_default();
         assert!(
-            !cut.heard_text
-                .as_deref()
-                .unwrap_or_default()
-                .contains("בשש בערב")
+            cut.text.starts_with(heard) && heard.len() < cut.text.len(),
+            "{cut:?}"
         );
         assert!(
             app.event_kinds("CA700")

@@ -261,35 +261,87 @@ pub struct Heard {
     pub closed: bool,
 }
 
-/// Listens until the server has been quiet for `quiet`, echoing every mark at once (as if the audio
-/// played instantly) unless `echo_marks` is false.
+/// How long `listen` waits for the server to start speaking. Generous on purpose: speech comes from
+/// espeak-ng in the simulated providers, and a loaded 2-core machine can take seconds to make it.
+const FIRST_MESSAGE_WAIT: Duration = Duration::from_secs(15);
+
+/// Waits for the server to start speaking (up to `FIRST_MESSAGE_WAIT`), then listens until it has
+/// been quiet for `quiet`, echoing every mark at once (as if the audio played instantly) unless
+/// `echo_marks` is false. Waiting for the first message separately keeps a slow synthesis from
+/// being mistaken for silence.
 pub async fn listen(stream: &mut MediaStreamClient, quiet: Duration, echo_marks: bool) -> Heard {
     let mut heard = Heard::default();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    if let Some(first) = stream.recv(FIRST_MESSAGE_WAIT).await.unwrap() {
+        if heard.take(stream, first, echo_marks).await {
+            receive_until_quiet(stream, quiet, echo_marks, &mut heard).await;
+        }
+    }
+    heard
+}
+
+/// Everything the server sends within `window`, however long it stays quiet in between: for
+/// checking that it says nothing.
+pub async fn heard_within(stream: &mut MediaStreamClient, window: Duration) -> Heard {
+    let mut heard = Heard::default();
+    let deadline = tokio::time::Instant::now() + window;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(received) = stream.recv(left).await.unwrap() else {
+            return heard;
+        };
+        if !heard.take(stream, received, true).await {
+            return heard;
+        }
+    }
+}
+
+async fn receive_until_quiet(
+    stream: &mut MediaStreamClient,
+    quiet: Duration,
+    echo_marks: bool,
+    heard: &mut Heard,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
-        match stream.recv(quiet).await.unwrap() {
-            None => break,
-            Some(Received::Closed(_)) => {
-                heard.closed = true;
-                break;
+        let Some(received) = stream.recv(quiet).await.unwrap() else {
+            return;
+        };
+        if !heard.take(stream, received, echo_marks).await {
+            return;
+        }
+    }
+}
+
+impl Heard {
+    /// Counts one message; false once the socket has closed.
+    async fn take(
+        &mut self,
+        stream: &mut MediaStreamClient,
+        received: Received,
+        echo_marks: bool,
+    ) -> bool {
+        match received {
+            Received::Closed(_) => {
+                self.closed = true;
+                return false;
             }
-            Some(Received::Message(Outbound::Media { media, .. })) => {
+            Received::Message(Outbound::Media { media, .. }) => {
                 use base64::Engine;
-                heard.media_bytes += base64::engine::general_purpose::STANDARD
+                self.media_bytes += base64::engine::general_purpose::STANDARD
                     .decode(media.payload)
                     .unwrap()
                     .len();
             }
-            Some(Received::Message(Outbound::Mark { mark, .. })) => {
+            Received::Message(Outbound::Mark { mark, .. }) => {
                 if echo_marks {
                     stream.send_mark(&mark.name).await.unwrap();
                 }
-                heard.marks.push(mark.name);
+                self.marks.push(mark.name);
             }
-            Some(Received::Message(Outbound::Clear { .. })) => heard.clears += 1,
+            Received::Message(Outbound::Clear { .. }) => self.clears += 1,
         }
+        true
     }
-    heard
 }
 
 /// A test app in AI mode with the simulated OpenAI-compatible server and the Twilio REST stand-in,

@@ -1,4 +1,5 @@
-//! The `sicha` command line: `serve`, `migrate`, `business …`, `calls …`, `demo`, `call`, `bench`.
+//! The `sicha` command line: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `demo`, `call`,
+//! `bench`.
 //! Everything here is thin: parse, load settings, call into the library, print.
 
 pub mod admin;
@@ -6,6 +7,7 @@ pub mod bench;
 pub mod business;
 pub mod call;
 pub mod calls;
+pub mod customers;
 pub mod demo;
 
 use std::path::PathBuf;
@@ -39,6 +41,9 @@ pub enum Command {
     /// Manage businesses (one per Twilio number).
     #[command(subcommand)]
     Business(business::BusinessCommand),
+    /// Name callers (shown on the web pages) and list them.
+    #[command(subcommand)]
+    Customer(customers::CustomerCommand),
     /// Inspect calls: list them, or show one with its events and transcript.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
@@ -94,6 +99,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Business(cmd) => {
             business::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
+        }
+        Command::Customer(cmd) => {
+            customers::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
         }
         Command::Calls(cmd) => {
             calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await

@@ -5,12 +5,13 @@
 //! booleans as BIGINT 0/1, `ON CONFLICT … DO NOTHING` and `RETURNING`. One migrations folder serves
 //! both engines and is applied by [`Store::connect`].
 //!
-//! Layout: [`businesses`], [`customers`], [`calls`], [`events`], [`turns`], [`interactions`],
-//! [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the web pages), and [`testing`]
-//! (fresh databases for tests on every engine).
+//! Layout: [`businesses`], [`customers`] (named by hand in [`customer_names`]), [`calls`], [`events`],
+//! [`turns`], [`interactions`], [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the
+//! web pages), and [`testing`] (fresh databases for tests on every engine).
 
 pub mod businesses;
 pub mod calls;
+pub mod customer_names;
 pub mod customers;
 mod database_url;
 mod error;

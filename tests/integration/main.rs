@@ -10,7 +10,7 @@
 //! - `webhooks`, `media_streams`, `twilio_rest`: the Twilio edge;
 //! - `conversation*`, `providers_*`, `deliveries`: the call pipeline, its providers and the outbox;
 //! - `store`: every store operation on both engines;
-//! - `sim_caller`, `replay`, `bench`, `cli`: the simulation kit and the command line;
+//! - `sim_caller`, `replay`, `bench`, `cli`, `customers`: the simulation kit and the command line;
 //! - `web`, `browser`: the business's pages, over HTTP and in headless Chromium.
 
 mod common;
@@ -23,6 +23,7 @@ mod conversation;
 mod conversation_dtmf;
 mod conversation_timers;
 mod conversation_tools;
+mod customers;
 mod deliveries;
 mod media_streams;
 mod providers_openai;

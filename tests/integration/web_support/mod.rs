@@ -190,7 +190,10 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
         .find_or_create_customer(&business.id, "+972501234567", MORNING_MS)
         .await
         .unwrap();
-    name_customer(&app.database_url, &dana.id, "דנה כהן").await;
+    store
+        .set_customer_name(&dana.id, Some("דנה כהן"))
+        .await
+        .unwrap();
     let nameless = store
         .find_or_create_customer(&business.id, "+972541112222", MORNING_MS + DAY_MS)
         .await
@@ -370,17 +373,4 @@ fn turn_template(sid: &str, seq: i64, text: &str, at: i64) -> NewTurn {
         endpoint_ms: Some(240),
         v2v_ms: Some(1_310),
     }
-}
-
-/// The store has no way to name a customer yet (the agent does not ask), so the test does it in SQL.
-async fn name_customer(database_url: &str, customer_id: &str, name: &str) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
-    sqlx::query("UPDATE customers SET name = $1 WHERE id = $2")
-        .bind(name)
-        .bind(customer_id)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
 }

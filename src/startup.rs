@@ -182,8 +182,9 @@ async fn drain_calls(state: &AppState) {
     state.registry.wait_finished().await;
 }
 
-/// Every few minutes, forgets used stream-token nonces older than any token could live. Stops with
-/// `stop` (cancelled at shutdown by `run_until`).
+/// Every few minutes, forgets used stream-token nonces older than any token could live, and ended
+/// web sessions and failed sign-ins past their window. Stops with `stop` (cancelled at shutdown by
+/// `run_until`).
 fn prune_used_tokens(
     store: Store,
     ttl: std::time::Duration,
@@ -202,6 +203,7 @@ fn prune_used_tokens(
                 Ok(pruned) => tracing::debug!(pruned, "old stream-token nonces pruned"),
                 Err(error) => tracing::warn!(%error, "could not prune old stream-token nonces"),
             }
+            crate::web::prune_expired(&store).await;
         }
     })
 }

@@ -7,7 +7,8 @@
 //!
 //! Layout: [`businesses`], [`customers`] (named by hand in [`customer_names`]), [`calls`], [`events`],
 //! [`turns`], [`interactions`], [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the
-//! web pages), and [`testing`] (fresh databases for tests on every engine).
+//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), and [`testing`] (fresh
+//! databases for tests on every engine).
 
 pub mod businesses;
 pub mod calls;
@@ -22,6 +23,7 @@ pub mod stream_tokens;
 pub mod testing;
 pub mod turns;
 pub mod web_queries;
+pub mod web_sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,7 @@ pub use events::Event;
 pub use interactions::{Interaction, NewInteraction};
 pub use outbox::OutboxItem;
 pub use turns::{NewTurn, Turn};
+pub use web_sessions::WebSession;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

@@ -5,7 +5,7 @@
 //! password is refused, so guessing cannot continue. Neither the password nor the user name typed
 //! is ever logged (a password typed into the wrong box would otherwise land in the log).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::Form;
@@ -72,32 +72,48 @@ pub struct SignedIn {
     pub user: String,
 }
 
-/// No live session: pages send the browser to the sign-in form, coming back afterwards.
-pub struct SignInRequired {
-    back_to: String,
+/// Why a request is not signed in.
+pub enum NotSignedIn {
+    /// No live session: pages send the browser to the sign-in form, coming back afterwards.
+    SignInRequired { back_to: String },
+    /// The sessions could not be read: an error page, never a quiet sign-out.
+    Failed(super::WebError),
 }
 
-impl IntoResponse for SignInRequired {
+impl IntoResponse for NotSignedIn {
     fn into_response(self) -> Response {
-        let next: String = url::form_urlencoded::byte_serialize(self.back_to.as_bytes()).collect();
-        (
-            StatusCode::SEE_OTHER,
-            [(LOCATION, format!("/sign-in?next={next}"))],
-        )
-            .into_response()
+        match self {
+            NotSignedIn::SignInRequired { back_to } => {
+                let next: String =
+                    url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect();
+                (
+                    StatusCode::SEE_OTHER,
+                    [(LOCATION, format!("/sign-in?next={next}"))],
+                )
+                    .into_response()
+            }
+            NotSignedIn::Failed(error) => error.into_response(),
+        }
     }
 }
 
 impl FromRequestParts<WebState> for SignedIn {
-    type Rejection = SignInRequired;
+    type Rejection = NotSignedIn;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
-        match state.sessions.user(&parts.headers) {
-            Some(user) => Ok(SignedIn { user }),
-            None => Err(SignInRequired {
+        let user = state
+            .sessions
+            .user(&parts.headers)
+            .await
+            .map_err(|error| NotSignedIn::Failed(error.into()))?;
+        // A session made for an admin since renamed in the settings no longer counts.
+        let configured = state.credentials.as_ref().map(|c| c.user.as_str());
+        match user {
+            Some(user) if Some(user.as_str()) == configured => Ok(SignedIn { user }),
+            _ => Err(NotSignedIn::SignInRequired {
                 back_to: parts
                     .uri
                     .path_and_query()
@@ -167,21 +183,31 @@ pub async fn sign_in(
     let user: String = form.user.trim().chars().take(MAX_USER_CHARS).collect();
     let user_key = format!("user:{}", user.to_lowercase());
     let keys = [client.as_str(), user_key.as_str()];
-    if state.limiter.is_blocked(&keys) {
-        tracing::warn!(client = %client, "sign-in refused: too many failed attempts");
-        return sign_in_form(StatusCode::TOO_MANY_REQUESTS, next, &user, Some(TOO_MANY));
-    }
+    let attempt = match state.limiter.admit(&keys).await {
+        Ok(Some(attempt)) => attempt,
+        Ok(None) => {
+            tracing::warn!(client = %client, "sign-in refused: too many failed attempts");
+            return sign_in_form(StatusCode::TOO_MANY_REQUESTS, next, &user, Some(TOO_MANY));
+        }
+        Err(error) => return super::WebError::from(error).into_response(),
+    };
     match credentials.check(user.clone(), form.password).await {
         Ok(true) => {}
         Ok(false) => {
-            state.limiter.record_failure(&keys);
+            // The attempt stays counted as a failure.
             tracing::warn!(client = %client, "sign-in failed");
             return sign_in_form(StatusCode::UNAUTHORIZED, next, &user, Some(WRONG));
         }
         Err(error) => return super::WebError::from(error).into_response(),
     }
-    state.limiter.forgive(&keys);
-    let cookie = state.sessions.start(&credentials.user);
+    if let Err(error) = state.limiter.forgive(attempt).await {
+        // Signing in still works; the stale failures simply age out of the window.
+        tracing::warn!(%error, "could not forgive the failed sign-ins of a successful one");
+    }
+    let cookie = match state.sessions.start(&credentials.user).await {
+        Ok(cookie) => cookie,
+        Err(error) => return super::WebError::from(error).into_response(),
+    };
     tracing::info!(client = %client, "signed in to the web pages");
     (
         StatusCode::SEE_OTHER,
@@ -194,7 +220,10 @@ pub async fn sign_out(State(state): State<WebState>, headers: HeaderMap) -> Resp
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site form refused\n").into_response();
     }
-    let cookie = state.sessions.end(&headers);
+    let cookie = match state.sessions.end(&headers).await {
+        Ok(cookie) => cookie,
+        Err(error) => return super::WebError::from(error).into_response(),
+    };
     (
         StatusCode::SEE_OTHER,
         [(LOCATION, "/sign-in".to_string()), (SET_COOKIE, cookie)],
@@ -203,10 +232,17 @@ pub async fn sign_out(State(state): State<WebState>, headers: HeaderMap) -> Resp
 }
 
 /// The limiter key of the client's address (behind a proxy, the proxy's: then the per-user limit
-/// is the one that tells clients apart).
+/// is the one that tells clients apart). An IPv6 client is keyed by its /64, the block one
+/// subscriber usually holds, so stepping through addresses does not earn fresh attempts.
 fn client_key(extensions: &Extensions) -> String {
     match extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
+        Some(ConnectInfo(addr)) => match addr.ip().to_canonical() {
+            IpAddr::V4(ip) => format!("ip:{ip}"),
+            IpAddr::V6(ip) => {
+                let s = ip.segments();
+                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
         None => "ip:unknown".to_string(),
     }
 }

@@ -1,93 +1,69 @@
-//! Failed sign-ins counted per key (a client address, a user name) over a sliding window; a key
-//! with too many recent failures is refused without checking its password, so guessing is slow.
+//! Failed sign-ins counted per key (a client address, a user name) over a sliding window, in the
+//! database, so several instances behind a balancer share one count rather than each granting an
+//! attacker its own allowance. A key with too many recent failures is refused without checking
+//! its password, so guessing is slow.
+//!
+//! An attempt is counted as a failure before its password is checked, then forgiven if it was
+//! right: attempts racing in parallel (on one instance or several) cannot all slip under the limit
+//! while each waits for the slow password hash.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::now_ms;
+use crate::store::{Store, StoreError};
 
 /// How long a failure counts against its key.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Keys tracked at most; past this (after dropping stale ones) new keys are refused, so a flood of
-/// made-up user names cannot grow memory without bound.
-const MAX_KEYS: usize = 10_000;
 
 pub struct SignInLimiter {
-    max_failures: usize,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    store: Store,
+    max_failures: i64,
+}
+
+/// An attempt let through to the password check; it counts as a failure unless forgiven.
+pub struct Attempt {
+    keys: Vec<String>,
 }
 
 impl SignInLimiter {
-    pub fn new(max_failures: u32) -> SignInLimiter {
+    pub fn new(store: Store, max_failures: u32) -> SignInLimiter {
         SignInLimiter {
-            max_failures: max_failures as usize,
-            failures: Mutex::new(HashMap::new()),
+            store,
+            max_failures: i64::from(max_failures),
         }
     }
 
-    /// Whether any of `keys` may not try now.
-    pub fn is_blocked(&self, keys: &[&str]) -> bool {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().expect("limiter lock");
-        if failures.len() >= MAX_KEYS {
-            failures.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < WINDOW));
-            if failures.len() >= MAX_KEYS && keys.iter().any(|k| !failures.contains_key(*k)) {
-                return true;
-            }
+    /// Lets an attempt on `keys` through, counted as a failure, or `None` when any key has had too
+    /// many failures in the window.
+    pub async fn admit(&self, keys: &[&str]) -> Result<Option<Attempt>, StoreError> {
+        let now = now_ms();
+        let since = now - WINDOW.as_millis() as i64;
+        // Reading first keeps a refused attempt (the usual case under attack) free of writes.
+        if self.store.most_sign_in_failures(keys, since).await? >= self.max_failures {
+            return Ok(None);
         }
-        keys.iter().any(|key| {
-            failures.get(*key).is_some_and(|times| {
-                times
-                    .iter()
-                    .filter(|t| now.duration_since(**t) < WINDOW)
-                    .count()
-                    >= self.max_failures
-            })
-        })
+        let id = uuid::Uuid::new_v4().to_string();
+        self.store.insert_sign_in_attempt(&id, keys, now).await?;
+        // Counting again with this attempt in: one racing past the first check is caught here.
+        if self.store.most_sign_in_failures(keys, since).await? > self.max_failures {
+            self.store.withdraw_sign_in_attempt(&id).await?;
+            return Ok(None);
+        }
+        Ok(Some(Attempt {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        }))
     }
 
-    pub fn record_failure(&self, keys: &[&str]) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().expect("limiter lock");
-        for key in keys {
-            let times = failures.entry((*key).to_string()).or_default();
-            times.retain(|t| now.duration_since(*t) < WINDOW);
-            times.push(now);
-        }
-    }
-
-    /// A successful sign-in forgives the keys' past failures.
-    pub fn forgive(&self, keys: &[&str]) {
-        let mut failures = self.failures.lock().expect("limiter lock");
-        for key in keys {
-            failures.remove(*key);
-        }
+    /// A successful sign-in forgives its keys' failures, this attempt's included.
+    pub async fn forgive(&self, attempt: Attempt) -> Result<(), StoreError> {
+        let keys: Vec<&str> = attempt.keys.iter().map(String::as_str).collect();
+        self.store.forgive_sign_in_failures(&keys).await
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_is_blocked_after_the_allowed_failures_and_others_are_not() {
-        let limiter = SignInLimiter::new(2);
-        limiter.record_failure(&["ip:1", "user:a"]);
-        assert!(!limiter.is_blocked(&["ip:1", "user:a"]));
-        limiter.record_failure(&["ip:1", "user:b"]);
-        assert!(
-            limiter.is_blocked(&["ip:1", "user:c"]),
-            "the address is blocked"
-        );
-        assert!(
-            !limiter.is_blocked(&["ip:2", "user:a"]),
-            "user a failed once"
-        );
-        limiter.record_failure(&["ip:3", "user:a"]);
-        assert!(
-            limiter.is_blocked(&["ip:4", "user:a"]),
-            "the user is blocked"
-        );
-        limiter.forgive(&["ip:1"]);
-        assert!(!limiter.is_blocked(&["ip:1", "user:b"]));
-    }
+/// Forgets failures that no longer count: run now and then by the server's pruner.
+pub async fn prune(store: &Store) -> Result<u64, StoreError> {
+    store
+        .prune_sign_in_failures(now_ms() - WINDOW.as_millis() as i64)
+        .await
 }

@@ -1,8 +1,8 @@
 //! The business's web pages: server-rendered Hebrew (right-to-left) HTML behind a sign-in.
 //! - [`auth`]         sign-in, sign-out, the signed-in extractor, the switch-off when unconfigured.
 //! - [`password`]     argon2 hashing of the admin password.
-//! - `sessions`       in-memory sessions behind an `HttpOnly` cookie.
-//! - `limiter`        failed sign-ins per client address and per user.
+//! - `sessions`       sessions in the database (shared by every instance) behind an `HttpOnly` cookie.
+//! - `limiter`        failed sign-ins per client address and per user, counted in the database.
 //! - `customers`, `calls`, `call_page`, `businesses` the pages; `recordings` the audio of a call.
 //! - `format`         times, durations and Hebrew labels shared by the pages.
 //!
@@ -20,6 +20,8 @@ pub mod password;
 mod recordings;
 mod sessions;
 
+pub use sessions::IDLE as SESSION_IDLE;
+
 use std::sync::Arc;
 
 use askama::Template;
@@ -31,7 +33,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::http::AppState;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// What the pages share: the app, the credentials, sessions and the sign-in limiter.
 #[derive(Clone)]
@@ -65,6 +67,8 @@ pub enum WebError {
     Recording(#[from] std::io::Error),
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("starting a session: {0}")]
+    Session(#[from] sessions::SessionError),
 }
 
 impl IntoResponse for WebError {
@@ -104,8 +108,8 @@ pub fn router(app: AppState) -> Router {
         .as_ref()
         .is_some_and(|url| url.scheme() == "https");
     let state = WebState(Arc::new(WebInner {
-        sessions: sessions::Sessions::new(web.session_ttl, secure),
-        limiter: limiter::SignInLimiter::new(web.sign_in_max_failures),
+        sessions: sessions::Sessions::new(app.store.clone(), web.session_ttl, secure),
+        limiter: limiter::SignInLimiter::new(app.store.clone(), web.sign_in_max_failures),
         credentials,
         app,
     }));
@@ -128,6 +132,21 @@ pub fn router(app: AppState) -> Router {
         .layer(middleware::map_response(protective_headers))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(state)
+}
+
+/// Forgets ended sessions and failed sign-ins that no longer count. The server runs this now and
+/// then; a failure is logged and the rows wait for the next run.
+pub async fn prune_expired(store: &Store) {
+    match sessions::prune(store).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::debug!(pruned, "ended web sessions pruned"),
+        Err(error) => tracing::warn!(%error, "could not prune ended web sessions"),
+    }
+    match limiter::prune(store).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::debug!(pruned, "old failed sign-ins pruned"),
+        Err(error) => tracing::warn!(%error, "could not prune old failed sign-ins"),
+    }
 }
 
 async fn stylesheet() -> impl IntoResponse {

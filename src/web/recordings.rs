@@ -7,18 +7,22 @@ use axum::http::header::{ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_RANGE, CONT
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::{SignInRequired, SignedIn};
+use super::auth::{NotSignedIn, SignedIn};
 use super::{WebError, WebState};
 
 pub async fn serve(
-    signed_in: Result<SignedIn, SignInRequired>,
+    signed_in: Result<SignedIn, NotSignedIn>,
     State(state): State<WebState>,
     Path(call_sid): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    // A media request is not a page: answer 401 rather than a redirect to a form.
-    if signed_in.is_err() {
-        return Ok((StatusCode::UNAUTHORIZED, "sign in first\n").into_response());
+    match signed_in {
+        Ok(_) => {}
+        // A media request is not a page: answer 401 rather than a redirect to a form.
+        Err(NotSignedIn::SignInRequired { .. }) => {
+            return Ok((StatusCode::UNAUTHORIZED, "sign in first\n").into_response());
+        }
+        Err(NotSignedIn::Failed(error)) => return Err(error),
     }
     let call = state
         .app

@@ -1,6 +1,8 @@
 //! The web pages over HTTP, on SQLite and (with SICHA_TEST_POSTGRES_URL) PostgreSQL: nothing without
 //! a session, the sign-in and its limits, the cookie's protections, what the pages show, the
-//! filters, escaping and the recording.
+//! filters, escaping and the recording. Sessions shared across instances are in [`sessions`].
+
+mod sessions;
 
 use crate::common;
 use crate::web_support;

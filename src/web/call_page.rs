@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 
 use super::auth::SignedIn;
-use super::{WebError, WebState, format, render};
+use super::{WebError, WebState, event_text, format, render};
 use crate::store::turns::ROLE_AGENT;
 use crate::store::{Event, Turn};
 
@@ -134,16 +134,17 @@ fn timeline(turns: &[Turn], events: &[Event], call_start_ms: i64) -> Vec<Moment>
         ));
     }
     for event in events {
+        let text = event_text::describe(&event.kind, event.detail.as_ref());
         moments.push((
             event.at_ms,
             1,
             Moment {
                 turn: None,
                 event: Some(EventView {
-                    label: format::event_label(&event.kind),
+                    label: text.label,
                     at: offset(event.at_ms),
-                    detail: format::event_detail(event.detail.as_ref()),
-                    notable: format::event_is_notable(&event.kind),
+                    detail: text.detail,
+                    notable: text.notable,
                 }),
             },
         ));

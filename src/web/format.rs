@@ -75,58 +75,14 @@ pub fn end_reason_label(reason: &str) -> String {
         "server_shutdown" => "כיבוי השרת",
         "transferred" => "הועברה לנציג",
         "stream_stopped" => "השיחה נותקה",
+        "caller_pressed_goodbye" => "הלקוח לחץ לסיום",
+        "caller_silent" => "הלקוח לא ענה",
+        "reconnect_timeout" => "השמע לא חזר",
+        "socket_dropped" => "חיבור השמע נפל",
+        "no_stream" => "השמע לא התחבר",
         _ => return reason.to_string(),
     };
     label.to_string()
-}
-
-/// A Hebrew name for an event kind; unknown kinds are shown as recorded.
-pub fn event_label(kind: &str) -> String {
-    let label = match kind {
-        "barge_in" => "הלקוח קטע את הסוכן",
-        "loop_detected" => "זוהתה חזרה",
-        "tts_fallback" => "מעבר לספק דיבור חלופי",
-        "fallback_say" => "הודעת גיבוי",
-        "fallback_failed" => "הודעת הגיבוי נכשלה",
-        "transferred" => "הועברה לנציג",
-        "transfer_failed" => "ההעברה נכשלה",
-        "callback_requested" => "התבקשה שיחה חוזרת",
-        "dtmf" => "מקש",
-        "stt_failed" => "תמלול נכשל",
-        "tts_failed" => "הדיבור נכשל",
-        "transcript_dropped" => "תמלול נפסל",
-        "filler" => "מילת המתנה",
-        "tool_call" => "פעולה",
-        "call_ended" => "סיום",
-        _ => return kind.to_string(),
-    };
-    label.to_string()
-}
-
-/// Whether an event deserves attention (drawn as a warning).
-pub fn event_is_notable(kind: &str) -> bool {
-    kind == "barge_in"
-        || kind == "loop_detected"
-        || kind.contains("fallback")
-        || kind.ends_with("failed")
-}
-
-/// An event's JSON detail as short `key: value` text.
-pub fn event_detail(detail: Option<&serde_json::Value>) -> String {
-    let Some(detail) = detail else {
-        return String::new();
-    };
-    match detail {
-        serde_json::Value::Object(map) => map
-            .iter()
-            .map(|(key, value)| match value {
-                serde_json::Value::String(text) => format!("{key}: {text}"),
-                other => format!("{key}: {other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" · "),
-        other => other.to_string(),
-    }
 }
 
 /// The first `max_chars` characters of `text`, with an ellipsis when cut.
@@ -175,15 +131,5 @@ mod tests {
     fn excerpts_cut_on_characters_not_bytes() {
         assert_eq!(excerpt("שלום עולם", 4), "שלום…");
         assert_eq!(excerpt("שלום", 4), "שלום");
-    }
-
-    #[test]
-    fn event_details_are_short_text() {
-        let detail = serde_json::json!({"failed": "google", "served_by": "openai"});
-        assert_eq!(
-            event_detail(Some(&detail)),
-            "failed: google · served_by: openai"
-        );
-        assert_eq!(event_detail(None), "");
     }
 }

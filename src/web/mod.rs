@@ -5,6 +5,7 @@
 //! - `limiter`        failed sign-ins per client address and per user, counted in the database.
 //! - `customers`, `calls`, `call_page`, `businesses` the pages; `recordings` the audio of a call.
 //! - `format`         times, durations and Hebrew labels shared by the pages.
+//! - `event_text`     a call's events (every kind the call code records) as short Hebrew.
 //!
 //! Every page and recording needs a session; without configured credentials the whole area
 //! answers 503 (never open). Templates live in `templates/`, the stylesheet in `static/`.
@@ -14,6 +15,7 @@ mod businesses;
 mod call_page;
 mod calls;
 mod customers;
+mod event_text;
 mod format;
 mod limiter;
 pub mod password;

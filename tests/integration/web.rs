@@ -239,7 +239,22 @@ async fn the_call_page_shows_the_hebrew_chat_events_recording_and_latency_escape
             heard_at < barge_in_at && barge_in_at < next_turn_at,
             "events sit at their moment"
         );
-        assert!(page.contains("served_by: openai"));
+        // Events in Hebrew words, never their raw keys; an unknown kind is shown escaped.
+        assert!(
+            page.contains("google נכשל · openai דיבר במקומו · שגיאה: timeout"),
+            "{page}"
+        );
+        assert!(page.contains("2 קטעים לא הושמעו · בשנייה 8.5 של השמע"));
+        assert!(page.contains("השמע התחבר") && page.contains("זרם MZweb1"));
+        assert!(!page.contains("served_by") && !page.contains("at_sample"));
+        assert!(
+            page.contains("a_future_kind") && !page.contains("<b>"),
+            "{page}"
+        );
+        assert!(
+            entities.contains("note: &lt;b&gt;bold&lt;/b&gt;"),
+            "unknown details are kept, escaped"
+        );
         assert!(page.contains("src=\"/calls/CAweb1/recording\""));
         assert!(page.contains("class=\"stage stage-v2v\"") && page.contains("1310 ms"));
         assert!(page.contains("הסוכן סיים"), "the end reason in Hebrew");

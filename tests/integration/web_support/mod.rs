@@ -216,6 +216,15 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
     )
     .await;
     store.mark_streaming("CAweb1", t0 + 500).await.unwrap();
+    store
+        .insert_event(
+            "CAweb1",
+            "stream_started",
+            Some(&json!({"stream_sid": "MZweb1"})),
+            t0 + 500,
+        )
+        .await
+        .unwrap();
     turn(
         store,
         "CAweb1",
@@ -234,7 +243,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
         .insert_event(
             "CAweb1",
             "barge_in",
-            Some(&json!({"heard_marks": 1})),
+            Some(&json!({"at_sample": 68_000, "cleared": ["m2", "m3"]})),
             t0 + 8500,
         )
         .await
@@ -252,13 +261,23 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
         .insert_event(
             "CAweb1",
             "tts_fallback",
-            Some(&json!({"failed": "google", "served_by": "openai"})),
+            Some(&json!({"failed": "google", "error": "timeout", "served_by": "openai"})),
             t0 + 11_000,
         )
         .await
         .unwrap();
     store
         .insert_turn(&turn_template("CAweb1", 5, FINAL_ANSWER, t0 + 11_500))
+        .await
+        .unwrap();
+    // A kind this version does not know, with markup in its detail.
+    store
+        .insert_event(
+            "CAweb1",
+            "a_future_kind",
+            Some(&json!({"note": "<b>bold</b>"})),
+            t0 + 14_000,
+        )
         .await
         .unwrap();
     store

@@ -1,0 +1,507 @@
+//! A call's events in short Hebrew: a label for each kind the call code records, and its details
+//! in words. A kind or a detail key this page does not know is still shown as recorded
+//! (`key: value`), so nothing is hidden; the template escapes all of it.
+
+use serde_json::{Map, Value};
+
+use super::format::{end_reason_label, excerpt};
+
+/// How much of a quoted sentence (what the caller or the agent said) an event shows.
+const QUOTE_CHARS: usize = 80;
+/// Twilio streams 8000 samples a second.
+const SAMPLES_PER_SEC: f64 = 8000.0;
+
+/// An event as the call page shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EventText {
+    pub label: String,
+    pub detail: String,
+    /// Drawn as a warning.
+    pub notable: bool,
+}
+
+pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
+    let mut fields = Fields::new(detail);
+    let (label, parts) = match kind {
+        "barge_in" => ("הלקוח קטע את הסוכן", barge_in(&mut fields)),
+        "loop_detected" => ("זוהתה חזרה", repetition(&mut fields)),
+        "callback_requested" => ("התבקשה שיחה חוזרת", trigger(&mut fields)),
+        "transferred" => {
+            let mut parts = trigger(&mut fields);
+            parts.extend(fields.text("to").map(|to| format!("אל {to}")));
+            ("הועברה לנציג", parts)
+        }
+        "transfer_failed" => {
+            let mut parts = trigger(&mut fields);
+            parts.extend(fields.text("reason").map(|r| failure_reason(&r)));
+            parts.extend(error(&mut fields));
+            ("ההעברה נכשלה", parts)
+        }
+        "fallback_say" => ("Twilio הקריא הודעת גיבוי", quote(&mut fields)),
+        "fallback_failed" => ("הודעת הגיבוי נכשלה", error(&mut fields)),
+        "dtmf" => (
+            "הלקוח לחץ על מקש",
+            fields.text("digit").into_iter().collect(),
+        ),
+        "silence" => {
+            let prompt = fields.text("prompt").map(|n| format!("תזכורת {n}"));
+            ("שקט על הקו", prompt.into_iter().collect())
+        }
+        "filler" => ("מילת המתנה", Vec::new()),
+        "eager_dropped" => ("תמלול מוקדם בוטל: הלקוח המשיך לדבר", Vec::new()),
+        "transcript_dropped" => {
+            let mut parts: Vec<String> = fields
+                .text("reason")
+                .map(|r| transcript_reason(&r))
+                .into_iter()
+                .collect();
+            parts.extend(quote(&mut fields));
+            ("תמלול נפסל", parts)
+        }
+        "stt_failed" => ("התמלול נכשל", error(&mut fields)),
+        "tts_fallback" => ("מעבר לספק דיבור חלופי", tts_fallback(&mut fields)),
+        "tts_failed" => {
+            let mut parts = quote(&mut fields);
+            parts.extend(provider_failures(&mut fields));
+            parts.extend(error(&mut fields));
+            ("הדיבור נכשל", parts)
+        }
+        "llm_failed" => ("המודל נכשל", error(&mut fields)),
+        "llm_truncated" => ("תשובת המודל נקטעה", error(&mut fields)),
+        "tool_call" => ("הסוכן הפעיל פעולה", tool_call(&mut fields)),
+        "call_ended" => {
+            let reason = fields.text("reason").map(|r| end_reason_label(&r));
+            ("סיום", reason.into_iter().collect())
+        }
+        "stream_started" => ("השמע התחבר", stream(&mut fields)),
+        "stream_resumed" => ("השמע התחבר מחדש", stream(&mut fields)),
+        "stream_rejected" => {
+            let reason = fields.text("reason").map(|r| format!("סיבה: {r}"));
+            ("חיבור השמע נדחה", reason.into_iter().collect())
+        }
+        "twilio_stream_status" => ("דיווח של Twilio על השמע", stream_status(&mut fields)),
+        unknown => (unknown, Vec::new()),
+    };
+    let detail = parts
+        .into_iter()
+        .chain(fields.rest())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    EventText {
+        label: label.to_string(),
+        detail,
+        notable: is_notable(kind),
+    }
+}
+
+fn is_notable(kind: &str) -> bool {
+    matches!(
+        kind,
+        "barge_in" | "loop_detected" | "stream_rejected" | "llm_truncated"
+    ) || kind.contains("fallback")
+        || kind.ends_with("failed")
+}
+
+/// An event's details, taken key by key; what no one took is shown as recorded.
+struct Fields {
+    map: Map<String, Value>,
+    /// A detail that is not an object, shown as recorded.
+    other: Option<Value>,
+}
+
+impl Fields {
+    fn new(detail: Option<&Value>) -> Fields {
+        match detail {
+            Some(Value::Object(map)) => Fields {
+                map: map.clone(),
+                other: None,
+            },
+            Some(Value::Null) | None => Fields {
+                map: Map::new(),
+                other: None,
+            },
+            Some(other) => Fields {
+                map: Map::new(),
+                other: Some(other.clone()),
+            },
+        }
+    }
+
+    /// The value of `key`, taken; a missing key and a null are both nothing.
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    /// The value of `key` as text: a string as is, anything else as JSON.
+    fn text(&mut self, key: &str) -> Option<String> {
+        self.take(key).map(plain)
+    }
+
+    /// The value of `key` as text if it is one of `values`; otherwise it is left where it is.
+    fn text_if(&mut self, key: &str, values: &[&str]) -> Option<String> {
+        let listed = self
+            .map
+            .get(key)
+            .and_then(Value::as_str)
+            .is_some_and(|value| values.contains(&value));
+        if listed { self.text(key) } else { None }
+    }
+
+    /// What is left, as `key: value`.
+    fn rest(self) -> impl Iterator<Item = String> {
+        let other = self.other.map(plain);
+        self.map
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(key, value)| format!("{key}: {}", plain(value)))
+            .chain(other)
+    }
+}
+
+fn plain(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+fn quote(fields: &mut Fields) -> Vec<String> {
+    fields
+        .text("text")
+        .map(|text| format!("«{}»", excerpt(&text, QUOTE_CHARS)))
+        .into_iter()
+        .collect()
+}
+
+fn error(fields: &mut Fields) -> Vec<String> {
+    fields
+        .text("error")
+        .map(|e| format!("שגיאה: {e}"))
+        .into_iter()
+        .collect()
+}
+
+fn barge_in(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    match fields.take("cleared") {
+        Some(Value::Array(cleared)) => match cleared.len() {
+            0 => {}
+            1 => parts.push("קטע אחד לא הושמע".to_string()),
+            n => parts.push(format!("{n} קטעים לא הושמעו")),
+        },
+        Some(other) => parts.push(format!("cleared: {}", plain(other))),
+        None => {}
+    }
+    match fields.take("at_sample") {
+        Some(Value::Number(sample)) => {
+            let secs = sample.as_f64().unwrap_or_default() / SAMPLES_PER_SEC;
+            parts.push(format!("בשנייה {secs:.1} של השמע"));
+        }
+        Some(other) => parts.push(format!("at_sample: {}", plain(other))),
+        None => {}
+    }
+    parts
+}
+
+fn repetition(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(who) = fields.text("who") {
+        parts.push(match who.as_str() {
+            "caller" => "הלקוח חזר על עצמו".to_string(),
+            "agent" => "הסוכן חזר על עצמו".to_string(),
+            _ => format!("מי: {who}"),
+        });
+    }
+    parts.extend(fields.text("count").map(|n| format!("{n} פעמים")));
+    parts.extend(quote(fields));
+    parts
+}
+
+/// What set off a transfer or a callback: `why` or `reason`, and the key pressed.
+fn trigger(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    // A callback names its trigger `reason`; for a transfer `reason` says why it failed.
+    let cause = fields
+        .text("why")
+        .or_else(|| fields.text_if("reason", &["dtmf", "loop"]));
+    if let Some(cause) = cause {
+        parts.push(match cause.as_str() {
+            "dtmf" => "בלחיצה על מקש".to_string(),
+            "loop" => "בעקבות חזרה".to_string(),
+            "tool" => "לבקשת הסוכן".to_string(),
+            other => format!("סיבה: {other}"),
+        });
+    }
+    parts.extend(fields.text("digit").map(|d| format!("מקש {d}")));
+    parts
+}
+
+fn failure_reason(reason: &str) -> String {
+    match reason {
+        "no transfer number" => "לעסק אין מספר להעברה".to_string(),
+        "no Twilio credentials" => "אין פרטי גישה ל-Twilio".to_string(),
+        other => format!("סיבה: {other}"),
+    }
+}
+
+/// The transcript filter's reasons, as the call code records them.
+fn transcript_reason(reason: &str) -> String {
+    let label = match reason {
+        "Empty" => "ריק",
+        "TooShort" => "קצר מדי",
+        "PunctuationOnly" => "סימני פיסוק בלבד",
+        "NotHebrew" => "לא בעברית",
+        "KnownHallucination" => "הזיה מוכרת של מנוע התמלול",
+        "NoSpeech" => "לא זוהה דיבור",
+        "FailedDecode" => "הפענוח נכשל",
+        other => return format!("סיבה: {other}"),
+    };
+    label.to_string()
+}
+
+fn tts_fallback(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    parts.extend(fields.text("failed").map(|p| format!("{p} נכשל")));
+    parts.extend(fields.text("served_by").map(|p| format!("{p} דיבר במקומו")));
+    parts.extend(error(fields));
+    parts
+}
+
+/// `failures`: the providers tried, each as `[provider, error]`.
+fn provider_failures(fields: &mut Fields) -> Vec<String> {
+    let Some(failures) = fields.take("failures") else {
+        return Vec::new();
+    };
+    let pairs: Option<Vec<String>> = failures.as_array().and_then(|list| {
+        list.iter()
+            .map(|pair| match pair.as_array().map(Vec::as_slice) {
+                Some([provider, error]) => Some(format!(
+                    "{} ({})",
+                    plain(provider.clone()),
+                    plain(error.clone())
+                )),
+                _ => None,
+            })
+            .collect()
+    });
+    match pairs {
+        Some(pairs) if !pairs.is_empty() => vec![format!("נכשלו: {}", pairs.join(", "))],
+        Some(_) => Vec::new(),
+        None => vec![format!("failures: {}", plain(failures))],
+    }
+}
+
+fn tool_call(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(name) = fields.text("name") {
+        parts.push(
+            match name.as_str() {
+                "end_call" => "סיום השיחה",
+                "transfer_to_human" => "העברה לנציג",
+                "send_sms" => "שליחת SMS ללקוח",
+                other => other,
+            }
+            .to_string(),
+        );
+    }
+    match fields.take("arguments") {
+        Some(Value::Object(mut arguments)) => {
+            if let Some(Value::String(text)) = arguments.remove("text") {
+                parts.push(format!("«{}»", excerpt(&text, QUOTE_CHARS)));
+            }
+            if !arguments.is_empty() {
+                parts.push(format!("פרטים: {}", Value::Object(arguments)));
+            }
+        }
+        Some(other) => parts.push(format!("פרטים: {}", plain(other))),
+        None => {}
+    }
+    parts
+}
+
+fn stream(fields: &mut Fields) -> Vec<String> {
+    fields
+        .text("stream_sid")
+        .map(|sid| format!("זרם {sid}"))
+        .into_iter()
+        .collect()
+}
+
+fn stream_status(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(event) = fields.text("stream_event") {
+        parts.push(match event.as_str() {
+            "stream-started" => "הזרם התחיל".to_string(),
+            "stream-stopped" => "הזרם נעצר".to_string(),
+            "stream-error" => "שגיאה בזרם".to_string(),
+            other => other.to_string(),
+        });
+    }
+    parts.extend(stream(fields));
+    parts.extend(error(fields));
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detail(kind: &str, detail: Value) -> String {
+        describe(kind, Some(&detail)).detail
+    }
+
+    #[test]
+    fn every_kind_the_call_code_records_has_a_hebrew_label() {
+        let kinds = [
+            "barge_in",
+            "loop_detected",
+            "callback_requested",
+            "transferred",
+            "transfer_failed",
+            "fallback_say",
+            "fallback_failed",
+            "dtmf",
+            "silence",
+            "filler",
+            "eager_dropped",
+            "transcript_dropped",
+            "stt_failed",
+            "tts_fallback",
+            "tts_failed",
+            "llm_failed",
+            "llm_truncated",
+            "tool_call",
+            "call_ended",
+            "stream_started",
+            "stream_resumed",
+            "stream_rejected",
+            "twilio_stream_status",
+        ];
+        for kind in kinds {
+            let text = describe(kind, None);
+            assert_ne!(text.label, kind);
+            assert!(
+                text.label
+                    .chars()
+                    .any(|c| ('\u{5d0}'..='\u{5ea}').contains(&c)),
+                "{kind}: {}",
+                text.label
+            );
+        }
+    }
+
+    #[test]
+    fn details_read_as_short_hebrew() {
+        assert_eq!(
+            detail(
+                "tts_fallback",
+                json!({"failed": "google", "error": "timeout", "served_by": "openai"})
+            ),
+            "google נכשל · openai דיבר במקומו · שגיאה: timeout"
+        );
+        assert_eq!(
+            detail(
+                "barge_in",
+                json!({"at_sample": 98_400, "cleared": ["m3", "m4"]})
+            ),
+            "2 קטעים לא הושמעו · בשנייה 12.3 של השמע"
+        );
+        assert_eq!(
+            detail(
+                "loop_detected",
+                json!({"who": "caller", "count": 3, "text": "שלום"})
+            ),
+            "הלקוח חזר על עצמו · 3 פעמים · «שלום»"
+        );
+        assert_eq!(
+            detail(
+                "callback_requested",
+                json!({"reason": "dtmf", "digit": "9"})
+            ),
+            "בלחיצה על מקש · מקש 9"
+        );
+        assert_eq!(
+            detail(
+                "transfer_failed",
+                json!({"why": "dtmf", "digit": "0", "reason": "no transfer number"})
+            ),
+            "בלחיצה על מקש · מקש 0 · לעסק אין מספר להעברה"
+        );
+        assert_eq!(
+            detail("transferred", json!({"why": "tool", "to": "+972529999999"})),
+            "לבקשת הסוכן · אל +972529999999"
+        );
+        assert_eq!(
+            detail(
+                "tts_failed",
+                json!({"text": "רגע", "failures": [["google", "500"], ["openai", "timeout"]]})
+            ),
+            "«רגע» · נכשלו: google (500), openai (timeout)"
+        );
+        assert_eq!(
+            detail(
+                "tool_call",
+                json!({"name": "send_sms", "arguments": {"text": "הכתובת: הרצל 1"}})
+            ),
+            "שליחת SMS ללקוח · «הכתובת: הרצל 1»"
+        );
+        assert_eq!(
+            detail("tool_call", json!({"name": "end_call", "arguments": {}})),
+            "סיום השיחה"
+        );
+        assert_eq!(
+            detail("call_ended", json!({"reason": "agent_ended_call"})),
+            "הסוכן סיים"
+        );
+        assert_eq!(
+            detail(
+                "transcript_dropped",
+                json!({"reason": "NotHebrew", "text": "hello"})
+            ),
+            "לא בעברית · «hello»"
+        );
+        assert_eq!(
+            detail(
+                "twilio_stream_status",
+                json!({"stream_event": "stream-stopped", "stream_sid": "MZ1", "error": null})
+            ),
+            "הזרם נעצר · זרם MZ1"
+        );
+        assert_eq!(detail("silence", json!({"prompt": 2})), "תזכורת 2");
+        assert_eq!(describe("filler", None).detail, "");
+    }
+
+    #[test]
+    fn unknown_kinds_keys_and_shapes_are_shown_as_recorded() {
+        let text = describe(
+            "new_kind",
+            Some(&json!({"a": 1, "b": "<i>x</i>", "c": null})),
+        );
+        assert_eq!(text.label, "new_kind");
+        assert_eq!(text.detail, "a: 1 · b: <i>x</i>");
+        assert_eq!(
+            detail("tts_fallback", json!({"failed": "google", "retries": 2})),
+            "google נכשל · retries: 2"
+        );
+        assert_eq!(detail("dtmf", json!("5")), "5");
+        assert_eq!(
+            detail("barge_in", json!({"cleared": "all"})),
+            "cleared: all"
+        );
+        assert_eq!(
+            detail("tts_failed", json!({"failures": "none"})),
+            "failures: none"
+        );
+    }
+
+    #[test]
+    fn warnings_are_the_events_that_need_a_look() {
+        for kind in ["barge_in", "tts_fallback", "stt_failed", "stream_rejected"] {
+            assert!(describe(kind, None).notable, "{kind}");
+        }
+        for kind in ["dtmf", "stream_started", "call_ended", "filler"] {
+            assert!(!describe(kind, None).notable, "{kind}");
+        }
+    }
+}

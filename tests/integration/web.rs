@@ -1,7 +1,9 @@
 //! The web pages over HTTP, on SQLite and (with SICHA_TEST_POSTGRES_URL) PostgreSQL: nothing without
 //! a session, the sign-in and its limits, the cookie's protections, what the pages show, the
-//! filters, escaping and the recording. Sessions shared across instances are in [`sessions`].
+//! filters and escaping. Sessions shared across instances are in [`sessions`], the recording in
+//! [`recordings`].
 
+mod recordings;
 mod sessions;
 
 use crate::common;
@@ -359,55 +361,6 @@ async fn call_and_customer_filters_narrow_the_lists() {
         assert!(by_name.contains("דנה כהן") && !by_name.contains("+972541112222"));
         let nobody = customers("?q=%25").await; // a literal "%" matches no one
         assert!(nobody.contains("לא נמצאו לקוחות"));
-        app.shutdown().await;
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn the_recording_is_ogg_for_a_signed_in_user_and_seekable() {
-    for_each_engine(|db| async move {
-        let app = web_app(&db, &[]).await;
-        let dir = tempfile::tempdir().unwrap();
-        let world = seed(&app, dir.path()).await;
-        let cookie = sign_in(&app).await;
-        let client = plain_client();
-        let response = client
-            .get(app.url("/calls/CAweb1/recording"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "audio/ogg");
-        assert_eq!(response.headers()["cache-control"], "no-store");
-        let audio = response.bytes().await.unwrap();
-        assert_eq!(audio, std::fs::read(&world.recording).unwrap());
-        assert!(audio.starts_with(b"OggS"));
-
-        let part = client
-            .get(app.url("/calls/CAweb1/recording"))
-            .header("cookie", &cookie)
-            .header("range", "bytes=4-9")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(part.status(), 206);
-        assert_eq!(
-            part.headers()["content-range"],
-            format!("bytes 4-9/{}", audio.len()).as_str()
-        );
-        assert_eq!(part.bytes().await.unwrap(), audio[4..10]);
-
-        for sid in ["CAweb2", "CAnope", "..%2F..%2Fetc%2Fpasswd"] {
-            let missing = client
-                .get(app.url(&format!("/calls/{sid}/recording")))
-                .header("cookie", &cookie)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(missing.status(), 404, "{sid}");
-        }
         app.shutdown().await;
     })
     .await;

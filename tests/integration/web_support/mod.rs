@@ -374,6 +374,34 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
     }
 }
 
+/// A call of the first business whose recording is the file at `path` (any bytes).
+pub async fn recorded_call(app: &TestApp, sid: &str, path: &Path) {
+    let store = &app.store;
+    let business = store
+        .business_by_number("+97231234567")
+        .await
+        .unwrap()
+        .expect("seeded");
+    let customer = store
+        .find_or_create_customer(&business.id, "+972501234567", MORNING_MS)
+        .await
+        .unwrap();
+    call(
+        store,
+        sid,
+        &business.id,
+        &business.number,
+        &customer.phone,
+        &customer.id,
+        MORNING_MS + 3 * DAY_MS,
+    )
+    .await;
+    store
+        .set_recording_path(sid, path.to_str().unwrap())
+        .await
+        .unwrap();
+}
+
 /// An agent answer with every stage timed.
 fn turn_template(sid: &str, seq: i64, text: &str, at: i64) -> NewTurn {
     NewTurn {

@@ -1,4 +1,7 @@
-//! Text-to-speech providers against their local stand-ins, and the fallback chain across them.
+//! Text-to-speech providers against their local stand-ins; the fallback chain across them is in
+//! [`chain`].
+
+mod chain;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,8 +19,7 @@ use sicha::providers::OpenAiConfig;
 use sicha::providers::tts::audio::rms;
 use sicha::providers::tts::{
     ElevenLabsConfig, ElevenLabsTts, EspeakConfig, EspeakTts, GoogleTts, GoogleTtsConfig,
-    OpenAiTts, OpenAiTtsConfig, PcmStream, ProviderKind, TimeoutPhase, Tts, TtsChain, TtsError,
-    TtsSettings, TtsTimeouts, parse_provider_list,
+    OpenAiTts, OpenAiTtsConfig, PcmStream, Tts, TtsChain, TtsError,
 };
 use sicha::sim::elevenlabs::ElevenLabsSim;
 use sicha::sim::google_tts::GoogleTtsSim;
@@ -51,18 +53,28 @@ fn espeak_installed() -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
-fn google(sim: &GoogleTtsSim) -> Tts {
-    Tts::Google(GoogleTts::new(GoogleTtsConfig {
+/// Google pointed at its stand-in, with the stand-in's key.
+fn google_config(sim: &GoogleTtsSim) -> GoogleTtsConfig {
+    GoogleTtsConfig {
         base_url: sim.base_url(),
         ..GoogleTtsConfig::new(Secret::new(sim.api_key()))
-    }))
+    }
+}
+
+fn google(sim: &GoogleTtsSim) -> Tts {
+    Tts::Google(GoogleTts::new(google_config(sim)))
+}
+
+/// ElevenLabs pointed at its stand-in, with the stand-in's key and the voice `sim-voice`.
+fn elevenlabs_config(sim: &ElevenLabsSim) -> ElevenLabsConfig {
+    ElevenLabsConfig {
+        base_url: sim.base_url(),
+        ..ElevenLabsConfig::new(Secret::new(sim.api_key()), "sim-voice")
+    }
 }
 
 fn elevenlabs(sim: &ElevenLabsSim) -> Tts {
-    Tts::ElevenLabs(ElevenLabsTts::new(ElevenLabsConfig {
-        base_url: sim.base_url(),
-        ..ElevenLabsConfig::new(Secret::new(sim.api_key()), "sim-voice")
-    }))
+    Tts::ElevenLabs(ElevenLabsTts::new(elevenlabs_config(sim)))
 }
 
 #[tokio::test]
@@ -116,8 +128,8 @@ async fn google_audio_is_exactly_the_data_chunk_of_the_returned_wav() {
 async fn google_refusals_are_typed() {
     let sim = GoogleTtsSim::start().await.unwrap();
     let wrong_key = Tts::Google(GoogleTts::new(GoogleTtsConfig {
-        base_url: sim.base_url(),
-        ..GoogleTtsConfig::new(Secret::new("not-the-key"))
+        api_key: Secret::new("not-the-key"),
+        ..google_config(&sim)
     }));
     match wrong_key.synthesize(SENTENCE, None).await {
         Err(TtsError::Http { status, message }) => {
@@ -187,8 +199,8 @@ async fn elevenlabs_audio_arrives_in_chunks_and_decodes_as_it_streams() {
 async fn elevenlabs_key_errors_carry_the_service_message() {
     let sim = ElevenLabsSim::start().await.unwrap();
     let wrong_key = Tts::ElevenLabs(ElevenLabsTts::new(ElevenLabsConfig {
-        base_url: sim.base_url(),
-        ..ElevenLabsConfig::new(Secret::new("nope"), "sim-voice")
+        api_key: Secret::new("nope"),
+        ..elevenlabs_config(&sim)
     }));
     match wrong_key.synthesize(SENTENCE, None).await {
         Err(TtsError::Http { status, message }) => {
@@ -317,149 +329,6 @@ async fn espeak_speaks_hebrew_at_the_line_rate() {
     // Text that looks like an option is spoken, not obeyed: it goes in on stdin.
     let dashed = collect(tts.synthesize("--help", None).await.unwrap()).await;
     assert!(!dashed.is_empty());
-}
-
-/// Google first, ElevenLabs second, with a short first-audio deadline on Google.
-async fn two_provider_chain() -> (TtsChain, GoogleTtsSim, ElevenLabsSim) {
-    let google_sim = GoogleTtsSim::start().await.unwrap();
-    let eleven_sim = ElevenLabsSim::start().await.unwrap();
-    let google = Tts::Google(GoogleTts::new(GoogleTtsConfig {
-        base_url: google_sim.base_url(),
-        timeouts: TtsTimeouts {
-            first_audio: Duration::from_millis(1500),
-            total: Duration::from_secs(10),
-        },
-        ..GoogleTtsConfig::new(Secret::new(google_sim.api_key()))
-    }));
-    let chain = TtsChain::new(vec![google, elevenlabs(&eleven_sim)]);
-    (chain, google_sim, eleven_sim)
-}
-
-async fn assert_falls_back(chain: &TtsChain, expected_failure: fn(&TtsError) -> bool) {
-    let output = chain.synthesize(SENTENCE, None).await.unwrap();
-    assert_eq!(output.provider, "elevenlabs");
-    assert_eq!(output.failures.len(), 1, "{:?}", output.failures);
-    assert_eq!(output.failures[0].0, "google");
-    assert!(
-        expected_failure(&output.failures[0].1),
-        "{:?}",
-        output.failures[0].1
-    );
-    let pcm = collect(output.pcm).await;
-    assert!(rms(&pcm) > 300.0, "the fallback's speech is audible");
-}
-
-#[tokio::test]
-async fn chain_falls_back_on_an_http_error() {
-    let (chain, google_sim, _eleven) = two_provider_chain().await;
-    google_sim.injections().fail_next(1, 503);
-    assert_falls_back(&chain, |e| matches!(e, TtsError::Http { status: 503, .. })).await;
-    // The injection is used up: Google serves the next sentence itself.
-    let output = chain.synthesize(SENTENCE, None).await.unwrap();
-    assert_eq!(output.provider, "google");
-    assert!(output.failures.is_empty());
-}
-
-#[tokio::test]
-async fn chain_falls_back_on_a_timeout_without_waiting_for_the_slow_provider() {
-    let (chain, google_sim, _eleven) = two_provider_chain().await;
-    google_sim.injections().set_delay(Duration::from_secs(3));
-    let started = Instant::now();
-    assert_falls_back(&chain, |e| {
-        matches!(
-            e,
-            TtsError::Timeout {
-                phase: TimeoutPhase::FirstAudio,
-                ..
-            }
-        )
-    })
-    .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn chain_falls_back_on_empty_audio() {
-    let (chain, google_sim, _eleven) = two_provider_chain().await;
-    google_sim.injections().empty_next(1);
-    assert_falls_back(&chain, |e| matches!(e, TtsError::EmptyAudio)).await;
-}
-
-#[tokio::test]
-async fn chain_falls_back_on_silent_audio() {
-    let (chain, google_sim, _eleven) = two_provider_chain().await;
-    google_sim.injections().silence_next(1);
-    assert_falls_back(&chain, |e| matches!(e, TtsError::SilentAudio)).await;
-}
-
-#[tokio::test]
-async fn chain_reports_every_failure_when_all_fail() {
-    let (chain, google_sim, eleven_sim) = two_provider_chain().await;
-    google_sim.injections().fail_next(1, 429);
-    eleven_sim.injections().silence_next(1);
-    let error = chain.synthesize(SENTENCE, None).await.unwrap_err();
-    let names: Vec<_> = error.failures.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, vec!["google", "elevenlabs"]);
-    assert!(matches!(
-        error.failures[0].1,
-        TtsError::Http { status: 429, .. }
-    ));
-    assert!(matches!(error.failures[1].1, TtsError::SilentAudio));
-    assert!(error.to_string().contains("google: HTTP 429"), "{error}");
-}
-
-#[tokio::test]
-async fn a_failure_after_audio_started_ends_the_stream_instead_of_switching_voices() {
-    let audio = sine_24k(2.0, 10_000.0);
-    let (base_url, _calls) = openai_speech_server(audio, Some(24_000)).await;
-    let google_sim = GoogleTtsSim::start().await.unwrap();
-    let chain = TtsChain::new(vec![openai(base_url, None), google(&google_sim)]);
-    let output = chain.synthesize(SENTENCE, None).await.unwrap();
-    assert_eq!(output.provider, "openai");
-    let (chunks, error) = collect_chunks(output.pcm).await;
-    assert!(
-        !chunks.concat().is_empty(),
-        "the first half second was played"
-    );
-    assert!(matches!(error, Some(TtsError::Transport(_))), "{error:?}");
-    assert!(
-        google_sim.requests().is_empty(),
-        "no silent switch to another voice"
-    );
-}
-
-#[tokio::test]
-async fn sicha_tts_names_the_chain_in_order() {
-    assert_eq!(
-        parse_provider_list("google,openai,espeak").unwrap(),
-        vec![
-            ProviderKind::Google,
-            ProviderKind::OpenAi,
-            ProviderKind::Espeak
-        ]
-    );
-    let unknown = parse_provider_list("google,azure").unwrap_err();
-    assert!(unknown.to_string().contains("azure"), "{unknown}");
-
-    let google_sim = GoogleTtsSim::start().await.unwrap();
-    let settings = TtsSettings {
-        google: Some(GoogleTtsConfig {
-            base_url: google_sim.base_url(),
-            ..GoogleTtsConfig::new(Secret::new(google_sim.api_key()))
-        }),
-        ..TtsSettings::default()
-    };
-    let chain = TtsChain::from_spec("espeak, google", &settings).unwrap();
-    let names: Vec<_> = chain.providers().iter().map(Tts::name).collect();
-    assert_eq!(names, vec!["espeak", "google"]);
-    assert!(
-        TtsChain::from_spec("google,openai", &settings).is_err(),
-        "openai has no settings"
-    );
 }
 
 #[tokio::test]

@@ -1,29 +1,32 @@
 //! A local stand-in for the part of Twilio's REST API that sicha calls: update a call (TwiML or
-//! `Status=completed`), fetch a call, create a message. It checks HTTP Basic auth like Twilio (401 with
-//! Twilio's error JSON), answers with Twilio-shaped JSON, records every request for assertions, can be told
-//! to fail the next requests (429/5xx, optionally with Retry-After), and announces call updates so a test
-//! can react when the agent redirects a call to `<Say>` or a new `<Connect><Stream>`.
+//! `Status=completed`), fetch a call, create a message, list messages with Twilio's filters and paging.
+//! It checks HTTP Basic auth like Twilio (401 with Twilio's error JSON), answers with Twilio-shaped JSON,
+//! records every request for assertions, and announces call updates so a test can react when the agent
+//! redirects a call to `<Say>` or a new `<Connect><Stream>`.
+//!
+//! Failures it can be told to produce: refuse the next requests (429/5xx, optionally with Retry-After,
+//! or any status with a Twilio error code), without acting on them; or take the next messages and lose
+//! the answer ([`LostAnswer`]), the case where the client cannot tell whether its text went out.
+//!
+//! Layout: this file (the handle tests hold), [`routes`] (auth, injected failures, calls),
+//! [`messages`] (create and list messages).
+
+mod messages;
+mod routes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use axum::http::StatusCode;
 use tokio::sync::broadcast;
 use url::Url;
 
-use super::local_server::{ServerGuard, serve};
+use super::local_server::{RequestLog, ServerGuard, serve_at};
 use crate::clock;
 
 const API_VERSION: &str = "2010-04-01";
-const MAX_SMS_CHARS: usize = 1600;
 
 /// One request as the stand-in received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// The path, such as `/2010-04-01/Accounts/AC…/Calls/CA….json`.
     pub path: String,
+    /// Query parameters in the order sent, decoded.
+    pub query: Vec<(String, String)>,
     /// Form fields in the order sent.
     pub form: Vec<(String, String)>,
     /// Whether its credentials matched.
@@ -74,6 +79,20 @@ pub struct SimMessage {
     pub to: String,
     pub from: String,
     pub body: String,
+    /// `queued` until sent, then `sent`.
+    pub status: String,
+    pub created_at_secs: u64,
+    /// `None` while queued, as Twilio's `date_sent`.
+    pub sent_at_secs: Option<u64>,
+}
+
+/// How the stand-in loses the answer to a message it has taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// Answers this status with Twilio's error JSON, as a failing proxy in front of Twilio would.
+    Status(u16),
+    /// Answers normally, but only after this long: past a client's timeout.
+    Delay(Duration),
 }
 
 /// Handle to a running stand-in; clones share it, and the server stops when the last one is dropped.
@@ -87,15 +106,19 @@ pub struct TwilioApiSim {
 struct Shared {
     account_sid: String,
     auth_token: String,
+    requests: RequestLog<RecordedRequest>,
     state: Mutex<SimState>,
     updates: broadcast::Sender<CallUpdate>,
 }
 
 #[derive(Default)]
 struct SimState {
-    requests: Vec<RecordedRequest>,
     failures_left: u32,
     failure: Option<InjectedFailure>,
+    lost_answers_left: u32,
+    lost_answer: Option<LostAnswer>,
+    /// Messages stay queued (no send date) instead of being sent at once.
+    hold_in_queue: bool,
     calls: HashMap<String, SimCall>,
     messages: Vec<SimMessage>,
 }
@@ -119,17 +142,18 @@ impl TwilioApiSim {
         let shared = Arc::new(Shared {
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
+            requests: RequestLog::default(),
             state: Mutex::new(SimState::default()),
             updates: broadcast::channel(64).0,
         });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (address, guard) = serve(app, "Twilio API").await?;
-        let base_url = Url::parse(&format!("http://{address}/{API_VERSION}"))
-            .expect("a socket address makes a URL");
+        let app = Router::new()
+            .fallback(routes::handle)
+            .with_state(shared.clone());
+        let (base_url, server) = serve_at(app, "Twilio API", &format!("/{API_VERSION}")).await?;
         Ok(Self {
             shared,
             base_url,
-            _server: Arc::new(guard),
+            _server: server,
         })
     }
 
@@ -146,7 +170,7 @@ impl TwilioApiSim {
 
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state().requests.clone()
+        self.shared.requests.all()
     }
 
     /// The next `count` authorised requests get `status` with Twilio's error JSON (code
@@ -200,6 +224,34 @@ impl TwilioApiSim {
         state.failure = Some(failure);
     }
 
+    /// The next `count` messages are taken (and sent) but their answers are lost as `lost` says.
+    pub fn accept_but_lose_answer(&self, count: u32, lost: LostAnswer) {
+        let mut state = self.state();
+        state.lost_answers_left = count;
+        state.lost_answer = Some(lost);
+    }
+
+    /// Whether new messages stay queued, without a send date, instead of being sent at once.
+    pub fn hold_messages_in_queue(&self, hold: bool) {
+        self.state().hold_in_queue = hold;
+    }
+
+    /// Puts a message that was sent `age` ago in the list, as if from an earlier call. Returns its SID.
+    pub fn add_sent_message(&self, to: &str, from: &str, body: &str, age: Duration) -> String {
+        let at = now_secs().saturating_sub(age.as_secs());
+        let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+        self.state().messages.push(SimMessage {
+            sid: sid.clone(),
+            to: to.into(),
+            from: from.into(),
+            body: body.into(),
+            status: "delivered".into(),
+            created_at_secs: at,
+            sent_at_secs: Some(at),
+        });
+        sid
+    }
+
     /// Puts a live (`in-progress`) call in the table; updates and fetches of unknown calls get 404.
     pub fn add_call(&self, call_sid: &str, from: &str, to: &str) {
         let call = SimCall {
@@ -217,7 +269,7 @@ impl TwilioApiSim {
     /// Changes a call's status as Twilio would when the caller hangs up.
     pub fn set_call_status(&self, call_sid: &str, status: &str) {
         if let Some(call) = self.state().calls.get_mut(call_sid) {
-            end_or_set(call, status);
+            routes::end_or_set(call, status);
         }
     }
 
@@ -225,6 +277,7 @@ impl TwilioApiSim {
         self.state().calls.get(call_sid).cloned()
     }
 
+    /// Every message taken, oldest first.
     pub fn messages(&self) -> Vec<SimMessage> {
         self.state().messages.clone()
     }
@@ -237,206 +290,6 @@ impl TwilioApiSim {
     fn state(&self) -> MutexGuard<'_, SimState> {
         self.shared.state.lock().expect("stand-in state lock")
     }
-}
-
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let authorized = credentials_match(&headers, &shared.account_sid, &shared.auth_token);
-    let path = uri.path().to_string();
-    let mut state = shared.state.lock().expect("stand-in state lock");
-    state.requests.push(RecordedRequest {
-        method: method.to_string(),
-        path: path.clone(),
-        form: form.clone(),
-        authorized,
-    });
-    if !authorized {
-        let mut response = twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Basic realm=\"Twilio API\"".parse().unwrap(),
-        );
-        return response;
-    }
-    if state.failures_left > 0
-        && let Some(failure) = state.failure.clone()
-    {
-        state.failures_left -= 1;
-        let mut response = twilio_error(failure.status, failure.code, &failure.message);
-        if let Some(secs) = failure.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, secs.into());
-        }
-        return response;
-    }
-
-    let not_found = || {
-        twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            &format!("The requested resource {path} was not found"),
-        )
-    };
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let account = shared.account_sid.as_str();
-    match (&method, segments.as_slice()) {
-        (&Method::POST, [API_VERSION, "Accounts", ac, "Messages.json"]) if *ac == account => {
-            create_message(&mut state, account, &form)
-        }
-        (_, [API_VERSION, "Accounts", ac, "Calls", file]) if *ac == account => {
-            let Some(call_sid) = file.strip_suffix(".json") else {
-                return not_found();
-            };
-            let Some(call) = state.calls.get_mut(call_sid) else {
-                return not_found();
-            };
-            match method {
-                Method::GET => {
-                    (StatusCode::OK, axum::Json(call_json(account, call))).into_response()
-                }
-                Method::POST => {
-                    let response = update_call(call, account, &form);
-                    if response.status().is_success() {
-                        let update = CallUpdate {
-                            call_sid: call_sid.to_string(),
-                            twiml: field(&form, "Twiml").map(str::to_string),
-                            status: field(&form, "Status").map(str::to_string),
-                        };
-                        // Nobody listening is fine.
-                        let _ = shared.updates.send(update);
-                    }
-                    response
-                }
-                _ => twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"),
-            }
-        }
-        _ => not_found(),
-    }
-}
-
-fn update_call(call: &mut SimCall, account: &str, form: &[(String, String)]) -> Response {
-    let twiml = field(form, "Twiml");
-    let status = field(form, "Status");
-    if twiml.is_none() && status.is_none() && field(form, "Url").is_none() {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            20001,
-            "Twiml, Url or Status is required",
-        );
-    }
-    if let Some(status) = status {
-        if !matches!(status, "completed" | "canceled") {
-            return twilio_error(
-                StatusCode::BAD_REQUEST,
-                20001,
-                &format!("Invalid Status `{status}`"),
-            );
-        }
-        end_or_set(call, status);
-    } else if call.ended_at_secs.is_some() {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            "Call is not in-progress. Cannot redirect.",
-        );
-    }
-    if let Some(twiml) = twiml {
-        call.twiml.push(twiml.to_string());
-    }
-    (StatusCode::OK, axum::Json(call_json(account, call))).into_response()
-}
-
-fn create_message(state: &mut SimState, account: &str, form: &[(String, String)]) -> Response {
-    let (Some(to), Some(from), Some(body)) =
-        (field(form, "To"), field(form, "From"), field(form, "Body"))
-    else {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            21604,
-            "A 'To', 'From' and 'Body' are required.",
-        );
-    };
-    if body.chars().count() > MAX_SMS_CHARS {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            21617,
-            "The concatenated message body exceeds the 1600 character limit.",
-        );
-    }
-    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
-    let message = SimMessage {
-        sid: sid.clone(),
-        to: to.into(),
-        from: from.into(),
-        body: body.into(),
-    };
-    state.messages.push(message);
-    let now = rfc2822(now_secs());
-    let json = json!({
-        "sid": sid, "account_sid": account, "status": "queued", "to": to, "from": from, "body": body,
-        "num_segments": "1", "direction": "outbound-api", "error_code": null, "error_message": null,
-        "price": null, "date_created": now, "date_updated": now, "date_sent": null, "api_version": API_VERSION,
-        "uri": format!("/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"),
-    });
-    (StatusCode::CREATED, axum::Json(json)).into_response()
-}
-
-fn end_or_set(call: &mut SimCall, status: &str) {
-    call.status = status.to_string();
-    if matches!(
-        status,
-        "completed" | "canceled" | "busy" | "failed" | "no-answer"
-    ) && call.ended_at_secs.is_none()
-    {
-        call.ended_at_secs = Some(now_secs());
-    }
-}
-
-fn call_json(account: &str, call: &SimCall) -> Value {
-    json!({
-        "sid": call.sid, "account_sid": account, "status": call.status, "from": call.from, "to": call.to,
-        "direction": "inbound", "parent_call_sid": null, "api_version": API_VERSION, "price": null,
-        "start_time": rfc2822(call.started_at_secs),
-        "end_time": call.ended_at_secs.map(rfc2822),
-        "duration": call.ended_at_secs.map(|end| end.saturating_sub(call.started_at_secs).to_string()),
-        "date_created": rfc2822(call.started_at_secs),
-        "uri": format!("/{API_VERSION}/Accounts/{account}/Calls/{}.json", call.sid),
-    })
-}
-
-fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
-    let body = json!({
-        "code": code, "message": message, "status": status.as_u16(),
-        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
-    });
-    (status, axum::Json(body)).into_response()
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
-
-fn credentials_match(headers: &HeaderMap, account_sid: &str, auth_token: &str) -> bool {
-    let Some(encoded) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
-    else {
-        return false;
-    };
-    let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    decoded == format!("{account_sid}:{auth_token}").as_bytes()
 }
 
 fn now_secs() -> u64 {
@@ -463,16 +316,5 @@ mod tests {
         assert_eq!(rfc2822(4_107_542_399), "Sun, 28 Feb 2100 23:59:59 +0000");
         assert_eq!(rfc2822(4_107_542_400), "Mon, 01 Mar 2100 00:00:00 +0000");
         assert_eq!(rfc2822(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 +0000");
-    }
-
-    #[test]
-    fn basic_credentials_must_match_exactly() {
-        let mut headers = HeaderMap::new();
-        assert!(!credentials_match(&headers, "AC1", "tok"));
-        let good = format!("Basic {}", STANDARD.encode("AC1:tok"));
-        headers.insert(header::AUTHORIZATION, good.parse().unwrap());
-        assert!(credentials_match(&headers, "AC1", "tok"));
-        assert!(!credentials_match(&headers, "AC1", "tok2"));
-        assert!(!credentials_match(&headers, "AC2", "tok"));
     }
 }

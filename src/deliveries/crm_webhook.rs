@@ -1,19 +1,21 @@
 //! The CRM webhook: the call's interaction POSTed as JSON to one configured URL.
 //!
-//! 2xx is delivered; 408, 429, 5xx, connection failures and timeouts are retried by the worker;
-//! any other answer (other 4xx, and 3xx, since redirects are not followed) is given up. The
-//! `Idempotency-Key` header is the same on every attempt, so the receiver can drop repeats.
+//! 2xx is delivered; 408, 429, 5xx, connection failures and timeouts are retried by the worker,
+//! after the receiver's Retry-After (seconds or an HTTP date) when it sent one; any other answer
+//! (other 4xx, and 3xx, since redirects are not followed) is given up. The `Idempotency-Key`
+//! header is the same on every attempt, so the receiver can drop repeats.
 
 use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{DeliveryError, DeliveryFailure, KIND_CRM_WEBHOOK};
 use crate::store::{Business, Call, Store, Turn};
+use crate::twilio::rest::retry_after;
 
 /// How long one POST may take, from connecting to the whole answer.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -215,12 +217,6 @@ fn transport_failure(error: reqwest::Error) -> DeliveryFailure {
     } else {
         DeliveryFailure::retryable(reason)
     }
-}
-
-/// Retry-After in whole seconds; an HTTP-date falls back to the worker's own backoff.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! [`enqueue_sms`] or [`enqueue_post_call_sms`], then poke the worker with
 //! [`OutboxNotifier::notify`] so delivery starts at once. The [`OutboxWorker`] claims due rows,
 //! delivers each with the matching deliverer, and records delivered, retry later, or given up.
-//! Delivery is at least once: every request carries the row's idempotency key, derived from the
-//! CallSid, so enqueueing twice or redelivering after a crash is harmless to a receiver that
-//! dedupes on it.
+//!
+//! Delivery is at least once, and each receiver is kept from seeing a repeat its own way: the CRM
+//! webhook carries the row's idempotency key (derived from the CallSid) on every attempt, so a
+//! receiver that dedupes on it sees each call once; Twilio's Messages API has no such key, so the
+//! SMS deliverer asks Twilio whether an earlier attempt's text already exists before sending again
+//! (see [`sms`]).
 //!
 //! Layout: [`crm_webhook`] (payload, enqueue, HTTP deliverer), [`sms`] (payload, enqueue, Hebrew
 //! body, Twilio deliverer), [`worker`] (the polling task, retry policy, metrics).
@@ -114,6 +117,8 @@ pub struct DeliveryReport {
     /// This attempt's number, from 1.
     pub attempt: i64,
     pub outcome: DeliveryOutcome,
+    /// The receiver's id for what was delivered, when it gave one (an SMS's Twilio message SID).
+    pub reference: Option<String>,
 }
 
 /// The deliverers this instance has; a kind without one is given up (see [`worker`]).

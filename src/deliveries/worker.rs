@@ -10,7 +10,8 @@
 //!   bounded by its deliverer's timeout. On shutdown the batch gets `in_flight_grace` to finish;
 //!   whatever is still running is then dropped, which cancels its request. An abandoned item
 //!   keeps its lease and comes due again when the lease ends, here or on another instance: at
-//!   least once, so a receiver may see a repeat (same idempotency key).
+//!   least once. The CRM receiver may see a repeat (same idempotency key); an SMS attempt after
+//!   the first asks Twilio whether the text is already there before sending it.
 //! - Many workers, in one process or many, may share a database: a claim's lease keeps others
 //!   off an item until it ends, so the lease must outlast one attempt (see [`RetryPolicy`]).
 //!
@@ -18,6 +19,8 @@
 //! once, with a clear error, rather than left pending: producers only queue what is configured,
 //! so such a row means the configuration changed or a bug, and a pending row would be claimed and
 //! pushed back on every pass forever. The dead row keeps its payload for an operator to requeue.
+
+mod policy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,61 +37,7 @@ use super::{
 use crate::clock;
 use crate::store::{OutboxItem, Store};
 
-/// How often to retry, and how long a claim lasts.
-///
-/// Attempt `n` (from 1) that fails retryably waits `base * 2^(n-1)`, capped at `max`, with
-/// jitter down to half, so items that failed together do not retry in lockstep. After
-/// `max_attempts` attempts the item is given up. `lease` must exceed the longest attempt (the
-/// deliverers' timeouts), or another worker may start the same item while it is still in flight.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub base: Duration,
-    pub max: Duration,
-    pub max_attempts: u32,
-    pub lease: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// About a day of retries: 5 s doubling to an hourly cap, 30 attempts.
-    fn default() -> Self {
-        Self {
-            base: Duration::from_secs(5),
-            max: Duration::from_secs(3_600),
-            max_attempts: 30,
-            lease: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt `attempt` (from 1), before any Retry-After is considered.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        let capped = self.base.saturating_mul(1u32 << doublings).min(self.max);
-        capped / 2 + capped.mul_f64(random_fraction() / 2.0)
-    }
-}
-
-/// How the task polls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerOptions {
-    /// The longest sleep between passes when nothing wakes the task earlier.
-    pub poll_interval: Duration,
-    /// Items claimed (and delivered concurrently) per pass.
-    pub batch_size: i64,
-    /// On shutdown, how long deliveries already in flight may still finish.
-    pub in_flight_grace: Duration,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        Self {
-            poll_interval: Duration::from_secs(1),
-            batch_size: 8,
-            in_flight_grace: Duration::from_secs(2),
-        }
-    }
-}
+pub use policy::{RetryPolicy, WorkerOptions};
 
 /// Wakes a worker so a fresh enqueue is delivered now rather than at the next poll. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -226,38 +175,40 @@ impl OutboxWorker {
 
     /// Delivers one claimed item and records the result; never fails (errors become outcomes).
     async fn handle(&self, item: OutboxItem) -> DeliveryOutcome {
-        let result = self.deliver(&item).await;
-        let outcome = match result {
-            Ok(()) => DeliveryOutcome::Delivered,
-            Err(DeliveryFailure::Permanent { reason }) => DeliveryOutcome::GaveUp { reason },
-            Err(DeliveryFailure::Retryable { reason, .. })
+        let (outcome, reference) = match self.deliver(&item).await {
+            Ok(reference) => (DeliveryOutcome::Delivered, reference),
+            Err(failure) => (self.after_failure(&item, failure), None),
+        };
+        self.record(&item, &outcome, reference).await;
+        outcome
+    }
+
+    fn after_failure(&self, item: &OutboxItem, failure: DeliveryFailure) -> DeliveryOutcome {
+        match failure {
+            DeliveryFailure::Permanent { reason } => DeliveryOutcome::GaveUp { reason },
+            DeliveryFailure::Retryable { reason, .. }
                 if item.attempts >= i64::from(self.policy.max_attempts) =>
             {
                 DeliveryOutcome::GaveUp {
                     reason: format!("gave up after {} attempts: {reason}", item.attempts),
                 }
             }
-            Err(DeliveryFailure::Retryable {
+            DeliveryFailure::Retryable {
                 reason,
                 retry_after,
-            }) => {
+            } => {
                 let attempt = u32::try_from(item.attempts).unwrap_or(u32::MAX);
-                // A receiver's Retry-After is honoured up to our cap, so one cannot park an item.
-                let wait = self
-                    .policy
-                    .backoff(attempt)
-                    .max(retry_after.unwrap_or_default().min(self.policy.max));
+                let wait = self.policy.wait_after(attempt, retry_after);
                 DeliveryOutcome::WillRetry {
                     at_ms: clock::now_ms().saturating_add(duration_ms(wait)),
                     reason,
                 }
             }
-        };
-        self.record(&item, &outcome).await;
-        outcome
+        }
     }
 
-    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryFailure> {
+    /// One attempt; `Ok` holds the receiver's id for what it got, when it gave one.
+    async fn deliver(&self, item: &OutboxItem) -> Result<Option<String>, DeliveryFailure> {
         let undecodable = |error: serde_json::Error| {
             DeliveryFailure::permanent(format!("payload does not decode: {error}"))
         };
@@ -272,13 +223,14 @@ impl OutboxWorker {
                 let crm = self.deliverers.crm.as_ref().ok_or_else(not_configured)?;
                 let interaction: CrmInteraction =
                     serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
-                crm.deliver(&item.idempotency_key, &interaction).await
+                crm.deliver(&item.idempotency_key, &interaction).await?;
+                Ok(None)
             }
             KIND_SMS => {
                 let sms = self.deliverers.sms.as_ref().ok_or_else(not_configured)?;
                 let message: SmsMessage =
                     serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
-                sms.deliver(&message).await
+                sms.deliver(&message, item).await
             }
             other => Err(DeliveryFailure::permanent(format!(
                 "unknown delivery kind `{other}`"
@@ -288,10 +240,16 @@ impl OutboxWorker {
 
     /// Writes the outcome to the row, counts it and announces it. Payloads (phone numbers,
     /// transcripts) never reach the logs; ids, kinds and errors do.
-    async fn record(&self, item: &OutboxItem, outcome: &DeliveryOutcome) {
+    async fn record(
+        &self,
+        item: &OutboxItem,
+        outcome: &DeliveryOutcome,
+        reference: Option<String>,
+    ) {
         let written = match outcome {
             DeliveryOutcome::Delivered => {
-                tracing::info!(id = %item.id, kind = %item.kind, attempt = item.attempts, "outbox: delivered");
+                tracing::info!(id = %item.id, kind = %item.kind, attempt = item.attempts,
+                    reference = reference.as_deref().unwrap_or("-"), "outbox: delivered");
                 self.store.mark_delivered(&item.id, clock::now_ms()).await
             }
             DeliveryOutcome::WillRetry { at_ms, reason } => {
@@ -319,6 +277,7 @@ impl OutboxWorker {
             idempotency_key: item.idempotency_key.clone(),
             attempt: item.attempts,
             outcome: outcome.clone(),
+            reference,
         });
     }
 
@@ -343,50 +302,9 @@ fn duration_ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A fraction in [0, 1) for jitter; a random UUID's bits are random enough for that.
-fn random_fraction() -> f64 {
-    // The low 53 bits: clear of the version and variant bits.
-    let bits = uuid::Uuid::new_v4().as_u128() as u64 & ((1u64 << 53) - 1);
-    bits as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_is_capped_and_jitters_down_to_half() {
-        let policy = RetryPolicy {
-            base: Duration::from_millis(100),
-            max: Duration::from_millis(1_000),
-            max_attempts: 10,
-            lease: Duration::from_secs(5),
-        };
-        for (attempt, full) in [
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1_000),
-            (40, 1_000),
-        ] {
-            let full = Duration::from_millis(full);
-            let waits: Vec<Duration> = (0..200).map(|_| policy.backoff(attempt)).collect();
-            assert!(
-                waits.iter().all(|wait| *wait >= full / 2 && *wait <= full),
-                "attempt {attempt}: {waits:?}"
-            );
-            let spread = waits
-                .iter()
-                .max()
-                .unwrap()
-                .saturating_sub(*waits.iter().min().unwrap());
-            assert!(
-                spread > full / 10,
-                "attempt {attempt} does not jitter: {waits:?}"
-            );
-        }
-    }
 
     #[test]
     fn unknown_kinds_share_one_metric_label() {

@@ -1,132 +1,28 @@
 //! The outbox worker end to end, on every engine: a local CRM receiver that fails, refuses, hangs
-//! or is slow; SMS through the Twilio stand-in; a restart mid-delivery; two workers on one
-//! database. Backoffs are milliseconds so each test runs well under two seconds.
+//! or is slow; a restart mid-delivery; two workers on one database. SMS through the Twilio
+//! stand-in, and how a retry keeps a text from going out twice, are in [`sms`]. Backoffs are
+//! milliseconds so each test runs well under two seconds.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+mod receiver;
+mod sms;
+
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use receiver::{CrmReceiver, Reply};
 use sicha::clock;
-use sicha::config::{PostCallSms, Secret};
 use sicha::deliveries::{
-    CrmInteraction, CrmWebhook, Deliverers, DeliveryOutcome, DeliveryReport, OutboxWorker,
-    RetryPolicy, SmsAudience, SmsSender, TranscriptLine, WorkerOptions, enqueue_crm_webhook,
-    enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
+    CrmInteraction, Deliverers, DeliveryOutcome, DeliveryReport, OutboxWorker, RetryPolicy,
+    TranscriptLine, WorkerOptions, enqueue_crm_webhook, enqueue_sms,
 };
-use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::store::Store;
 use sicha::store::testing::for_each_engine;
-use sicha::twilio::rest::TwilioClient;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 /// Longest any single expectation may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(5);
-
-/// How the CRM receiver answers one request.
-#[derive(Debug, Clone, Copy)]
-enum Reply {
-    Status(u16),
-    /// Never answers: a delivery stuck in flight.
-    Hang,
-    /// Answers 200 after a while: long enough for two workers to overlap.
-    SlowOk(Duration),
-}
-
-#[derive(Debug, Clone)]
-struct Received {
-    idempotency_key: Option<String>,
-    content_type: Option<String>,
-    body: serde_json::Value,
-}
-
-#[derive(Default)]
-struct ReceiverState {
-    script: Mutex<VecDeque<Reply>>,
-    /// Answer once the script runs out.
-    otherwise: Mutex<Option<Reply>>,
-    received: Mutex<Vec<Received>>,
-}
-
-/// A CRM webhook receiver on an ephemeral port; the server stops when this is dropped.
-struct CrmReceiver {
-    url: Url,
-    state: Arc<ReceiverState>,
-    server: JoinHandle<()>,
-}
-
-impl Drop for CrmReceiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl CrmReceiver {
-    /// Answers with `script` in order, then with 200.
-    async fn start(script: &[Reply]) -> Self {
-        let state = Arc::new(ReceiverState::default());
-        state.script.lock().unwrap().extend(script.iter().copied());
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { url, state, server }
-    }
-
-    fn answer_otherwise(&self, reply: Reply) {
-        *self.state.otherwise.lock().unwrap() = Some(reply);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.state.received.lock().unwrap().clone()
-    }
-
-    fn webhook(&self) -> CrmWebhook {
-        CrmWebhook::with_timeout(self.url.clone(), Duration::from_secs(2)).unwrap()
-    }
-}
-
-async fn receive(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string)
-    };
-    state.received.lock().unwrap().push(Received {
-        idempotency_key: header("idempotency-key"),
-        content_type: header("content-type"),
-        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    });
-    let scripted = state.script.lock().unwrap().pop_front();
-    let reply = scripted
-        .or(*state.otherwise.lock().unwrap())
-        .unwrap_or(Reply::Status(200));
-    match reply {
-        Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
-        Reply::Hang => std::future::pending().await,
-        Reply::SlowOk(delay) => {
-            tokio::time::sleep(delay).await;
-            StatusCode::OK
-        }
-    }
-}
 
 fn interaction(call_sid: &str) -> CrmInteraction {
     CrmInteraction {
@@ -344,66 +240,6 @@ async fn crm_webhook_refused_with_400_is_given_up_after_one_attempt() {
         "{rendered}"
     );
     assert!(rendered.contains("sicha_outbox_pending"), "{rendered}");
-}
-
-#[tokio::test]
-async fn post_call_sms_goes_through_twilio_after_a_rate_limit() {
-    for_each_engine(|url| async move {
-        let store = Store::connect(&url).await.unwrap();
-        let twilio = TwilioApiSim::start().await.unwrap();
-        twilio.fail_next(1, 429);
-        let client = TwilioClient::new(
-            twilio.base_url(),
-            twilio.account_sid().to_string(),
-            Secret::new(twilio.auth_token()),
-        );
-        let deliverers = Deliverers {
-            crm: None,
-            sms: Some(SmsSender::new(client)),
-        };
-        let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
-            .with_options(options(Duration::from_millis(20)));
-        let mut reports = worker.subscribe();
-        let running = Running::start(worker);
-        let call = interaction("CA1003");
-
-        let queued =
-            enqueue_post_call_sms(&store, PostCallSms::Caller, &call, None, clock::now_ms());
-        assert!(queued.await.unwrap());
-
-        let first = next_report(&mut reports, |_| true).await;
-        assert!(
-            matches!(first.outcome, DeliveryOutcome::WillRetry { .. }),
-            "{first:?}"
-        );
-        let second = next_report(&mut reports, |_| true).await;
-        assert_eq!(second.outcome, DeliveryOutcome::Delivered);
-        assert_eq!(
-            (second.attempt, second.idempotency_key.as_str()),
-            (2, "sms:CA1003:+972501234567")
-        );
-        let messages = twilio.messages();
-        assert_eq!(messages.len(), 1);
-        assert_eq!(messages[0].to, "+972501234567");
-        assert_eq!(messages[0].from, "+97231234567");
-        assert_eq!(
-            messages[0].body,
-            post_call_sms_body(SmsAudience::Caller, &call)
-        );
-        assert!(
-            messages[0].body.contains("מספרת רותי"),
-            "{}",
-            messages[0].body
-        );
-        assert_eq!(
-            twilio.requests().len(),
-            2,
-            "one throttled request, one accepted"
-        );
-        running.stop().await;
-        store.close().await;
-    })
-    .await;
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! The REST client against the local Twilio stand-in: the happy paths, and how it behaves when Twilio
-//! throttles, fails, refuses or is given something it would refuse.
+//! throttles, fails, refuses or is given something it would refuse. Messages beyond a plain send
+//! (never repeating a send Twilio may have taken, lists, searches) are in [`messages`].
+
+mod messages;
 
 use std::time::{Duration, Instant};
 
@@ -287,6 +290,7 @@ async fn client_errors_are_not_retried_and_carry_twilio_s_code() {
             code,
             message,
             more_info,
+            retry_after: None,
         } => {
             assert_eq!((status, code), (400, Some(21211)));
             assert_eq!(message, "Invalid 'To' Phone Number");

@@ -46,6 +46,14 @@ async fn collect(stream: PcmStream) -> Vec<i16> {
     chunks.concat()
 }
 
+/// The status and message of the HTTP error a synthesis must have been refused with.
+fn http_error(result: Result<PcmStream, TtsError>) -> (u16, String) {
+    match result {
+        Err(TtsError::Http { status, message }) => (status, message),
+        other => panic!("expected an HTTP error, got {:?}", other.err()),
+    }
+}
+
 fn espeak_installed() -> bool {
     std::process::Command::new("espeak-ng")
         .arg("--version")
@@ -131,13 +139,9 @@ async fn google_refusals_are_typed() {
         api_key: Secret::new("not-the-key"),
         ..google_config(&sim)
     }));
-    match wrong_key.synthesize(SENTENCE, None).await {
-        Err(TtsError::Http { status, message }) => {
-            assert_eq!(status, 400);
-            assert!(message.contains("API key not valid"), "{message}");
-        }
-        other => panic!("expected an HTTP error, got {:?}", other.err()),
-    }
+    let (status, message) = http_error(wrong_key.synthesize(SENTENCE, None).await);
+    assert_eq!(status, 400);
+    assert!(message.contains("API key not valid"), "{message}");
     // 2,501 Hebrew letters are 5,002 bytes: over Google's limit although under 5,000 characters.
     let too_long = "ש".repeat(2501);
     let result = google(&sim).synthesize(&too_long, None).await;
@@ -202,13 +206,9 @@ async fn elevenlabs_key_errors_carry_the_service_message() {
         api_key: Secret::new("nope"),
         ..elevenlabs_config(&sim)
     }));
-    match wrong_key.synthesize(SENTENCE, None).await {
-        Err(TtsError::Http { status, message }) => {
-            assert_eq!(status, 401);
-            assert_eq!(message, "Invalid API key");
-        }
-        other => panic!("expected an HTTP error, got {:?}", other.err()),
-    }
+    let (status, message) = http_error(wrong_key.synthesize(SENTENCE, None).await);
+    assert_eq!(status, 401);
+    assert_eq!(message, "Invalid API key");
 }
 
 /// What the local OpenAI-format server received.

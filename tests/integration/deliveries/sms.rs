@@ -158,6 +158,47 @@ async fn a_text_that_timed_out_is_found_at_twilio_and_not_sent_again() {
 }
 
 #[tokio::test]
+async fn a_text_abandoned_at_shutdown_is_found_by_the_next_process_and_not_sent_again() {
+    for_each_engine(|url| async move {
+        let twilio = TwilioApiSim::start().await.unwrap();
+        // Twilio takes the text but has not answered when the first process stops.
+        twilio.accept_but_lose_answer(1, LostAnswer::Delay(Duration::from_secs(5)));
+        let short_lease = RetryPolicy {
+            lease: Duration::from_millis(300),
+            ..fast_policy()
+        };
+        let first_store = Store::connect(&url).await.unwrap();
+        let (running, _) = sms_worker(
+            &first_store,
+            &twilio,
+            short_lease.clone(),
+            Duration::from_secs(10),
+        );
+        queue_text(&first_store, "CA1015").await;
+        super::eventually("the first process has the text in flight", || {
+            twilio.messages().len() == 1
+        })
+        .await;
+        running.stop().await;
+        first_store.close().await;
+
+        let second_store = Store::connect(&url).await.unwrap();
+        let (running, mut reports) =
+            sms_worker(&second_store, &twilio, short_lease, Duration::from_secs(2));
+        let report = next(&mut reports).await;
+        assert_eq!(report.outcome, DeliveryOutcome::Delivered, "{report:?}");
+        assert_eq!(report.attempt, 2, "the abandoned attempt counts");
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(report.reference.as_deref(), Some(messages[0].sid.as_str()));
+        assert_eq!(methods(&twilio), ["POST", "GET"]);
+        running.stop().await;
+        second_store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_text_twilio_never_took_is_sent_again_once_after_looking() {
     for_each_engine(|url| async move {
         let store = Store::connect(&url).await.unwrap();

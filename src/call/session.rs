@@ -363,6 +363,9 @@ impl Session {
             conversation.commit_spoken(&self.ctx, false).await;
         }
         let at = now_ms();
+        // The event goes first: whoever sees the call ended also finds why among its events.
+        self.event("call_ended", Some(json!({ "reason": ending.reason })))
+            .await;
         match self
             .ctx
             .store
@@ -374,8 +377,6 @@ impl Session {
                 tracing::error!(%error, reason = %ending.reason, "could not record the call's end")
             }
         }
-        self.event("call_ended", Some(json!({ "reason": ending.reason })))
-            .await;
         self.finish_recording().await;
         super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
             .await;

@@ -271,10 +271,10 @@ const FIRST_MESSAGE_WAIT: Duration = Duration::from_secs(15);
 /// being mistaken for silence.
 pub async fn listen(stream: &mut MediaStreamClient, quiet: Duration, echo_marks: bool) -> Heard {
     let mut heard = Heard::default();
-    if let Some(first) = stream.recv(FIRST_MESSAGE_WAIT).await.unwrap() {
-        if heard.take(stream, first, echo_marks).await {
-            receive_until_quiet(stream, quiet, echo_marks, &mut heard).await;
-        }
+    if let Some(first) = stream.recv(FIRST_MESSAGE_WAIT).await.unwrap()
+        && heard.take(stream, first, echo_marks).await
+    {
+        receive_until_quiet(stream, quiet, echo_marks, &mut heard).await;
     }
     heard
 }

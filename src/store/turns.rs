@@ -37,6 +37,37 @@ pub struct NewTurn {
 /// A stored turn: the same fields as [`NewTurn`].
 pub type Turn = NewTurn;
 
+/// The server's own share of an agent answer, on its own clock, so what it adds to the caller's
+/// wait can be told from the providers' time and from the endpoint wait. `None` on caller turns and
+/// on answers that never sounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerSpan {
+    /// The end of the caller's speech confirmed (the endpointer's utterance reached the call's
+    /// session) → the answer's first audio handed to the socket.
+    pub turnaround_ms: Option<i64>,
+    /// The part of `turnaround_ms` spent waiting for speech-to-text: all of `stt_ms`, or with eager
+    /// transcription only what was left of it when the end of speech was confirmed.
+    pub stt_wait_ms: Option<i64>,
+}
+
+/// A stored turn with its [`AnswerSpan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedTurn {
+    pub turn: Turn,
+    pub span: AnswerSpan,
+}
+
+/// The columns of a turn, in the order both queries use (a macro so `concat!` keeps them static).
+macro_rules! turn_columns {
+    () => {
+        concat!(
+            "call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
+            "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms, ",
+            "turnaround_ms, stt_wait_ms"
+        )
+    };
+}
+
 fn turn_from_row(row: &AnyRow) -> Result<Turn, sqlx::Error> {
     Ok(Turn {
         call_sid: row.try_get("call_sid")?,
@@ -56,14 +87,33 @@ fn turn_from_row(row: &AnyRow) -> Result<Turn, sqlx::Error> {
     })
 }
 
+fn timed_turn_from_row(row: &AnyRow) -> Result<TimedTurn, sqlx::Error> {
+    Ok(TimedTurn {
+        turn: turn_from_row(row)?,
+        span: AnswerSpan {
+            turnaround_ms: row.try_get("turnaround_ms")?,
+            stt_wait_ms: row.try_get("stt_wait_ms")?,
+        },
+    })
+}
+
 impl Store {
     /// Records a finished turn. A turn already stored under the same (call, seq) is kept and the
     /// answer is `false`, so a retried write cannot duplicate it.
     pub async fn insert_turn(&self, turn: &NewTurn) -> Result<bool, StoreError> {
+        self.insert_timed_turn(turn, &AnswerSpan::default()).await
+    }
+
+    /// [`Store::insert_turn`] with the answer's [`AnswerSpan`].
+    pub async fn insert_timed_turn(
+        &self,
+        turn: &NewTurn,
+        span: &AnswerSpan,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(concat!(
-            "INSERT INTO turns (call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
-            "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ",
+            "INSERT INTO turns (",
+            turn_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ",
             "ON CONFLICT (call_sid, seq) DO NOTHING"
         ))
         .bind(&turn.call_sid)
@@ -80,6 +130,8 @@ impl Store {
         .bind(turn.tts_ttfb_ms)
         .bind(turn.endpoint_ms)
         .bind(turn.v2v_ms)
+        .bind(span.turnaround_ms)
+        .bind(span.stt_wait_ms)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -87,14 +139,23 @@ impl Store {
 
     /// The call's turns in conversation order.
     pub async fn turns_for_call(&self, call_sid: &str) -> Result<Vec<Turn>, StoreError> {
+        let timed = self.timed_turns_for_call(call_sid).await?;
+        Ok(timed.into_iter().map(|t| t.turn).collect())
+    }
+
+    /// The call's turns in conversation order, each with its [`AnswerSpan`].
+    pub async fn timed_turns_for_call(&self, call_sid: &str) -> Result<Vec<TimedTurn>, StoreError> {
         let rows = sqlx::query(concat!(
-            "SELECT call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
-            "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms ",
-            "FROM turns WHERE call_sid = $1 ORDER BY seq"
+            "SELECT ",
+            turn_columns!(),
+            " FROM turns WHERE call_sid = $1 ORDER BY seq"
         ))
         .bind(call_sid)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(turn_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(timed_turn_from_row)
+            .collect::<Result<_, _>>()?)
     }
 }

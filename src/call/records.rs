@@ -2,6 +2,8 @@
 //! (transcript, outcome, optional LLM summary) plus the after-call deliveries (CRM webhook, SMS)
 //! queued in the outbox. Store failures are logged and never stop the call.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::session::CallContext;
@@ -9,7 +11,7 @@ use crate::clock::now_ms;
 use crate::deliveries::crm_webhook::{CrmInteraction, enqueue_crm_webhook};
 use crate::deliveries::sms::{enqueue_post_call_sms, enqueue_sms, sms_idempotency_key};
 use crate::providers::llm::{ChatMessage, ChatRequest, ToolSpec};
-use crate::store::turns::{ROLE_AGENT, ROLE_CALLER};
+use crate::store::turns::{AnswerSpan, ROLE_AGENT, ROLE_CALLER};
 use crate::store::{NewInteraction, NewTurn, Turn};
 
 /// Stage timings of an agent turn, in milliseconds.
@@ -21,6 +23,50 @@ pub struct Timings {
     pub llm_first_sentence_ms: Option<i64>,
     pub tts_ttfb_ms: Option<i64>,
     pub v2v_ms: Option<i64>,
+    /// The server's own span of the answer (see [`AnswerSpan`]).
+    pub span: AnswerSpan,
+}
+
+/// A provider stage of the answer reaching its first result, reported as it happens so an answer
+/// cut off by barge-in keeps its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageTime {
+    /// The LLM request → its first complete sentence, in ms.
+    LlmFirstSentence(u64),
+    /// The TTS request for a sentence → its first audible audio, in ms.
+    TtsFirstAudio(u64),
+}
+
+impl Timings {
+    /// The transcript reached the session `since_heard` after the end of speech was confirmed: the
+    /// caller waited on STT for that long, at most `stt_ms` (nothing if eager transcription had
+    /// already finished it). The answer starts here, so a superseded turn's later stages go.
+    pub fn transcribed(&mut self, stt_ms: u64, endpoint_ms: u64, since_heard: Duration) {
+        self.llm_ttft_ms = None;
+        self.llm_first_sentence_ms = None;
+        self.tts_ttfb_ms = None;
+        self.span.turnaround_ms = None;
+        self.stt_ms = Some(stt_ms as i64);
+        self.endpoint_ms = Some(endpoint_ms as i64);
+        self.span.stt_wait_ms = Some(stt_ms.min(since_heard.as_millis() as u64) as i64);
+    }
+
+    /// The answer's first audio was handed to the socket `since_heard` after the end of speech was
+    /// confirmed.
+    pub fn first_audio_sent(&mut self, since_heard: Duration) {
+        self.span
+            .turnaround_ms
+            .get_or_insert(since_heard.as_millis() as i64);
+    }
+
+    /// The first time of each stage counts: the first sentence is the one the caller waits for.
+    pub fn stage(&mut self, stage: StageTime) {
+        let (slot, ms) = match stage {
+            StageTime::LlmFirstSentence(ms) => (&mut self.llm_first_sentence_ms, ms),
+            StageTime::TtsFirstAudio(ms) => (&mut self.tts_ttfb_ms, ms),
+        };
+        slot.get_or_insert(ms as i64);
+    }
 }
 
 /// A caller utterance as the agent understood it.
@@ -99,6 +145,7 @@ impl SpokenTurn {
 
     pub async fn commit(self, ctx: &CallContext, interrupted: bool, heard: String) {
         let t = self.timings;
+        let span = t.span;
         let turn = NewTurn {
             call_sid: ctx.call_sid.clone(),
             seq: self.seq,
@@ -115,7 +162,7 @@ impl SpokenTurn {
             endpoint_ms: t.endpoint_ms,
             v2v_ms: t.v2v_ms,
         };
-        if let Err(error) = ctx.store.insert_turn(&turn).await {
+        if let Err(error) = ctx.store.insert_timed_turn(&turn, &span).await {
             tracing::error!(%error, "could not record the agent's turn");
         }
     }

@@ -197,6 +197,7 @@ impl Session {
             TurnEvent::LlmFirstToken { ms } => {
                 self.conversation.as_mut()?.spoken().timings.llm_ttft_ms = Some(ms as i64);
             }
+            TurnEvent::Timing(stage) => self.conversation.as_mut()?.spoken().timings.stage(stage),
             TurnEvent::Audio(codes) => self.on_turn_audio(codes).await,
             TurnEvent::SentenceDone {
                 text,
@@ -292,9 +293,9 @@ impl Session {
             self.me.clone(),
             active.cancel.clone(),
         );
+        let since_heard = active.heard_at.elapsed();
         let timings = &mut conversation.spoken().timings;
-        timings.stt_ms = Some(stt_ms as i64);
-        timings.endpoint_ms = Some(endpoint_ms as i64);
+        timings.transcribed(stt_ms, endpoint_ms, since_heard);
         // The answer starts first; the caller's turn is written while the model thinks, so a busy
         // database never delays what the caller hears.
         tokio::spawn(task);
@@ -308,7 +309,8 @@ impl Session {
         let Some(active) = &mut conversation.active else {
             return;
         };
-        if !active.any_audio {
+        let first = !active.any_audio;
+        if first {
             active.any_audio = true;
             let v2v = active.endpoint_ms + active.heard_at.elapsed().as_millis() as u64;
             metrics::histogram!("sicha_voice_to_voice_seconds").record(v2v as f64 / 1000.0);
@@ -319,7 +321,12 @@ impl Session {
         let active = conversation.active.as_mut().expect("checked above");
         active.sentence_samples += codes.len();
         active.sentence_started.get_or_insert_with(Instant::now);
+        let heard_at = active.heard_at;
         self.send_audio(codes).await;
+        if first && let Some(conversation) = &mut self.conversation {
+            let timings = &mut conversation.spoken().timings;
+            timings.first_audio_sent(heard_at.elapsed());
+        }
     }
 
     async fn on_reply_finished(

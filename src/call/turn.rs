@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::SessionInput;
 use super::agent::Agent;
 use super::hebrew::SentenceSplitter;
+use super::records::StageTime;
 use super::transcript::{SpeechSignals, TranscriptFilter, Verdict};
 use crate::providers::llm::{ChatDelta, ChatRequest, ToolCall};
 
@@ -39,6 +40,9 @@ pub enum TurnEvent {
     SttFailed { error: String, stt_ms: u64 },
     /// The first token of the answer arrived.
     LlmFirstToken { ms: u64 },
+    /// A stage on the way to the first audio finished (sent as it happens, so an answer cut off
+    /// before it completes keeps its times).
+    Timing(StageTime),
     /// A chunk of the current sentence's audio, μ-law 8 kHz.
     Audio(Vec<u8>),
     /// The current sentence is fully sent: the session marks it.
@@ -187,8 +191,13 @@ async fn read_llm(
                 }
                 text.push_str(&piece);
                 for sentence in splitter.push(&piece) {
-                    first_sentence_ms.get_or_insert_with(|| millis(started));
+                    let first = first_sentence_ms.is_none();
+                    let ms = *first_sentence_ms.get_or_insert_with(|| millis(started));
                     let _ = sentences.send(sentence).await;
+                    if first {
+                        let stage = StageTime::LlmFirstSentence(ms);
+                        report(inbox, turn, TurnEvent::Timing(stage)).await;
+                    }
                 }
             }
             Ok(ChatDelta::ToolCall(call)) => tool_calls.push(call),
@@ -205,8 +214,13 @@ async fn read_llm(
         }
     }
     if let Some(tail) = splitter.finish() {
-        first_sentence_ms.get_or_insert_with(|| millis(started));
+        let first = first_sentence_ms.is_none();
+        let ms = *first_sentence_ms.get_or_insert_with(|| millis(started));
         let _ = sentences.send(tail).await;
+        if first {
+            let stage = StageTime::LlmFirstSentence(ms);
+            report(inbox, turn, TurnEvent::Timing(stage)).await;
+        }
     }
     drop(sentences);
     for call in tool_calls {
@@ -223,6 +237,7 @@ async fn speak_sentences(
     inbox: &mpsc::Sender<SessionInput>,
     mut sentences: mpsc::Receiver<String>,
 ) {
+    let mut first_sentence = true;
     while let Some(sentence) = sentences.recv().await {
         let started = Instant::now();
         let output = match agent.tts.synthesize(&sentence, voice).await {
@@ -261,6 +276,11 @@ async fn speak_sentences(
                     mulaw::encode_into(&samples, &mut codes);
                     if !report(inbox, turn, TurnEvent::Audio(codes)).await {
                         return;
+                    }
+                    // After the audio, so reporting the time never delays what the caller hears.
+                    if std::mem::take(&mut first_sentence) {
+                        let stage = StageTime::TtsFirstAudio(first_audio_ms);
+                        report(inbox, turn, TurnEvent::Timing(stage)).await;
                     }
                 }
                 Err(error) => {

@@ -247,7 +247,11 @@ impl Session {
                 self.quiet_since = None;
                 self.caller_speaking = true;
                 self.silence_prompts = 0;
-                if self.playback.is_audible() {
+                // A reply that has started sounding is audible even before its sentence's mark is
+                // sent (that waits for the sentence's last audio): with slow speech synthesis, most
+                // of an answer can be on the line unmarked.
+                let answering = self.conversation.as_ref().and_then(|c| c.active.as_ref());
+                if self.playback.is_audible() || answering.is_some_and(|a| a.any_audio) {
                     self.barge_in(start_sample).await;
                 }
             }

@@ -4,12 +4,12 @@
 
 use serde_json::{Map, Value};
 
-use super::format::{end_reason_label, excerpt};
+use super::format::{duration, end_reason_label, excerpt};
 
 /// How much of a quoted sentence (what the caller or the agent said) an event shows.
 const QUOTE_CHARS: usize = 80;
 /// Twilio streams 8000 samples a second.
-const SAMPLES_PER_SEC: f64 = 8000.0;
+const SAMPLES_PER_SEC: u64 = 8000;
 
 /// An event as the call page shows it.
 #[derive(Debug, PartialEq, Eq)]
@@ -192,12 +192,13 @@ fn barge_in(fields: &mut Fields) -> Vec<String> {
         Some(other) => parts.push(format!("cleared: {}", plain(other))),
         None => {}
     }
-    match fields.take("at_sample") {
-        Some(Value::Number(sample)) => {
-            let secs = sample.as_f64().unwrap_or_default() / SAMPLES_PER_SEC;
-            parts.push(format!("בשנייה {secs:.1} של השמע"));
+    // Where the caller cut in, on the caller's track: where to seek the recording to.
+    match fields.take("at_sample").as_ref().map(|v| (v, v.as_u64())) {
+        Some((_, Some(sample))) => {
+            let ms = sample.saturating_mul(1000) / SAMPLES_PER_SEC;
+            parts.push(format!("בהקלטה {}", duration(ms as i64)));
         }
-        Some(other) => parts.push(format!("at_sample: {}", plain(other))),
+        Some((other, None)) => parts.push(format!("at_sample: {}", plain(other.clone()))),
         None => {}
     }
     parts

@@ -61,7 +61,7 @@ fn details_read_as_short_hebrew() {
             "barge_in",
             json!({"at_sample": 98_400, "cleared": ["m3", "m4"]})
         ),
-        "2 קטעים לא הושמעו · בשנייה 12.3 של השמע"
+        "2 קטעים לא הושמעו · בהקלטה 0:12"
     );
     assert_eq!(
         detail(
@@ -142,8 +142,8 @@ fn unknown_kinds_keys_and_shapes_are_shown_as_recorded() {
     );
     assert_eq!(detail("dtmf", json!("5")), "5");
     assert_eq!(
-        detail("barge_in", json!({"cleared": "all"})),
-        "cleared: all"
+        detail("barge_in", json!({"cleared": "all", "at_sample": -1})),
+        "cleared: all · at_sample: -1"
     );
     assert_eq!(
         detail("tts_failed", json!({"failures": "none"})),

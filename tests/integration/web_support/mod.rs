@@ -1,5 +1,8 @@
 //! What the web tests share: an app with an admin configured, a signed-in client, and a small
-//! world of businesses, customers and calls (turns, events, a barge-in, a real Ogg Opus recording).
+//! world of businesses, customers and calls (turns, events, a barge-in, a real Ogg Opus recording)
+//! inserted through the store; [`real_call`] makes one over the wire instead.
+
+pub mod real_call;
 
 use std::path::{Path, PathBuf};
 

@@ -4,12 +4,15 @@
 //! the callers' — and the run is written out as `report.json`, a terminal table and two SVG plots.
 //!
 //! - [`scenarios`] what the callers say, one call in four barging in.
+//! - [`child`] a run against the child server: stand-ins, warm-up, the server's records after.
 //! - [`target`] the child server: started, watched through `/proc`, stopped with SIGTERM.
 //! - [`runner`] the calls, C at a time, with a progress bar.
 //! - [`scrape`] frames counted and inbound lag, from the server's `/metrics`.
 //! - [`probe`] `/proc`: process CPU and memory, the machine, the open-file limit.
-//! - [`stats`], [`report`], [`table`], [`plot`] the results.
+//! - [`stats`], [`report`], [`table`], [`plot`], [`output`] the results.
 
+mod child;
+mod output;
 pub mod plot;
 pub mod probe;
 pub mod report;
@@ -20,35 +23,22 @@ pub mod stats;
 pub mod table;
 pub mod target;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
-use crate::sim::openai::SimProfile;
-use crate::sim::scenario::{Scenario, demo_business};
-use crate::sim::world::SimWorld;
-use crate::store::Store;
-use report::{BenchReport, RunContext, ServerSide, ServerUsage, VadSettings};
-use runner::{CallPlan, RunOutcome};
+use report::{BenchReport, RunContext, ServerSide, VadSettings};
+use runner::CallPlan;
 use scenarios::ScenarioSet;
 use scrape::{MetricsReading, read_metrics};
-use target::ChildServer;
 
 /// Eager transcription's threshold when the bench turns it on.
 pub const EAGER_STT_MS: u32 = 250;
 /// The server's listening defaults, which the child server is given explicitly.
 pub const VAD_START_MS: u32 = 120;
 pub const VAD_HANGOVER_MS: u32 = 600;
-/// How long the bench waits for the server to finish its calls' records after the last hang-up.
-const SETTLE_WAIT: Duration = Duration::from_secs(10);
-/// The phrase warm-up is over when no speech request has come for this long.
-const WARM_QUIET: Duration = Duration::from_millis(1500);
-const WARM_WAIT: Duration = Duration::from_secs(20);
-/// The warm-up call hears the greeting in a time-lapse: it only has to be synthesised, not heard.
-const WARM_UP_SPEED: f64 = 4.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -121,130 +111,42 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let open_files_limit = probe::raise_open_files(options.concurrency as u64 * 8 + 256);
     let started_at_unix_ms = crate::clock::now_ms();
     let progress = progress_bar(options);
-    let http = reqwest::Client::new();
-
-    let (run, server_side, context) = match &options.target {
-        Target::Child { exe } => {
-            let profile =
-                SimProfile::by_name(&options.profile_name).unwrap_or_else(SimProfile::typical);
-            let world = SimWorld::start(profile)
-                .await
-                .map_err(BenchError::io("the stand-ins"))?;
-            for rule in Scenario::demo().chat_rules {
-                world.openai.add_chat_rule(rule);
-            }
-            let extra = child_settings(options);
-            let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let server =
-                ChildServer::start(exe, &world, &extra, &options.out.join("server.log")).await?;
-            let plan = plan(
-                options,
-                server.url().clone(),
-                Some(world.auth_token.clone()),
-                demo_business::NUMBER,
-            );
-            wait_for_warm_up(&world, &plan).await;
-            let before = read_metrics(&http, server.url()).await;
-            let usage_before = server.reading();
-            let run = runner::run_calls(&plan, &scenarios, Some(&world), &progress).await;
-            progress.finish_and_clear();
-            settle(server.database_url(), &run).await;
-            let after = read_metrics(&http, server.url()).await;
-            if before.is_none() || after.is_none() || server.reading().is_none() {
-                eprintln!(
-                    "warning: the server's /metrics or /proc could not be read after the run; see server.log"
-                );
-            }
-            let usage = usage_before
-                .zip(server.reading())
-                .map(|(b, a)| ServerUsage {
-                    cpu_secs: stats::round(
-                        a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / probe::ticks_per_second(),
-                    ),
-                    rss_kb_before: b.rss_kb,
-                    rss_kb_peak: a.peak_rss_kb,
-                });
-            let url = server.url().to_string();
-            let database_url = server.database_url().to_string();
-            let scratch = server.stop().await?;
-            let turns = read_turns(&database_url, &run).await?;
-            drop(scratch);
-            let mut side = server_side(before, after);
-            side.turns = Some(turns);
-            side.usage = usage;
-            let vad = VadSettings {
-                start_ms: Some(VAD_START_MS),
-                hangover_ms: Some(VAD_HANGOVER_MS),
-                eager_stt_ms: options.eager.then_some(EAGER_STT_MS),
-            };
-            let context = context(
-                options,
-                "child",
-                url,
-                Some(options.profile_name.clone()),
-                vad,
-                &scenarios,
-                open_files_limit,
-                started_at_unix_ms,
-            );
-            (run, side, context)
-        }
+    let (run, server_side, served) = match &options.target {
+        Target::Child { exe } => child::run(options, exe, &scenarios, &progress).await?,
         Target::Remote {
             url,
             auth_token,
             to,
         } => {
+            let http = reqwest::Client::new();
             let plan = plan(options, url.clone(), auth_token.clone(), to);
             let before = read_metrics(&http, url).await;
             let run = runner::run_calls(&plan, &scenarios, None, &progress).await;
             progress.finish_and_clear();
             let after = read_metrics(&http, url).await;
-            let vad = VadSettings {
-                start_ms: None,
-                hangover_ms: None,
-                eager_stt_ms: None,
+            let served = Served {
+                target: "remote",
+                url: url.to_string(),
+                profile: None,
+                vad: VadSettings {
+                    start_ms: None,
+                    hangover_ms: None,
+                    eager_stt_ms: None,
+                },
             };
-            let context = context(
-                options,
-                "remote",
-                url.to_string(),
-                None,
-                vad,
-                &scenarios,
-                open_files_limit,
-                started_at_unix_ms,
-            );
-            (run, server_side(before, after), context)
+            (run, server_side(before, after), served)
         }
     };
+    let context = context(
+        options,
+        served,
+        &scenarios,
+        open_files_limit,
+        started_at_unix_ms,
+    );
     let report = report::build(&run, server_side, context);
-    write_outputs(&report, &run, &options.out)?;
+    output::write(&report, &run, &options.out)?;
     Ok(report)
-}
-
-/// Settings the child server gets on top of the world's: enough room for every call, a message
-/// rate that allows a time-lapse, and the listening settings the report names.
-fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
-    let messages_per_sec = (60.0 * options.speed.max(WARM_UP_SPEED)).ceil().max(200.0) as u32;
-    vec![
-        ("SICHA_MAX_CALLS", (options.concurrency + 16).to_string()),
-        (
-            "SICHA_MAX_WS_MESSAGES_PER_SEC",
-            messages_per_sec.to_string(),
-        ),
-        ("SICHA_VAD_START_MS", VAD_START_MS.to_string()),
-        ("SICHA_VAD_HANGOVER_MS", VAD_HANGOVER_MS.to_string()),
-        (
-            "SICHA_EAGER_STT_MS",
-            if options.eager {
-                EAGER_STT_MS.to_string()
-            } else {
-                "off".to_string()
-            },
-        ),
-        // Warnings, and the server's own account of starting and stopping.
-        ("SICHA_LOG", "warn,sicha::startup=info".to_string()),
-    ]
 }
 
 fn plan(options: &BenchOptions, server: Url, auth_token: Option<String>, to: &str) -> CallPlan {
@@ -260,23 +162,28 @@ fn plan(options: &BenchOptions, server: Url, auth_token: Option<String>, to: &st
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn context(
-    options: &BenchOptions,
-    target: &str,
-    server_url: String,
+/// What the run knows of the server it called.
+struct Served {
+    /// `child` or `remote`.
+    target: &'static str,
+    url: String,
     profile: Option<String>,
     vad: VadSettings,
+}
+
+fn context(
+    options: &BenchOptions,
+    served: Served,
     scenarios: &ScenarioSet,
     open_files_limit: (u64, u64),
     started_at_unix_ms: i64,
 ) -> RunContext {
     RunContext {
-        target: target.to_string(),
-        server_url,
-        profile,
+        target: served.target.to_string(),
+        server_url: served.url,
+        profile: served.profile,
         eager: options.eager,
-        vad,
+        vad: served.vad,
         speed: options.speed,
         concurrency: options.concurrency,
         scripts: scenarios.scripts(),
@@ -313,123 +220,4 @@ fn progress_bar(options: &BenchOptions) -> ProgressBar {
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
-}
-
-/// A server that has been up a while has its greeting and fixed phrases synthesised; the bench's
-/// has just started, so it waits for that warm-up: one unmeasured call that only hears the
-/// greeting, then until speech requests stop coming.
-async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan) {
-    use crate::sim::caller::{CallerOptions, new_call_sid, run_call};
-    use crate::sim::openai::SimEndpoint;
-    let listen_only = Scenario {
-        name: "warm-up".into(),
-        lines: Vec::new(),
-        transcripts: Vec::new(),
-        chat_rules: Vec::new(),
-    };
-    let mut options = CallerOptions::new(
-        plan.server.clone(),
-        &new_call_sid(),
-        demo_business::CALLER,
-        &plan.to,
-    );
-    options.auth_token = plan.auth_token.clone();
-    options.speed = WARM_UP_SPEED;
-    world
-        .twilio
-        .add_call(&options.call_sid, &options.from, &options.to);
-    if let Err(error) = run_call(&options, &listen_only, None).await {
-        tracing::warn!(%error, "the warm-up call failed");
-    }
-    let deadline = tokio::time::Instant::now() + WARM_WAIT;
-    let mut seen = world.openai.count(SimEndpoint::Speech);
-    let mut quiet_since = tokio::time::Instant::now();
-    while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = world.openai.count(SimEndpoint::Speech);
-        if now != seen {
-            seen = now;
-            quiet_since = tokio::time::Instant::now();
-        } else if quiet_since.elapsed() >= WARM_QUIET {
-            return;
-        }
-    }
-}
-
-/// Waits (bounded) until the server has marked every call ended, so its CPU and records are complete.
-async fn settle(database_url: &str, run: &RunOutcome) {
-    let store = match Store::connect(database_url).await {
-        Ok(store) => store,
-        Err(error) => {
-            eprintln!(
-                "warning: could not open the server's database to see its calls end: {error}"
-            );
-            return;
-        }
-    };
-    let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
-    for call in run.calls.iter().filter(|c| c.trace.is_ok()) {
-        loop {
-            let ended = store
-                .call_by_sid(&call.call_sid)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|c| c.ended_at_ms.is_some());
-            if ended || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    store.close().await;
-}
-
-async fn read_turns(
-    database_url: &str,
-    run: &RunOutcome,
-) -> Result<HashMap<String, Vec<crate::store::Turn>>, BenchError> {
-    let store = Store::connect(database_url).await?;
-    let mut turns = HashMap::new();
-    for call in &run.calls {
-        turns.insert(
-            call.call_sid.clone(),
-            store.turns_for_call(&call.call_sid).await?,
-        );
-    }
-    store.close().await;
-    Ok(turns)
-}
-
-/// report.json and the plots.
-fn write_outputs(report: &BenchReport, run: &RunOutcome, out: &Path) -> Result<(), BenchError> {
-    let json = serde_json::to_string_pretty(report)?;
-    let path = out.join("report.json");
-    std::fs::write(&path, json).map_err(BenchError::io(&path))?;
-    let v2v: Vec<f64> = run
-        .calls
-        .iter()
-        .filter_map(|c| c.trace.as_ref().ok())
-        .flat_map(|t| t.voice_to_voice_all())
-        .flatten()
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .collect();
-    let label = format!(
-        "{} calls, {} at a time, profile {}, eager {}",
-        report.calls,
-        report.concurrency,
-        report.context.profile.as_deref().unwrap_or("remote"),
-        if report.context.eager { "on" } else { "off" }
-    );
-    plot::v2v_cdf(
-        &v2v,
-        &format!("Voice to voice CDF: {label}"),
-        &out.join(plot::V2V_CDF_FILE),
-    )?;
-    plot::stages(
-        report,
-        &format!("Median answer by stage: {label}"),
-        &out.join(plot::STAGES_FILE),
-    )?;
-    Ok(())
 }

@@ -18,6 +18,7 @@ use crate::sim::openai::SimProfile;
 use crate::sim::scenario::{Scenario, demo_business};
 use crate::sim::world::SimWorld;
 use crate::store::Store;
+use crate::store::turns::TimedTurn;
 
 /// How long the bench waits for the server to finish its calls' records after the last hang-up.
 const SETTLE_WAIT: Duration = Duration::from_secs(10);
@@ -189,13 +190,13 @@ async fn settle(database_url: &str, run: &RunOutcome) {
 async fn read_turns(
     database_url: &str,
     run: &RunOutcome,
-) -> Result<HashMap<String, Vec<crate::store::Turn>>, BenchError> {
+) -> Result<HashMap<String, Vec<TimedTurn>>, BenchError> {
     let store = Store::connect(database_url).await?;
     let mut turns = HashMap::new();
     for call in &run.calls {
         turns.insert(
             call.call_sid.clone(),
-            store.turns_for_call(&call.call_sid).await?,
+            store.timed_turns_for_call(&call.call_sid).await?,
         );
     }
     store.close().await;

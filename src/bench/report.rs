@@ -10,8 +10,7 @@ use super::probe::Machine;
 use super::runner::{RunOutcome, frames_sent};
 use super::stats::{self, Summary, round};
 use crate::sim::caller::{CallTrace, TraceKind};
-use crate::store::Turn;
-use crate::store::turns::{ROLE_AGENT, ROLE_CALLER};
+use crate::store::turns::{ROLE_AGENT, ROLE_CALLER, TimedTurn};
 
 /// Listening settings of the server under test (`None` where a remote server's are unknown).
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +78,8 @@ pub struct BenchReport {
     pub llm_ttft_ms: Option<Summary>,
     pub llm_first_sentence_ms: Option<Summary>,
     pub tts_ttfb_ms: Option<Summary>,
-    /// v2v − endpoint − STT still to run after the endpoint − LLM first sentence − TTS first audio.
+    /// What sicha added, by the server's own clock: its turnaround − the STT it waited for − LLM
+    /// first sentence − TTS first audio (see [`overhead`]).
     pub overhead_ms: Option<Summary>,
     pub greeting_ms: Summary,
     pub barge_in_ms: Summary,
@@ -104,22 +104,28 @@ pub struct BenchReport {
 #[derive(Debug, Default)]
 pub struct ServerSide {
     /// Turns by CallSid, when the server's database could be read.
-    pub turns: Option<HashMap<String, Vec<Turn>>>,
+    pub turns: Option<HashMap<String, Vec<TimedTurn>>>,
     pub frames_counted: Option<u64>,
     pub inbound_lag_ms: Option<Summary>,
     pub usage: Option<ServerUsage>,
 }
 
-/// One answer's times, for finding where the time went (ms; stages as the server recorded them).
+/// One answer's times, for finding where the time went (ms; all but `v2v` as the server recorded
+/// them).
 #[derive(Debug, Clone, Serialize)]
 pub struct AnswerRow {
     pub scenario: String,
     pub line: usize,
+    /// By the caller: the line's last labelled voiced frame sent → first agent audio received.
     pub v2v: f64,
     pub endpoint: Option<i64>,
     pub stt: Option<i64>,
     pub llm_first_sentence: Option<i64>,
     pub tts_ttfb: Option<i64>,
+    /// The end of speech confirmed → the answer's first audio handed to the socket.
+    pub turnaround: Option<i64>,
+    /// The part of `turnaround` spent waiting for STT (less than `stt` with eager transcription).
+    pub stt_wait: Option<i64>,
     pub overhead: Option<f64>,
 }
 
@@ -151,7 +157,6 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
                     &call.scenario,
                     trace,
                     turns.map(Vec::as_slice),
-                    &context,
                     &mut samples,
                 );
             }
@@ -219,13 +224,7 @@ fn ms(duration: std::time::Duration) -> f64 {
 }
 
 /// Adds one call's samples: the caller's timings from its trace, the server's from its turns.
-fn collect(
-    scenario: &str,
-    trace: &CallTrace,
-    turns: Option<&[Turn]>,
-    context: &RunContext,
-    into: &mut Samples,
-) {
+fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into: &mut Samples) {
     if let Some(webhook) = trace
         .events
         .iter()
@@ -243,8 +242,9 @@ fn collect(
             continue;
         };
         into.v2v.push(v2v);
-        let turn = answers.get(&line);
-        let sicha = turn.and_then(|t| overhead(v2v, t, &context.vad, context.speed));
+        let timed = answers.get(&line).copied();
+        let sicha = timed.and_then(overhead);
+        let turn = timed.map(|t| &t.turn);
         into.answers.push(AnswerRow {
             scenario: scenario.to_string(),
             line,
@@ -253,7 +253,9 @@ fn collect(
             stt: turn.and_then(|t| t.stt_ms),
             llm_first_sentence: turn.and_then(|t| t.llm_first_sentence_ms),
             tts_ttfb: turn.and_then(|t| t.tts_ttfb_ms),
-            overhead: sicha.map(stats::round),
+            turnaround: timed.and_then(|t| t.span.turnaround_ms),
+            stt_wait: timed.and_then(|t| t.span.stt_wait_ms),
+            overhead: sicha,
         });
         let Some(turn) = turn else {
             continue;
@@ -269,33 +271,29 @@ fn collect(
     }
 }
 
-/// What sicha added to one answer: the caller's voice-to-voice minus the endpoint wait and the
-/// provider times the server measured on the path to the first audio. With eager transcription,
-/// STT starts `hangover − eager` before the endpoint is confirmed, so only the rest of it counts.
-/// The endpoint wait is counted in audio samples: in a time-lapse (`speed` above 1) it passes
-/// faster on the clock, and so does the eager head start.
-pub fn overhead(v2v_ms: f64, turn: &Turn, vad: &VadSettings, speed: f64) -> Option<f64> {
-    let endpoint = turn.endpoint_ms? as f64 / speed;
-    let stt = turn.stt_ms? as f64;
-    let first_sentence = turn.llm_first_sentence_ms? as f64;
-    let tts = turn.tts_ttfb_ms? as f64;
-    let hidden = match (vad.eager_stt_ms, vad.hangover_ms) {
-        (Some(eager), Some(hangover)) => f64::from(hangover.saturating_sub(eager)) / speed,
-        _ => 0.0,
-    };
-    Some(v2v_ms - endpoint - (stt - hidden).max(0.0) - first_sentence - tts)
+/// What sicha added to one answer, all on the server's own clock: its turnaround (the end of speech
+/// confirmed → the first audio handed to the socket) minus the provider stages on that path: the
+/// STT it still waited for, the LLM's first sentence and the TTS's first audio. Where the fixture's
+/// labels and the VAD disagree on the last syllable only the caller-side `v2v` moves, not this.
+/// Each term is whole milliseconds, so one answer is exact to a few ms.
+pub fn overhead(answer: &TimedTurn) -> Option<f64> {
+    let turnaround = answer.span.turnaround_ms?;
+    let stt_wait = answer.span.stt_wait_ms?;
+    let first_sentence = answer.turn.llm_first_sentence_ms?;
+    let tts = answer.turn.tts_ttfb_ms?;
+    Some((turnaround - stt_wait - first_sentence - tts) as f64)
 }
 
 /// The agent turn answering each caller line, by line index: the agent turn that follows the
 /// line's own caller turn (agent turns before any caller turn are the greeting).
-fn answers_by_line(turns: &[Turn]) -> HashMap<usize, &Turn> {
+fn answers_by_line(turns: &[TimedTurn]) -> HashMap<usize, &TimedTurn> {
     let mut answers = HashMap::new();
     let mut caller_lines = 0usize;
-    for turn in turns {
-        if turn.role == ROLE_CALLER {
+    for timed in turns {
+        if timed.turn.role == ROLE_CALLER {
             caller_lines += 1;
-        } else if turn.role == ROLE_AGENT && caller_lines > 0 {
-            answers.entry(caller_lines - 1).or_insert(turn);
+        } else if timed.turn.role == ROLE_AGENT && caller_lines > 0 {
+            answers.entry(caller_lines - 1).or_insert(timed);
         }
     }
     answers
@@ -340,3 +338,6 @@ fn targets(report: &BenchReport) -> Vec<TargetCheck> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests;

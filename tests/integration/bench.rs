@@ -99,6 +99,21 @@ fn a_short_bench_writes_a_complete_report_and_both_plots() {
         number(&report, &format!("/{key}/p50"));
         number(&report, &format!("/{key}/max"));
     }
+    // What sicha added is read from the server's own clock: every answer that has it has its
+    // turnaround and STT wait, and it can never be negative (the stages lie inside the turnaround).
+    let answers = report["answers"].as_array().unwrap();
+    let measured: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a["overhead"].is_number())
+        .collect();
+    assert!(!measured.is_empty(), "{answers:#?}");
+    for answer in measured {
+        assert!(
+            answer["turnaround"].is_number() && answer["stt_wait"].is_number(),
+            "{answer:#}"
+        );
+        assert!(answer["overhead"].as_f64().unwrap() >= 0.0, "{answer:#}");
+    }
     // The second call barges in.
     number(&report, "/barge_in_ms/p50");
     // The frame counter and the lag histogram came from the server's /metrics.

@@ -4,8 +4,8 @@
 mod calls;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
+use crate::common::{sicha_err, sicha_ok};
 use sicha::store::Store;
 use sicha::store::testing::for_each_engine;
 
@@ -13,46 +13,6 @@ const SHOP: &str = "+97231234567";
 const SHOP_NAME: &str = "מספרת שירה";
 const GREETING: &str = "שלום, הגעתם למספרת שירה. במה אפשר לעזור?";
 const PROMPT: &str = "את עוזרת טלפונית של מספרה בתל אביב.\nענו בקצרה.";
-
-/// Runs `sicha ARGS` on the database at `url`.
-fn sicha(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sicha"))
-        .args(args)
-        .env("SICHA_DATABASE_URL", url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("running the sicha binary")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command that must succeed and returns what it printed.
-fn sicha_ok(url: &str, args: &[&str]) -> String {
-    let output = sicha(url, args);
-    assert!(
-        output.status.success(),
-        "sicha {args:?} failed:\n{}",
-        stderr(&output)
-    );
-    stdout(&output)
-}
-
-/// Runs a command that must fail and returns its error output.
-fn sicha_err(url: &str, args: &[&str]) -> String {
-    let output = sicha(url, args);
-    assert!(
-        !output.status.success(),
-        "sicha {args:?} should have failed:\n{}",
-        stdout(&output)
-    );
-    stderr(&output)
-}
 
 fn write_prompt(dir: &Path, text: &str) -> String {
     let path = dir.join("prompt.txt");

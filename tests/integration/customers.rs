@@ -1,11 +1,10 @@
 //! `sicha customer …` through the real binary, on every engine: naming a caller by phone number
 //! (and the pages showing it), telling apart a phone that called two businesses, listing.
 
-use std::process::{Command, Output};
-
 use sicha::store::testing::for_each_engine;
 use sicha::store::{NewBusiness, Store};
 
+use crate::common::{sicha_err as refused, sicha_ok as ok};
 use crate::web_support::{get_signed_in, sign_in, web_app};
 
 const SHOP: &str = "+97231234567";
@@ -13,34 +12,6 @@ const CLINIC: &str = "+97239876543";
 const DANA: &str = "+972541112222";
 const BOTH: &str = "+972501234567";
 const T0: i64 = 1_750_000_000_000;
-
-fn sicha(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sicha"))
-        .args(args)
-        .env("SICHA_DATABASE_URL", url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("running the sicha binary")
-}
-
-fn ok(url: &str, args: &[&str]) -> String {
-    let output = sicha(url, args);
-    assert!(
-        output.status.success(),
-        "sicha {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn refused(url: &str, args: &[&str]) -> String {
-    let output = sicha(url, args);
-    assert!(
-        !output.status.success(),
-        "sicha {args:?} should have failed"
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Two businesses; Dana called the shop, another caller called both.
 async fn seed(store: &Store) {

@@ -220,18 +220,6 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
     .await;
 }
 
-fn sicha_binary() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sicha"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SICHA_") || name.starts_with("TWILIO_") || name.starts_with("OPENAI_")
-        {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
-
 /// The loudness of a WAV file's samples, as RMS.
 fn wav_rms(path: &Path) -> (f64, f64) {
     let file = std::fs::File::open(path).unwrap();
@@ -247,7 +235,7 @@ fn sicha_demo_plays_a_whole_simulated_call_and_writes_what_was_heard() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("demo.wav");
     let records = dir.path().join("records");
-    let output = sicha_binary()
+    let output = common::sicha_binary()
         .args(["demo", "--profile", "instant", "--out"])
         .arg(&wav)
         .arg("--keep")
@@ -289,7 +277,7 @@ async fn sicha_call_plays_a_fixture_against_a_running_server() {
         .unwrap();
     let app = ai_app(db.url(), &openai, &twilio).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/single/u01_hours.wav");
-    let output = tokio::process::Command::from(sicha_binary())
+    let output = tokio::process::Command::from(common::sicha_binary())
         .args([
             "call",
             "--server",

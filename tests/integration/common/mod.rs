@@ -1,5 +1,9 @@
 //! The real app on port 0 with a fresh database, as every integration test starts it.
 
+mod binary;
+
+pub use binary::{sicha_binary, sicha_err, sicha_ok};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -2,22 +2,24 @@
 //! plus the hangover, and where the endpointer put the speech end, for one condition.
 //!
 //! Run: `cargo run --release -p sicha-audio --example vad_endpoint -- clean [name=value ...]`
+//! (a condition such as `"babble 20 dB"`; `--fixtures DIR` and settings as in `vad_eval`).
 
+#[path = "support/options.rs"]
+mod options;
 #[path = "../tests/vad_common/mod.rs"]
 mod vad_common;
 
-use sicha_audio::endpoint::EndpointConfig;
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let condition = args.first().map_or("clean", String::as_str).to_owned();
-    let config = EndpointConfig {
-        vad: vad_common::config_with(args.get(1..).unwrap_or_default()),
-        ..EndpointConfig::default()
-    };
+    let options = options::options("vad_endpoint [--fixtures DIR] [CONDITION] [name=value ...]");
+    let condition = options
+        .positional
+        .first()
+        .map_or("clean", String::as_str)
+        .to_owned();
+    let config = options.endpoint.clone();
     let hangover = u64::from(config.hangover_ms) * 8;
-    let mut fixtures = vad_common::load_folder("single");
-    fixtures.extend(vad_common::load_folder("noisy"));
+    let mut fixtures = options.load("single");
+    fixtures.extend(options.load("noisy"));
     for fixture in fixtures.iter().filter(|f| f.condition() == condition) {
         let emitted = vad_common::run_endpointer(fixture, config.clone(), 160);
         let label_end = fixture.speech.last().expect("labelled speech").1;

@@ -9,17 +9,17 @@
 //! optionally `scripts/`, `repeat/`, `nonspeech/`), such as the held-out set that
 //! `fixtures/make_fixtures.py --held-out DIR` writes.
 
+#[path = "support/options.rs"]
+mod options;
 #[path = "../tests/vad_common/mod.rs"]
 mod vad_common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
+use options::options;
 use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
 use sicha_audio::vad::{Vad, VadConfig};
-use vad_common::{
-    Counts, Fixture, config_with, fixtures_dir, load_folder, run_endpointer, score_frames,
-};
+use vad_common::{Counts, Fixture, run_endpointer, score_frames};
 use webrtc_vad::{SampleRate, VadMode};
 
 const FRAME: usize = 160;
@@ -233,54 +233,6 @@ fn nonspeech_table(fixtures: &[Fixture], config: &EndpointConfig) {
     println!();
 }
 
-/// The command line: `--fixtures DIR` (absolute), and `name=value` settings for our side.
-struct Options {
-    root: PathBuf,
-    endpoint: EndpointConfig,
-}
-
-fn options() -> Options {
-    let mut root = fixtures_dir();
-    let mut vad_settings = Vec::new();
-    let mut endpoint = EndpointConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--fixtures" {
-            let dir = args.next().unwrap_or_else(|| usage());
-            root = std::path::absolute(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
-            continue;
-        }
-        let Some((key, value)) = arg.split_once('=') else {
-            usage()
-        };
-        let ms = || value.parse::<u32>().unwrap_or_else(|_| usage());
-        match key {
-            "start_ms" => endpoint.start_ms = ms(),
-            "hangover_ms" => endpoint.hangover_ms = ms(),
-            "weak_speech_ms" => endpoint.weak_speech_ms = ms(),
-            _ => vad_settings.push(arg),
-        }
-    }
-    endpoint.vad = config_with(&vad_settings);
-    Options { root, endpoint }
-}
-
-fn usage() -> ! {
-    eprintln!("usage: vad_eval [--fixtures DIR] [name=value ...]");
-    std::process::exit(2);
-}
-
-/// Every fixture in `root/folder`, or none when the set has no such folder. The loader joins
-/// its argument to the committed fixtures folder, and joining an absolute path replaces the base.
-fn load_from(root: &Path, folder: &str) -> Vec<Fixture> {
-    let dir = root.join(folder);
-    if dir.is_dir() {
-        load_folder(dir.to_str().expect("UTF-8 path"))
-    } else {
-        Vec::new()
-    }
-}
-
 /// Whether `fixture` is one of `lines` (a clean line or one of its noisy copies).
 fn belongs_to(fixture: &Fixture, lines: &[String]) -> bool {
     lines.iter().any(|line| {
@@ -293,16 +245,22 @@ fn belongs_to(fixture: &Fixture, lines: &[String]) -> bool {
 }
 
 fn main() {
-    let Options { root, endpoint } = options();
-    println!("Fixtures: `{}`\n", root.display());
-    let clean = load_from(&root, "single");
+    let usage = "vad_eval [--fixtures DIR] [name=value ...]";
+    let options = options(usage);
+    if !options.positional.is_empty() {
+        eprintln!("usage: {usage}");
+        std::process::exit(2);
+    }
+    let endpoint = &options.endpoint;
+    println!("Fixtures: `{}`\n", options.root.display());
+    let clean = options.load("single");
     assert!(
         !clean.is_empty(),
         "no fixtures in {}",
-        root.join("single").display()
+        options.root.display()
     );
     let mut fixtures = clean.clone();
-    fixtures.extend(load_from(&root, "noisy"));
+    fixtures.extend(options.load("noisy"));
     vad_table(
         &fixtures,
         &endpoint.vad,
@@ -332,14 +290,14 @@ fn main() {
         &endpoint.vad,
         &format!("Lines {} only", span(second_names)),
     );
-    endpoint_timing(&fixtures, &endpoint);
-    let mut calls = load_from(&root, "scripts");
-    calls.extend(load_from(&root, "repeat"));
+    endpoint_timing(&fixtures, endpoint);
+    let mut calls = options.load("scripts");
+    calls.extend(options.load("repeat"));
     if !calls.is_empty() {
-        lines_table(&calls, &endpoint);
+        lines_table(&calls, endpoint);
     }
-    let nonspeech = load_from(&root, "nonspeech");
+    let nonspeech = options.load("nonspeech");
     if !nonspeech.is_empty() {
-        nonspeech_table(&nonspeech, &endpoint);
+        nonspeech_table(&nonspeech, endpoint);
     }
 }

@@ -1,27 +1,28 @@
 //! Prints the classifier's per-frame score and decision for one fixture, beside the label.
 //!
 //! Run: `cargo run --release -p sicha-audio --example vad_trace -- noisy u01_hours_babble_20db`
-//! (optionally followed by `name=value` settings, as in `vad_sweep`).
+//! (optionally with `--fixtures DIR` and `name=value` settings, as in `vad_eval`).
 
+#[path = "support/options.rs"]
+mod options;
 #[path = "../tests/vad_common/mod.rs"]
 mod vad_common;
 
 use sicha_audio::vad::Vad;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let (folder, name) = match args.as_slice() {
-        [_, folder, name, ..] => (folder.as_str(), name.as_str()),
-        _ => {
-            eprintln!("usage: vad_trace FOLDER NAME");
-            std::process::exit(2);
-        }
+    let usage = "vad_trace [--fixtures DIR] FOLDER NAME [name=value ...]";
+    let options = options::options(usage);
+    let [folder, name] = options.positional.as_slice() else {
+        eprintln!("usage: {usage}");
+        std::process::exit(2);
     };
-    let fixture = vad_common::load_folder(folder)
+    let fixture = options
+        .load(folder)
         .into_iter()
-        .find(|f| f.name == name)
+        .find(|f| f.name == *name)
         .expect("no such fixture");
-    let config = vad_common::config_with(&args[3..]);
+    let config = options.endpoint.vad.clone();
     let frame_len = config.frame_len();
     let labels = vad_common::frame_labels(&fixture, frame_len);
     let mut vad = Vad::new(config);

@@ -271,3 +271,52 @@ fn background_talker_does_not_hold_the_turn_open() {
     let latest = utterance.end_sample + ms(u64::from(config.hangover_ms) + 20) as u64;
     assert!(at <= latest, "closed at {at}, expected by {latest}");
 }
+
+#[test]
+#[ignore = "known failure: after about nine seconds without the caller, a background talker \
+            opens turns of its own (see the comment)"]
+fn background_talker_between_turns_is_not_taken_for_the_caller() {
+    // A long call: the background talker goes on for half a minute while the agent speaks,
+    // then the caller talks again. The talker must not open a turn of its own in between, nor
+    // hold the second turn open. Today it does, twice over: the remembered caller peak sinks
+    // 1 dB/s of non-speech until the talker is within `hangover_arm_db` of it (nine seconds
+    // after the first turn here), and the line's swing sinks too, because once the caller has
+    // been heard the talker's bursts count as speech and only the quiet frames between them
+    // reach the swing estimate, until the line passes for steady (seventeen seconds). Holding the
+    // peak between turns alone moves the failure to the second cause; also freezing the swing
+    // once the caller is heard passes this test but costs a little F1 on hum and pink noise
+    // in the held-out evaluation set, so neither has landed.
+    let config = EndpointConfig::default();
+    let with_caller = |length: usize, seed: u32| -> Vec<i16> {
+        voice(length)
+            .iter()
+            .zip(background_talker(length, seed))
+            .map(|(v, b)| v.saturating_add(b))
+            .collect()
+    };
+    let mut input = background_talker(ms(1000), 3);
+    input.extend(with_caller(ms(800), 5));
+    input.extend(background_talker(ms(30_000), 7));
+    let second_start = input.len() as u64;
+    input.extend(with_caller(ms(800), 9));
+    let second_end = input.len() as u64;
+    input.extend(background_talker(ms(4000), 11));
+    let events = run(config.clone(), &input, 160);
+    let found = utterances(&events);
+    assert_eq!(found.len(), 2, "{events:?}");
+    let (at, second) = found[1];
+    assert!(!second.forced);
+    assert!(
+        second.start_sample >= second_start,
+        "second turn opened at {} before the caller spoke at {second_start}",
+        second.start_sample
+    );
+    let weak = ms(u64::from(config.weak_speech_ms) + 20) as u64;
+    assert!(
+        second.end_sample <= second_end + weak,
+        "{} vs {second_end}",
+        second.end_sample
+    );
+    let latest = second.end_sample + ms(u64::from(config.hangover_ms) + 20) as u64;
+    assert!(at <= latest, "closed at {at}, expected by {latest}");
+}

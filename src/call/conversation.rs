@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::Agent;
 use super::loops::RepetitionDetector;
-use super::playback::Piece;
-use super::records::SpokenTurn;
+use super::playback::{Piece, Playback};
+use super::records::{SpokenTurn, StageTime};
 use super::session::{AgentMode, CallContext};
 use super::transcript::{TranscriptFilter, UnintelligibleCounter};
 use super::turn::FILLER_AFTER;
@@ -40,8 +40,37 @@ pub(super) struct ActiveTurn {
     /// Audio of the sentence being sent, and when its first chunk went out.
     pub(super) sentence_samples: usize,
     pub(super) sentence_started: Option<Instant>,
+    /// The words of the latest sentence whose audio started (streaming while `sentence_started`).
+    pub(super) sentence_text: Option<String>,
     pub(super) any_audio: bool,
     pub(super) filler_played: bool,
+}
+
+impl ActiveTurn {
+    /// A turn for the utterance that began at `start_sample`, heard now, `endpoint_ms` after its
+    /// speech ended.
+    pub(super) fn new(
+        id: u64,
+        cancel: CancellationToken,
+        endpoint_ms: u64,
+        start_sample: u64,
+        confirmed: bool,
+    ) -> Self {
+        Self {
+            id,
+            cancel,
+            heard_at: Instant::now(),
+            endpoint_ms,
+            start_sample,
+            confirmed,
+            early: None,
+            sentence_samples: 0,
+            sentence_started: None,
+            sentence_text: None,
+            any_audio: false,
+            filler_played: false,
+        }
+    }
 }
 
 pub struct Conversation {
@@ -101,6 +130,48 @@ impl Conversation {
     /// A turn is being transcribed or answered.
     pub(super) fn turn_in_flight(&self) -> bool {
         self.active.is_some()
+    }
+
+    /// The reply has started sounding: even unmarked, its audio is on the line.
+    pub(super) fn is_sounding(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| a.any_audio)
+    }
+
+    /// The answer's first audio has been handed to the socket: the end of the server's own span.
+    pub(super) fn first_audio_sent(&mut self) {
+        let Some(heard_at) = self.active.as_ref().map(|a| a.heard_at) else {
+            return;
+        };
+        self.spoken().timings.first_audio_sent(heard_at.elapsed());
+    }
+
+    /// A sentence's audio starts: its words are kept until its mark, in case a barge-in cuts it.
+    pub(super) fn sentence_started(&mut self, text: String, first_audio_ms: u64) {
+        let stage = StageTime::TtsFirstAudio(first_audio_ms);
+        self.spoken().timings.stage(stage);
+        if let Some(active) = &mut self.active {
+            active.sentence_text = Some(text);
+        }
+    }
+
+    /// A barge-in is about to clear the playback: the sentence still streaming has no mark yet, so
+    /// it joins the playback as a piece (its words now part of what the agent said), to be cut
+    /// like the marked ones.
+    pub(super) fn cut_sentence_in_flight(&mut self, playback: &mut Playback) {
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        let samples = std::mem::take(&mut active.sentence_samples);
+        let (Some(sent_at), text) = (active.sentence_started.take(), active.sentence_text.take())
+        else {
+            return;
+        };
+        if let Some(text) = &text {
+            self.spoken().append(text);
+        }
+        if samples > 0 {
+            playback.enqueue(samples, text, sent_at);
+        }
     }
 
     pub(super) fn cancel_turn(&mut self) {

@@ -124,19 +124,9 @@ impl Session {
         conversation.next_turn += 1;
         let id = conversation.next_turn;
         let cancel = conversation.call_cancel.child_token();
-        conversation.active = Some(ActiveTurn {
-            id,
-            cancel: cancel.clone(),
-            heard_at: Instant::now(),
-            endpoint_ms,
-            start_sample: utterance.start_sample,
-            confirmed,
-            early: None,
-            sentence_samples: 0,
-            sentence_started: None,
-            any_audio: false,
-            filler_played: false,
-        });
+        let start = utterance.start_sample;
+        let active = ActiveTurn::new(id, cancel.clone(), endpoint_ms, start, confirmed);
+        conversation.active = Some(active);
         let prompt = Some(format!("שיחת טלפון עם {}.", conversation.business.name));
         let task = turn::transcribe(
             conversation.agent.clone(),
@@ -198,6 +188,12 @@ impl Session {
                 self.conversation.as_mut()?.spoken().timings.llm_ttft_ms = Some(ms as i64);
             }
             TurnEvent::Timing(stage) => self.conversation.as_mut()?.spoken().timings.stage(stage),
+            TurnEvent::SentenceStarted {
+                text,
+                first_audio_ms: ms,
+            } => {
+                self.conversation.as_mut()?.sentence_started(text, ms);
+            }
             TurnEvent::Audio(codes) => self.on_turn_audio(codes).await,
             TurnEvent::SentenceDone {
                 text,
@@ -321,11 +317,9 @@ impl Session {
         let active = conversation.active.as_mut().expect("checked above");
         active.sentence_samples += codes.len();
         active.sentence_started.get_or_insert_with(Instant::now);
-        let heard_at = active.heard_at;
         self.send_audio(codes).await;
         if first && let Some(conversation) = &mut self.conversation {
-            let timings = &mut conversation.spoken().timings;
-            timings.first_audio_sent(heard_at.elapsed());
+            conversation.first_audio_sent();
         }
     }
 

@@ -247,11 +247,10 @@ impl Session {
                 self.quiet_since = None;
                 self.caller_speaking = true;
                 self.silence_prompts = 0;
-                // A reply that has started sounding is audible even before its sentence's mark is
-                // sent (that waits for the sentence's last audio): with slow speech synthesis, most
-                // of an answer can be on the line unmarked.
-                let answering = self.conversation.as_ref().and_then(|c| c.active.as_ref());
-                if self.playback.is_audible() || answering.is_some_and(|a| a.any_audio) {
+                // A sentence's mark follows its last audio: with slow synthesis, much of an answer
+                // is on the line unmarked.
+                let sounding = self.conversation.as_ref().is_some_and(|c| c.is_sounding());
+                if self.playback.is_audible() || sounding {
                     self.barge_in(start_sample).await;
                 }
             }
@@ -327,6 +326,9 @@ impl Session {
     async fn barge_in(&mut self, at_sample: u64) {
         if let Some(outbound) = &self.outbound {
             let _ = outbound.send(OutboundCommand::Clear).await;
+        }
+        if let Some(conversation) = &mut self.conversation {
+            conversation.cut_sentence_in_flight(&mut self.playback);
         }
         let (cut, playing_for) = self.playback.clear();
         if let Some(recording) = &mut self.recording {

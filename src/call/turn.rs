@@ -43,6 +43,9 @@ pub enum TurnEvent {
     /// A stage on the way to the first audio finished (sent as it happens, so an answer cut off
     /// before it completes keeps its times).
     Timing(StageTime),
+    /// A sentence's audio starts: its chunks follow, so a barge-in before its end (and its mark)
+    /// knows what was being said.
+    SentenceStarted { text: String, first_audio_ms: u64 },
     /// A chunk of the current sentence's audio, μ-law 8 kHz.
     Audio(Vec<u8>),
     /// The current sentence is fully sent: the session marks it.
@@ -237,7 +240,6 @@ async fn speak_sentences(
     inbox: &mpsc::Sender<SessionInput>,
     mut sentences: mpsc::Receiver<String>,
 ) {
-    let mut first_sentence = true;
     while let Some(sentence) = sentences.recv().await {
         let started = Instant::now();
         let output = match agent.tts.synthesize(&sentence, voice).await {
@@ -268,19 +270,24 @@ async fn speak_sentences(
             .map(|(p, e)| (p.to_string(), e.to_string()))
             .collect();
         let mut pcm = output.pcm;
+        let mut unannounced = Some(sentence.clone());
         while let Some(chunk) = pcm.next().await {
             match chunk {
                 Ok(samples) if samples.is_empty() => {}
                 Ok(samples) => {
+                    if let Some(text) = unannounced.take() {
+                        let started = TurnEvent::SentenceStarted {
+                            text,
+                            first_audio_ms,
+                        };
+                        if !report(inbox, turn, started).await {
+                            return;
+                        }
+                    }
                     let mut codes = vec![mulaw::SILENCE; samples.len()];
                     mulaw::encode_into(&samples, &mut codes);
                     if !report(inbox, turn, TurnEvent::Audio(codes)).await {
                         return;
-                    }
-                    // After the audio, so reporting the time never delays what the caller hears.
-                    if std::mem::take(&mut first_sentence) {
-                        let stage = StageTime::TtsFirstAudio(first_audio_ms);
-                        report(inbox, turn, TurnEvent::Timing(stage)).await;
                     }
                 }
                 Err(error) => {

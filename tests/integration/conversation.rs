@@ -9,9 +9,10 @@ use std::time::Duration;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, TestApp, fixture_mulaw, line, listen, silence};
 use sicha::call::agent::phrases;
 use sicha::sim::openai::{ChatRule, SimEndpoint, SimProfile, SimTranscript};
-use sicha::sim::twilio_caller::{MediaStreamClient, stream_target};
+use sicha::sim::twilio_caller::{MediaStreamClient, Received, stream_target};
 use sicha::store::CallStatus;
 use sicha::store::testing::for_each_engine;
+use sicha::twilio::stream::Outbound;
 
 /// How long the server must stay quiet for an answer to count as finished: above the gap between
 /// two sentences' synthesis on a loaded machine.
@@ -158,6 +159,74 @@ async fn barge_in_clears_the_answer_and_keeps_only_what_was_heard() {
         let chats: Vec<_> = w.openai.requests().into_iter().filter(|r| r.endpoint == SimEndpoint::ChatCompletions).collect();
         let last = chats.last().unwrap().json.as_ref().unwrap().to_string();
         assert!(last.contains("תספורת לגברים") && !last.contains("תסרוקות ערב"), "{last}");
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn barge_in_cuts_a_sentence_still_streaming_before_its_mark() {
+    for_each_engine(|db| async move {
+        let w = world(&db, "openai").await;
+        w.openai
+            .push_transcripts(["ספרי לי על כל השירותים", "רגע, רק המחיר"]);
+        let first = "יש לנו תספורת לגברים ולנשים, צבע, פסים, החלקה ותסרוקות ערב לכל אירוע.";
+        let long = format!("{first} אפשר לקבוע תור בכל יום.");
+        w.openai.add_chat_rule(ChatRule::reply("השירותים", &long));
+        let mut stream = w.app.connect_call("CA311").await;
+        listen(&mut stream, QUIET, true).await;
+        // Synthesis as slow as speech: the first sentence streams for seconds before its mark.
+        w.openai.set_profile(SimProfile {
+            tts_realtime_factor: 1.0,
+            ..SimProfile::instant()
+        });
+        stream
+            .send_audio(&line("single/u03_booking.wav"))
+            .await
+            .unwrap();
+        let mut audio_heard = false;
+        while !audio_heard {
+            match stream.recv(Duration::from_secs(15)).await.unwrap() {
+                Some(Received::Message(Outbound::Media { .. })) => audio_heard = true,
+                Some(Received::Message(Outbound::Mark { mark, .. })) => {
+                    panic!(
+                        "the sentence was marked ({}) before it had streamed",
+                        mark.name
+                    )
+                }
+                Some(_) => {}
+                None => panic!("no answer"),
+            }
+        }
+        stream
+            .send_audio(&fixture_mulaw("single/u05_haircut_price.wav"))
+            .await
+            .unwrap();
+        let cut = listen(&mut stream, QUIET, true).await;
+        assert!(
+            cut.clears >= 1,
+            "barge-in mid-sentence sends clear: {cut:?}"
+        );
+        stream.send_audio(&silence(900)).await.unwrap();
+        listen(&mut stream, QUIET, true).await;
+        stream.send_stop("CA311").await.unwrap();
+        w.app
+            .wait_for_call("CA311", |c| c.ended_at_ms.is_some())
+            .await;
+
+        let agent = agent_turns(&w.app, "CA311").await;
+        let cut_turn = agent
+            .iter()
+            .find(|t| t.interrupted)
+            .expect("an interrupted agent turn");
+        // The words of the piece being said when it was cut (the splitter may cut a long sentence).
+        let said = cut_turn.text.as_str();
+        assert!(!said.is_empty() && first.starts_with(said), "said: {said}");
+        let heard = cut_turn.heard_text.as_deref().unwrap();
+        assert!(
+            !heard.is_empty() && said.starts_with(heard) && heard.len() < said.len(),
+            "heard: {heard}"
+        );
         w.app.shutdown().await;
     })
     .await;

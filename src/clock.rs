@@ -41,14 +41,38 @@ pub fn in_israel(epoch_ms: i64) -> ZonedDateTime {
     timestamp(epoch_ms).to_zoned_datetime(ISRAEL.clone())
 }
 
+/// `epoch_ms` as a wall time in Israel, written with a `strftime` pattern.
+pub fn format_in_israel(epoch_ms: i64, pattern: &str) -> String {
+    in_israel(epoch_ms).strftime(pattern).to_string()
+}
+
 /// Midnight UTC starting a `YYYY-MM-DD` date (year 1 or later), in epoch milliseconds; `None`
 /// for anything else, including dates that do not exist such as `2025-02-30`.
 pub fn parse_date_start_ms(text: &str) -> Option<i64> {
-    let date = Date::strptime("%Y-%m-%d", text.trim()).ok()?;
-    if date.year() < 1 {
-        return None;
-    }
-    let midnight = date.to_zoned_datetime(TimeZone::UTC).ok()?;
+    day_start_ms(parse_date(text)?, TimeZone::UTC)
+}
+
+/// The first instant of a `YYYY-MM-DD` date on Israel's wall clock (midnight, summer time
+/// included), in epoch milliseconds; `None` as for [`parse_date_start_ms`].
+pub fn parse_israel_date_start_ms(text: &str) -> Option<i64> {
+    day_start_ms(parse_date(text)?, ISRAEL.clone())
+}
+
+/// The first instant after a `YYYY-MM-DD` date on Israel's wall clock: the end of that day,
+/// whether it lasted 23, 24 or 25 hours.
+pub fn parse_israel_date_end_ms(text: &str) -> Option<i64> {
+    day_start_ms(parse_date(text)?.tomorrow().ok()?, ISRAEL.clone())
+}
+
+/// A `YYYY-MM-DD` date in year 1 or later.
+fn parse_date(text: &str) -> Option<Date> {
+    Date::strptime("%Y-%m-%d", text.trim())
+        .ok()
+        .filter(|date| date.year() >= 1)
+}
+
+fn day_start_ms(date: Date, zone: TimeZone) -> Option<i64> {
+    let midnight = date.to_zoned_datetime(zone).ok()?;
     Some(midnight.timestamp().as_millisecond())
 }
 
@@ -127,5 +151,31 @@ mod tests {
         assert_eq!(parse_date_start_ms("0000-01-01"), None);
         assert_eq!(parse_date_start_ms("yesterday"), None);
         assert_eq!(parse_date_start_ms(""), None);
+    }
+
+    #[test]
+    fn israeli_days_start_at_local_midnight_and_may_last_23_or_25_hours() {
+        let hour = 3_600_000;
+        // 2025-06-15 00:00 in Israel (summer, UTC+3) is 2025-06-14 21:00 UTC.
+        let june = parse_israel_date_start_ms("2025-06-15").unwrap();
+        assert_eq!(format_utc(june, "%Y-%m-%d %H:%M"), "2025-06-14 21:00");
+        assert_eq!(format_in_israel(june, "%Y-%m-%d %H:%M"), "2025-06-15 00:00");
+        assert_eq!(
+            parse_israel_date_end_ms("2025-06-15").unwrap() - june,
+            24 * hour
+        );
+        // Summer time began on Friday 2025-03-28 and ended on Sunday 2025-10-26.
+        let spring = parse_israel_date_start_ms("2025-03-28").unwrap();
+        assert_eq!(
+            parse_israel_date_end_ms("2025-03-28").unwrap() - spring,
+            23 * hour
+        );
+        let autumn = parse_israel_date_start_ms("2025-10-26").unwrap();
+        assert_eq!(
+            parse_israel_date_end_ms("2025-10-26").unwrap() - autumn,
+            25 * hour
+        );
+        assert_eq!(parse_israel_date_start_ms("2025-02-30"), None);
+        assert_eq!(parse_israel_date_end_ms("tomorrow"), None);
     }
 }

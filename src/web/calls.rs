@@ -85,16 +85,13 @@ fn given(value: &Option<String>) -> Option<&str> {
 
 impl CallFilters {
     fn query(&self) -> CallQuery {
-        const DAY_MS: i64 = 86_400_000;
         CallQuery {
             business_id: given(&self.business).map(str::to_string),
             customer_id: None,
             status: given(&self.status).and_then(|s| s.parse::<CallStatus>().ok()),
-            from_ms: given(&self.from).and_then(format::parse_date),
+            from_ms: given(&self.from).and_then(format::day_start),
             // The "to" date is included: calls before the next midnight.
-            until_ms: given(&self.to)
-                .and_then(format::parse_date)
-                .map(|midnight| midnight + DAY_MS),
+            until_ms: given(&self.to).and_then(format::day_end),
             with_event: given(&self.event).and_then(EventMark::parse),
             limit: LIST_LIMIT,
         }

@@ -1,6 +1,7 @@
-//! Times, durations and Hebrew labels shared by the pages. Times are shown in UTC, labelled so.
+//! Times, durations and Hebrew labels shared by the pages. Times are Israel's wall clock (summer time
+//! included): the businesses and their callers are there, and so are the texts the caller gets.
 
-use crate::clock::{format_utc, parse_date_start_ms};
+use crate::clock::{format_in_israel, parse_israel_date_end_ms, parse_israel_date_start_ms};
 use crate::store::CallStatus;
 
 pub const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta charset=\"utf-8\">\
@@ -11,19 +12,24 @@ pub const ERROR_PAGE: &str = "<!doctype html><html lang=\"he\" dir=\"rtl\"><meta
 <title>שגיאה</title><link rel=\"stylesheet\" href=\"/static/web.css\"><main><h1>שגיאה בשרת</h1>\
 <p>הפרטים נרשמו ביומן השרת.</p></main></html>";
 
-/// `2025-06-15 15:06` (UTC) from epoch milliseconds.
+/// `2025-06-15 18:06` (Israel) from epoch milliseconds.
 pub fn time(epoch_ms: i64) -> String {
-    format_utc(epoch_ms, "%Y-%m-%d %H:%M")
+    format_in_israel(epoch_ms, "%Y-%m-%d %H:%M")
 }
 
-/// `15:06:40` (UTC) from epoch milliseconds.
+/// `18:06:40` (Israel) from epoch milliseconds.
 pub fn clock(epoch_ms: i64) -> String {
-    format_utc(epoch_ms, "%H:%M:%S")
+    format_in_israel(epoch_ms, "%H:%M:%S")
 }
 
-/// Midnight UTC starting a `YYYY-MM-DD` date (the value of an `<input type="date">`).
-pub fn parse_date(text: &str) -> Option<i64> {
-    parse_date_start_ms(text)
+/// The first instant of a `YYYY-MM-DD` date in Israel (the value of an `<input type="date">`).
+pub fn day_start(text: &str) -> Option<i64> {
+    parse_israel_date_start_ms(text)
+}
+
+/// The first instant after a `YYYY-MM-DD` date in Israel: a "to" date includes its whole day.
+pub fn day_end(text: &str) -> Option<i64> {
+    parse_israel_date_end_ms(text)
 }
 
 /// `0:42`, `12:05` or `1:02:03` for a length in milliseconds.
@@ -101,19 +107,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_times_are_utc_and_round_trip() {
-        assert_eq!(time(0), "1970-01-01 00:00");
-        // 2025-06-15 15:06:40 UTC.
-        assert_eq!(time(1_750_000_000_000), "2025-06-15 15:06");
-        assert_eq!(clock(1_750_000_000_000), "15:06:40");
-        let midnight = parse_date("2025-06-15").unwrap();
+    fn dates_and_times_are_israels_wall_clock() {
+        // 1970-01-01 00:00 UTC was 02:00 in Israel (winter, UTC+2).
+        assert_eq!(time(0), "1970-01-01 02:00");
+        // 2025-06-15 15:06:40 UTC, summer (UTC+3).
+        assert_eq!(time(1_750_000_000_000), "2025-06-15 18:06");
+        assert_eq!(clock(1_750_000_000_000), "18:06:40");
+        let midnight = day_start("2025-06-15").unwrap();
         assert_eq!(time(midnight), "2025-06-15 00:00");
+        assert_eq!(time(day_end("2025-06-15").unwrap()), "2025-06-16 00:00");
         assert_eq!(
-            parse_date("2024-02-29").map(time).unwrap(),
+            day_start("2024-02-29").map(time).unwrap(),
             "2024-02-29 00:00"
         );
-        assert_eq!(parse_date("2025-13-01"), None);
-        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(day_start("2025-13-01"), None);
+        assert_eq!(day_end("yesterday"), None);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! so it settles on hum, hiss or comfort noise within a second. The score is
 //! the largest per-band excess over its floor (in dB): speech concentrates
 //! energy in some band, white noise spreads it, and hum in one band does not
-//! hide speech in another. A frame quieter than the caller's recent speech
-//! peak by more than `speech_gate_db` is not speech (background talkers)
+//! hide speech in another. A frame quieter than the caller's speech peak by
+//! more than `speech_gate_db` is not speech (background talkers)
 //! unless it stands far above a quiet floor (the fading end of a word on a
 //! clean line); nothing more than `quiet_limit_db` below the peak is.
 //! Hysteresis (`on_db` to enter, `off_db` to stay), a short hangover and a
@@ -24,8 +24,16 @@
 //! as well (`swing_weight`, at most `swing_cap_db` more than `on_db`, so a
 //! caller can never be locked out). Second, on a swinging line only frames
 //! within `hangover_arm_db` of the caller's peak arm the hangover, so a
-//! background burst ends as soon as it stops instead of 120 ms later. The
-//! state is a few floats per band; `classify` never allocates.
+//! background burst ends as soon as it stops instead of 120 ms later.
+//!
+//! Both measures last the whole call. The caller's peak adapts (sinks) only
+//! during their own turn, up to `caller_turn_frames` after their last
+//! confident speech, and is held while they listen: a voice on its own
+//! handset does not fade in a pause. And the swing keeps following every
+//! frame that is not the caller's, background bursts included, so a talker
+//! between turns keeps the line "swinging" instead of leaving only its quiet
+//! gaps to the estimate. The state is a few floats per band; `classify` never
+//! allocates.
 
 mod biquad;
 
@@ -87,8 +95,14 @@ pub struct VadConfig {
     pub hangover_arm_db: f32,
     /// A line whose swing is at most this is steady: every speech frame arms the hangover.
     pub steady_swing_db: f32,
-    /// How fast the remembered speech peak decays, in dB per second of non-speech.
+    /// How fast the remembered speech peak adapts down, in dB per second, during the caller's
+    /// turn only (see `caller_turn_frames`): a caller's level on their own handset does not
+    /// fade while they listen, so between turns the peak is held.
     pub speech_peak_decay_db_per_s: f32,
+    /// Frames after the caller's last confident speech that still belong to their turn (word
+    /// ends, pauses between words). Outside the turn the peak is held, and speech the
+    /// classifier is not confident is the caller's counts as background for the swing.
+    pub caller_turn_frames: u32,
 }
 
 impl Default for VadConfig {
@@ -117,6 +131,7 @@ impl Default for VadConfig {
             hangover_arm_db: 20.0,
             steady_swing_db: 3.0,
             speech_peak_decay_db_per_s: 1.0,
+            caller_turn_frames: 50,
         }
     }
 }
@@ -152,7 +167,8 @@ pub struct Vad {
     /// Rise limit per frame in dB, from the config.
     floor_rise_per_frame: f32,
     in_speech: bool,
-    /// Loudest frame level (dB) of recent confident speech; `None` before the first.
+    /// Loudest frame level (dB) of the caller's speech, adapted within their turns; `None`
+    /// before the first.
     speech_peak: Option<f32>,
     /// Peak decay per frame in dB, from the config.
     peak_decay_per_frame: f32,
@@ -163,6 +179,8 @@ pub struct Vad {
     frames_seen: u32,
     /// How far the background alone rises above its floor, in dB (see the module notes).
     swing: f32,
+    /// Frames since the last confident speech (saturating); `u32::MAX` before any.
+    since_confident: u32,
 }
 
 impl Vad {
@@ -182,6 +200,7 @@ impl Vad {
             resume_left: 0,
             frames_seen: 0,
             swing: 0.0,
+            since_confident: u32::MAX,
             speech_peak: None,
             peak_decay_per_frame,
         }
@@ -226,11 +245,26 @@ impl Vad {
                 .speech_peak
                 .is_none_or(|peak| total >= peak - self.config.hangover_arm_db);
         let is_speech = !learning && self.decide(score, onset_extra, arms_hangover);
-        self.update_swing(score, learning, is_speech);
+        let confident = is_speech && arms_hangover;
+        self.since_confident = if confident {
+            0
+        } else {
+            self.since_confident.saturating_add(1)
+        };
+        let in_caller_turn = self.since_confident <= self.config.caller_turn_frames;
+        // Speech outside the caller's turn is the background's: it belongs in the swing, or a
+        // talker between turns would leave only its quiet gaps there and the line would pass
+        // for steady.
+        self.update_swing(score, learning, is_speech && in_caller_turn);
         if is_speech && score >= self.config.on_db + onset_extra {
             let peak = self.speech_peak.get_or_insert(total);
             *peak = peak.max(total);
-        } else if let Some(peak) = self.speech_peak.as_mut() {
+        } else if let Some(peak) = self.speech_peak.as_mut()
+            && in_caller_turn
+        {
+            // The peak sinks in the caller's pauses and quieter sounds, so it follows a caller
+            // who grows quieter; between turns it is held, so a background talker never nears
+            // it while the caller listens.
             *peak -= self.peak_decay_per_frame;
         }
         self.update_floors(&levels, is_speech);
@@ -238,7 +272,7 @@ impl Vad {
             is_speech,
             score,
             level_db: total,
-            confident: is_speech && arms_hangover,
+            confident,
         }
     }
 
@@ -251,6 +285,7 @@ impl Vad {
         self.resume_left = 0;
         self.frames_seen = 0;
         self.swing = 0.0;
+        self.since_confident = u32::MAX;
         self.speech_peak = None;
     }
 
@@ -293,12 +328,12 @@ impl Vad {
     }
 
     /// While learning, the swing is the largest score seen; afterwards it follows the
-    /// scores of non-speech frames, rising and sinking slowly.
-    fn update_swing(&mut self, score: f32, learning: bool, is_speech: bool) {
+    /// scores of every frame that is not the caller's, rising and sinking slowly.
+    fn update_swing(&mut self, score: f32, learning: bool, is_caller: bool) {
         let frame_s = self.config.frame_ms as f32 / 1000.0;
         if learning {
             self.swing = self.swing.max(score);
-        } else if !is_speech {
+        } else if !is_caller {
             if score > self.swing {
                 self.swing += (score - self.swing).min(self.config.swing_rise_db_per_s * frame_s);
             } else {

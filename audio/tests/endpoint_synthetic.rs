@@ -273,19 +273,14 @@ fn background_talker_does_not_hold_the_turn_open() {
 }
 
 #[test]
-#[ignore = "known failure: after about nine seconds without the caller, a background talker \
-            opens turns of its own (see the comment)"]
 fn background_talker_between_turns_is_not_taken_for_the_caller() {
     // A long call: the background talker goes on for half a minute while the agent speaks,
     // then the caller talks again. The talker must not open a turn of its own in between, nor
-    // hold the second turn open. Today it does, twice over: the remembered caller peak sinks
-    // 1 dB/s of non-speech until the talker is within `hangover_arm_db` of it (nine seconds
-    // after the first turn here), and the line's swing sinks too, because once the caller has
-    // been heard the talker's bursts count as speech and only the quiet frames between them
-    // reach the swing estimate, until the line passes for steady (seventeen seconds). Holding the
-    // peak between turns alone moves the failure to the second cause; also freezing the swing
-    // once the caller is heard passes this test but costs a little F1 on hum and pink noise
-    // in the held-out evaluation set, so neither has landed.
+    // hold the second turn open. It once did after nine seconds: the remembered caller peak
+    // sank 1 dB/s of non-speech until the talker came within `hangover_arm_db` of it, and the
+    // line's swing sank too, because only the quiet gaps between the talker's bursts reached
+    // it, until the line passed for steady. Now the peak is held between the caller's turns
+    // and the swing follows everything that is not the caller.
     let config = EndpointConfig::default();
     let with_caller = |length: usize, seed: u32| -> Vec<i16> {
         voice(length)

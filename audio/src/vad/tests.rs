@@ -210,6 +210,55 @@ fn background_burst_after_the_caller_gets_no_hangover() {
     }
 }
 
+/// The caller (a loud voice over hiss) for `frames` frames.
+fn caller(frames: usize, amplitude: f32, seed: u32) -> Vec<i16> {
+    voiced(FRAME * frames, amplitude)
+        .iter()
+        .zip(noise(FRAME * frames, 100.0, seed))
+        .map(|(v, n)| v.saturating_add(n))
+        .collect()
+}
+
+#[test]
+fn background_talker_stays_background_while_the_caller_listens() {
+    let mut vad = Vad::new(VadConfig::default());
+    decisions(&mut vad, &swinging_line(10, 41));
+    decisions(&mut vad, &caller(20, 8000.0, 43));
+    // Half a minute of the agent talking: the caller is silent, the other talker is not.
+    let listening = decisions(&mut vad, &swinging_line(250, 45));
+    let settled = &listening[listening.len() / 10..];
+    assert!(settled.iter().all(|d| !d.confident), "{settled:?}");
+    // The caller is still taken at once when they speak again.
+    let again = decisions(&mut vad, &caller(20, 8000.0, 47));
+    assert!(again[1..].iter().all(|d| d.confident), "{again:?}");
+}
+
+#[test]
+fn caller_peak_is_held_between_turns_and_adapts_within_them() {
+    let config = VadConfig::default();
+    let mut vad = Vad::new(config.clone());
+    decisions(&mut vad, &noise(FRAME * 30, 100.0, 51));
+    decisions(&mut vad, &caller(20, 8000.0, 53));
+    let loud_peak = vad.speech_peak.expect("the caller was heard");
+    decisions(&mut vad, &noise(FRAME * 1500, 100.0, 55));
+    let held = vad.speech_peak.expect("still remembered");
+    // Only the end of the caller's own turn (their hangover, then about a second) lets the
+    // peak sink; the thirty seconds after it do not.
+    let turn_frames = config.hangover_frames + config.caller_turn_frames + 1;
+    let turn_s = turn_frames as f32 * config.frame_ms as f32 / 1000.0;
+    assert!(
+        loud_peak - held <= config.speech_peak_decay_db_per_s * turn_s + 0.01,
+        "{loud_peak} -> {held}"
+    );
+    // A caller who now talks 12 dB softer, in words with short pauses, pulls it down.
+    for word in 0..25 {
+        decisions(&mut vad, &caller(10, 2000.0, 57 + word));
+        decisions(&mut vad, &noise(FRAME * 10, 100.0, 87 + word));
+    }
+    let adapted = vad.speech_peak.expect("still remembered");
+    assert!(held - adapted > 2.0, "{held} -> {adapted}");
+}
+
 #[test]
 fn floor_adapts_to_a_louder_line() {
     let mut vad = Vad::new(VadConfig::default());

@@ -240,6 +240,7 @@ pub fn config_with(settings: &[String]) -> VadConfig {
             "hangover_frames" => config.hangover_frames = value as u32,
             "resume_frames" => config.resume_frames = value as u32,
             "learn_frames" => config.learn_frames = value as u32,
+            "caller_turn_frames" => config.caller_turn_frames = value as u32,
             _ => panic!("unknown setting {key}"),
         }
     }

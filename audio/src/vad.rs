@@ -45,6 +45,8 @@ const BANDS: usize = 3;
 const BAND_EDGES_HZ: [(f32, f32); BANDS] = [(250.0, 800.0), (800.0, 1800.0), (1800.0, 3400.0)];
 /// Log energy given to an all-zero band, so digital silence has a finite floor.
 const ENERGY_FLOOR_DB: f32 = -100.0;
+/// Most frames `peak_sustain_frames` may ask for (the length of the fixed level history).
+const MAX_SUSTAIN_FRAMES: usize = 8;
 
 /// Settings of the frame classifier.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +105,13 @@ pub struct VadConfig {
     /// ends, pauses between words). Outside the turn the peak is held, and speech the
     /// classifier is not confident is the caller's counts as background for the swing.
     pub caller_turn_frames: u32,
+    /// The peak learns only from runs of at least this many consecutive frames of
+    /// onset-strength speech (1 to 8): a knock, a click or a bang into the mouthpiece lasts a
+    /// frame or three, a syllable 100 ms and more.
+    pub peak_sustain_frames: u32,
+    /// ... and within such a run, no higher than this above the run's quietest frame of the
+    /// last `peak_sustain_frames`: a level the caller held, not a spike on top of it.
+    pub peak_spike_db: f32,
 }
 
 impl Default for VadConfig {
@@ -132,6 +141,8 @@ impl Default for VadConfig {
             steady_swing_db: 3.0,
             speech_peak_decay_db_per_s: 1.0,
             caller_turn_frames: 50,
+            peak_sustain_frames: 5,
+            peak_spike_db: 8.0,
         }
     }
 }
@@ -181,6 +192,12 @@ pub struct Vad {
     swing: f32,
     /// Frames since the last confident speech (saturating); `u32::MAX` before any.
     since_confident: u32,
+    /// Levels (dB) of the latest onset-strength speech frames, a ring of `sustain` entries.
+    recent_levels: [f32; MAX_SUSTAIN_FRAMES],
+    /// Consecutive onset-strength speech frames up to this one (saturating).
+    strong_run: u32,
+    /// `peak_sustain_frames`, clamped to the history's length.
+    sustain: usize,
 }
 
 impl Vad {
@@ -190,6 +207,7 @@ impl Vad {
         let frame_s = config.frame_ms as f32 / 1000.0;
         let floor_rise_per_frame = config.floor_rise_db_per_s * frame_s;
         let peak_decay_per_frame = config.speech_peak_decay_db_per_s * frame_s;
+        let sustain = (config.peak_sustain_frames as usize).clamp(1, MAX_SUSTAIN_FRAMES);
         Self {
             config,
             filters,
@@ -203,6 +221,9 @@ impl Vad {
             since_confident: u32::MAX,
             speech_peak: None,
             peak_decay_per_frame,
+            recent_levels: [ENERGY_FLOOR_DB; MAX_SUSTAIN_FRAMES],
+            strong_run: 0,
+            sustain,
         }
     }
 
@@ -238,12 +259,16 @@ impl Vad {
         } else {
             0.0
         };
+        // Strong enough to start speech on its own, over the background's swing.
+        let strong = score >= self.config.on_db + onset_extra;
         // Near the caller's peak (or on a steady line) speech earns a hangover; quieter
-        // frames on a swinging line are as likely a background burst.
+        // frames on a swinging line are as likely a background burst. Before the peak is set,
+        // only strong frames do: after a knock that set no peak, the background would
+        // otherwise carry on as the caller's speech.
         let arms_hangover = self.swing <= self.config.steady_swing_db
             || self
                 .speech_peak
-                .is_none_or(|peak| total >= peak - self.config.hangover_arm_db);
+                .map_or(strong, |peak| total >= peak - self.config.hangover_arm_db);
         let is_speech = !learning && self.decide(score, onset_extra, arms_hangover);
         let confident = is_speech && arms_hangover;
         self.since_confident = if confident {
@@ -252,13 +277,28 @@ impl Vad {
             self.since_confident.saturating_add(1)
         };
         let in_caller_turn = self.since_confident <= self.config.caller_turn_frames;
+        let strong = is_speech && strong;
+        if !strong {
+            self.strong_run = 0;
+        }
         // Speech outside the caller's turn is the background's: it belongs in the swing, or a
         // talker between turns would leave only its quiet gaps there and the line would pass
         // for steady.
         self.update_swing(score, learning, is_speech && in_caller_turn);
-        if is_speech && score >= self.config.on_db + onset_extra {
-            let peak = self.speech_peak.get_or_insert(total);
-            *peak = peak.max(total);
+        if strong {
+            // Only a level held for `sustain` frames in a row reaches the peak: a knock as the
+            // phone is picked up would otherwise leave a caller tens of dB below it for the
+            // whole call, as the peak is held between turns.
+            self.recent_levels[self.strong_run as usize % self.sustain] = total;
+            self.strong_run = self.strong_run.saturating_add(1);
+            if self.strong_run as usize >= self.sustain {
+                let recent = &self.recent_levels[..self.sustain];
+                let lowest = recent.iter().copied().fold(f32::INFINITY, f32::min);
+                let highest = recent.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let held = highest.min(lowest + self.config.peak_spike_db);
+                let peak = self.speech_peak.get_or_insert(held);
+                *peak = peak.max(held);
+            }
         } else if let Some(peak) = self.speech_peak.as_mut()
             && in_caller_turn
         {
@@ -287,6 +327,7 @@ impl Vad {
         self.swing = 0.0;
         self.since_confident = u32::MAX;
         self.speech_peak = None;
+        self.strong_run = 0;
     }
 
     /// Mean-square energy of each band in dBFS.

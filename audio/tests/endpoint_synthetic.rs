@@ -232,6 +232,11 @@ fn reset_starts_a_fresh_stream() {
 
 /// Hiss with another talker 24 dB below `voice`, in 60 ms bursts: a line that swings.
 fn background_talker(length: usize, seed: u32) -> Vec<i16> {
+    talker_line(length, seed, 16)
+}
+
+/// Hiss with another talker, `voice` divided by `divisor`, in 60 ms bursts.
+fn talker_line(length: usize, seed: u32, divisor: i16) -> Vec<i16> {
     let bed = hiss(length, seed);
     let talker = voice(length);
     bed.iter()
@@ -239,7 +244,7 @@ fn background_talker(length: usize, seed: u32) -> Vec<i16> {
         .enumerate()
         .map(|(n, (h, v))| {
             let on = (n / ms(60)).is_multiple_of(2);
-            h + if on { v / 16 } else { 0 }
+            h + if on { v / divisor } else { 0 }
         })
         .collect()
 }
@@ -314,4 +319,81 @@ fn background_talker_between_turns_is_not_taken_for_the_caller() {
     );
     let latest = second.end_sample + ms(u64::from(config.hangover_ms) + 20) as u64;
     assert!(at <= latest, "closed at {at}, expected by {latest}");
+}
+
+/// A handset knock: full-scale noise of random sign, about 20 dB louder than `voice`.
+fn bang(length: usize, seed: u32) -> Vec<i16> {
+    let mut state = seed.max(1);
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            if state & 1 == 0 { i16::MAX } else { -i16::MAX }
+        })
+        .collect()
+}
+
+/// `length` samples of the line with a 2 ms full-scale click every `every_ms`.
+fn click_train(line: &[i16], every_ms: u64) -> Vec<i16> {
+    let mut out = line.to_vec();
+    for click in out.chunks_mut(ms(every_ms)) {
+        click[..ms(2)].fill(i16::MAX);
+    }
+    out
+}
+
+#[test]
+fn a_knock_before_a_quieter_caller_does_not_lock_them_out() {
+    // The phone is picked up: a knock or clicks, then the caller talks at an ordinary level
+    // 25-30 dB below it, on a line with another talker 24 dB below the caller. The knock once
+    // set the caller's remembered peak, which is held for the call, so the caller never came
+    // near enough to it to count as confident and no turn was ever taken.
+    let config = EndpointConfig::default();
+    let line = |length: usize, seed: u32| talker_line(length, seed, 32);
+    let knocks = [
+        ("nothing", Vec::new()),
+        ("20 ms bang", bang(ms(20), 41)),
+        ("40 ms bang", bang(ms(40), 42)),
+        ("60 ms bang", bang(ms(60), 43)),
+        ("click train", click_train(&line(ms(500), 44), 100)),
+    ];
+    for (name, knock) in knocks {
+        let mut input = line(ms(1000), 3);
+        input.extend(knock);
+        input.extend(line(ms(1500), 5));
+        let caller_start = input.len() as u64;
+        input.extend(
+            voice(ms(800))
+                .iter()
+                .map(|v| v / 2)
+                .zip(line(ms(800), 7))
+                .map(|(v, b)| v.saturating_add(b)),
+        );
+        let caller_end = input.len() as u64;
+        input.extend(line(ms(3000), 9));
+        let events = run(config.clone(), &input, 160);
+        let found = utterances(&events);
+        let caller = found
+            .iter()
+            .find(|(_, u)| u.end_sample > caller_start)
+            .unwrap_or_else(|| panic!("{name}: the caller was never heard: {events:?}"));
+        let (at, utterance) = *caller;
+        assert!(!utterance.forced, "{name}");
+        let frame = 160;
+        assert!(
+            utterance.start_sample + frame >= caller_start
+                && utterance.start_sample <= caller_start + 2 * frame,
+            "{name}: started at {} vs {caller_start}",
+            utterance.start_sample
+        );
+        let weak = ms(u64::from(config.weak_speech_ms) + 20) as u64;
+        assert!(
+            utterance.end_sample >= caller_end && utterance.end_sample <= caller_end + weak,
+            "{name}: ended at {} vs {caller_end}",
+            utterance.end_sample
+        );
+        let latest = utterance.end_sample + ms(u64::from(config.hangover_ms) + 20) as u64;
+        assert!(at <= latest, "{name}: closed at {at}, expected by {latest}");
+    }
 }

@@ -283,3 +283,111 @@ fn vad_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Vad>();
 }
+
+/// A handset knock: `samples` of full-scale noise of random sign, far louder than any voice.
+fn bang(samples: usize, seed: u32) -> Vec<i16> {
+    noise(samples, 32000.0, seed)
+        .iter()
+        .map(|x| if *x < 0 { -32000 } else { 32000 })
+        .collect()
+}
+
+/// Hiss with a 10 ms knock every `every` frames, for `frames` frames.
+fn clicks(frames: usize, every: usize, seed: u32) -> Vec<i16> {
+    let mut signal = noise(FRAME * frames, 100.0, seed);
+    for (index, click) in signal.chunks_mut(FRAME * every).enumerate() {
+        click[..80].copy_from_slice(&bang(80, seed + index as u32));
+    }
+    signal
+}
+
+#[test]
+fn a_bang_or_clicks_before_the_caller_do_not_set_their_peak() {
+    // The handset knocks or clicks as it is picked up; then the caller talks at an ordinary
+    // level, 25-30 dB below the knock, on a line with another talker. A peak taken from the
+    // knock would leave the caller too far below it to count as confident for the whole call.
+    let half = FRAME / 2;
+    let knocks = [
+        ("20 ms bang", 0, bang(FRAME, 61)),
+        ("40 ms bang", 0, bang(2 * FRAME, 62)),
+        ("60 ms bang", 0, bang(3 * FRAME, 63)),
+        ("60 ms bang across frames", half, bang(3 * FRAME, 64)),
+        ("click train", 0, clicks(40, 5, 65)),
+    ];
+    for (name, offset, knock) in knocks {
+        let mut vad = Vad::new(VadConfig::default());
+        decisions(&mut vad, &swinging_line(5, 71));
+        // The knock, then the rest of the frame it ends in, then more of the talker.
+        let mut signal = noise(offset, 100.0, 72);
+        signal.extend(&knock);
+        let tail = (FRAME - signal.len() % FRAME) % FRAME;
+        signal.extend(noise(tail, 100.0, 73));
+        let knock = decisions(&mut vad, &signal);
+        decisions(&mut vad, &swinging_line(10, 74));
+        let speech = decisions(&mut vad, &caller(25, 3000.0, 75));
+        let loudest = knock.iter().map(|d| d.level_db).fold(f32::MIN, f32::max);
+        let level = speech[5].level_db;
+        assert!(
+            (25.0..=32.0).contains(&(loudest - level)),
+            "{name}: {loudest} vs {level}"
+        );
+        assert!(
+            speech[1..].iter().all(|d| d.confident),
+            "{name}: {speech:?}"
+        );
+        let peak = vad.speech_peak.expect("the caller was heard");
+        assert!(peak - level < 3.0, "{name}: peak {peak}, caller {level}");
+    }
+}
+
+#[test]
+fn the_callers_first_word_sets_the_peak_at_once() {
+    let config = VadConfig::default();
+    let sustain = config.peak_sustain_frames as usize;
+    let mut vad = Vad::new(config);
+    decisions(&mut vad, &noise(FRAME * 30, 100.0, 81));
+    let word = caller(10, 8000.0, 83);
+    let mut speech = Vec::new();
+    let mut peak_from = None;
+    for (index, frame) in word.chunks_exact(FRAME).enumerate() {
+        speech.push(vad.classify(frame));
+        if peak_from.is_none() && vad.speech_peak.is_some() {
+            peak_from = Some(index);
+        }
+    }
+    // Speech from the first frame or the next; the peak once the level has been held.
+    assert!(
+        speech[1..].iter().all(|d| d.is_speech && d.confident),
+        "{speech:?}"
+    );
+    assert!(
+        peak_from.is_some_and(|index| index <= sustain),
+        "{peak_from:?}"
+    );
+    let level = speech.iter().map(|d| d.level_db).fold(f32::MIN, f32::max);
+    let peak = vad.speech_peak.expect("the caller was heard");
+    assert!((peak - level).abs() < 0.5, "peak {peak}, caller {level}");
+}
+
+#[test]
+fn a_bang_inside_the_callers_word_does_not_raise_the_peak() {
+    // A steady level with a knock on top: only the held level counts, not the spike.
+    let config = VadConfig::default();
+    let mut vad = Vad::new(config.clone());
+    decisions(&mut vad, &noise(FRAME * 30, 100.0, 91));
+    let mut word = caller(10, 2000.0, 93);
+    let knocked: Vec<i16> = bang(FRAME, 95)
+        .iter()
+        .zip(&word[FRAME * 5..FRAME * 6])
+        .map(|(b, v)| b.saturating_add(*v))
+        .collect();
+    word[FRAME * 5..FRAME * 6].copy_from_slice(&knocked);
+    word.extend(caller(10, 2000.0, 97));
+    let speech = decisions(&mut vad, &word);
+    let level = speech[15].level_db;
+    let peak = vad.speech_peak.expect("the caller was heard");
+    assert!(
+        peak - level <= config.peak_spike_db + 0.5,
+        "peak {peak}, caller {level}"
+    );
+}

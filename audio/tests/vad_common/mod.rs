@@ -241,6 +241,8 @@ pub fn config_with(settings: &[String]) -> VadConfig {
             "resume_frames" => config.resume_frames = value as u32,
             "learn_frames" => config.learn_frames = value as u32,
             "caller_turn_frames" => config.caller_turn_frames = value as u32,
+            "peak_sustain_frames" => config.peak_sustain_frames = value as u32,
+            "peak_spike_db" => config.peak_spike_db = value,
             _ => panic!("unknown setting {key}"),
         }
     }

@@ -111,7 +111,8 @@ pub struct ServerSide {
 }
 
 /// One answer's times, for finding where the time went (ms; all but `v2v` as the server recorded
-/// them).
+/// them, from the agent turn after the line's caller turn: paired by order, so on an overloaded run
+/// where lines went unheard a row can show another answer's times).
 #[derive(Debug, Clone, Serialize)]
 pub struct AnswerRow {
     pub scenario: String,
@@ -257,17 +258,23 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
             stt_wait: timed.and_then(|t| t.span.stt_wait_ms),
             overhead: sicha,
         });
-        let Some(turn) = turn else {
+    }
+    // The server's figures count every answer it recorded once, whether or not it could be paired
+    // with a caller line: on an overloaded run lines go unanswered or are answered late, and
+    // pairing by order would drop or misplace answers.
+    let value = |v: Option<i64>| v.map(|v| v as f64);
+    for timed in turns.unwrap_or_default() {
+        let turn = &timed.turn;
+        if turn.role != ROLE_AGENT {
             continue;
-        };
-        let value = |v: Option<i64>| v.map(|v| v as f64);
+        }
         into.endpoint.extend(value(turn.endpoint_ms));
         into.stt.extend(value(turn.stt_ms));
         into.llm_ttft.extend(value(turn.llm_ttft_ms));
         into.llm_first_sentence
             .extend(value(turn.llm_first_sentence_ms));
         into.tts_ttfb.extend(value(turn.tts_ttfb_ms));
-        into.overhead.extend(sicha);
+        into.overhead.extend(overhead(timed));
     }
 }
 

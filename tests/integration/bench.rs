@@ -3,9 +3,10 @@
 //! the plots were drawn; never how fast anything was.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
+
+use crate::common::sicha_binary;
 
 /// Every latency in the report, as {p50, p95, p99, max}.
 const LATENCIES: [&str; 11] = [
@@ -21,18 +22,6 @@ const LATENCIES: [&str; 11] = [
     "webhook_ms",
     "inbound_lag_ms",
 ];
-
-fn sicha_binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sicha"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SICHA_") || name.starts_with("TWILIO_") || name.starts_with("OPENAI_")
-        {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scripts"))

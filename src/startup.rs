@@ -4,7 +4,8 @@
 //! shuts down in order:
 //! 1. draining: new calls hear a busy message, `/readyz` says 503, live calls go on;
 //! 2. live calls get up to `SICHA_SHUTDOWN_GRACE_SECS` to end by themselves;
-//! 3. the rest are ended (their sessions finalise their records and close their sockets);
+//! 3. the rest are ended (their sessions finalise their records and close their sockets), and the
+//!    record writer commits what is still queued;
 //! 4. the HTTP server stops once in-flight requests finish.
 
 use std::future::Future;
@@ -27,7 +28,7 @@ use crate::config::Settings;
 use crate::deliveries::Deliverers;
 use crate::deliveries::worker::{OutboxWorker, RetryPolicy};
 use crate::http::{self, AppInner, AppState};
-use crate::store::Store;
+use crate::store::{RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
 /// How the server runs, beyond settings: the command line's choices.
@@ -94,8 +95,10 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
+        let records = RecordWriter::spawn(store.clone());
         let state = AppState(Arc::new(AppInner {
             store,
+            records,
             registry: Registry::new(),
             token_key,
             allow_unsigned: options.allow_unsigned,
@@ -180,7 +183,16 @@ async fn drain_calls(state: &AppState) {
     }
     state.registry.end_all();
     state.registry.wait_finished().await;
+    // Each call flushed its own records as it ended; this catches any written after.
+    if !state.records.flush(RECORDS_FINAL_WAIT).await {
+        tracing::error!(
+            "call records were still waiting for the database at shutdown; they are lost"
+        );
+    }
 }
+
+/// How long shutdown waits for the last call records to be committed.
+const RECORDS_FINAL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Every few minutes, forgets used stream-token nonces older than any token could live, and ended
 /// web sessions and failed sign-ins past their window. Stops with `stop` (cancelled at shutdown by

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::Registry;
 use super::agent::Agent;
 use crate::config::AfterCallSettings;
-use crate::store::{Business, Store};
+use crate::store::{Business, RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
 /// Who answers the caller.
@@ -55,6 +55,8 @@ impl Default for SilencePolicy {
 pub struct CallContext {
     pub call_sid: String,
     pub store: Store,
+    /// The call's events, turns and status changes go here and are committed behind the call.
+    pub records: RecordWriter,
     pub registry: Registry,
     pub mode: AgentMode,
     /// Present in [`AgentMode::Ai`].

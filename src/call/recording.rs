@@ -156,14 +156,9 @@ impl super::session::Session {
         match recording.into_inner().expect("recording lock").finish() {
             Ok(path) => {
                 let path = path.display().to_string();
-                if let Err(error) = self
-                    .ctx
-                    .store
-                    .set_recording_path(&self.ctx.call_sid, &path)
-                    .await
-                {
-                    tracing::error!(%error, "could not record where the recording is");
-                }
+                let call_sid = self.ctx.call_sid.clone();
+                let record = crate::store::Record::RecordingPath { call_sid, path };
+                self.ctx.records.write(record).await;
             }
             Err(error) => tracing::error!(%error, "the recording could not be finished"),
         }

@@ -12,7 +12,7 @@ use crate::deliveries::crm_webhook::{CrmInteraction, enqueue_crm_webhook};
 use crate::deliveries::sms::{enqueue_post_call_sms, enqueue_sms, sms_idempotency_key};
 use crate::providers::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::store::turns::{AnswerSpan, ROLE_AGENT, ROLE_CALLER};
-use crate::store::{NewInteraction, NewTurn, Turn};
+use crate::store::{NewInteraction, NewTurn, Record, Turn};
 
 /// Stage timings of an agent turn, in milliseconds.
 #[derive(Debug, Clone, Default)]
@@ -96,9 +96,13 @@ impl CallerTurn {
             endpoint_ms: Some(self.endpoint_ms as i64),
             v2v_ms: None,
         };
-        if let Err(error) = ctx.store.insert_turn(&turn).await {
-            tracing::error!(%error, "could not record the caller's turn");
-        }
+        let span = AnswerSpan::default();
+        ctx.records
+            .write(Record::Turn {
+                turn: Box::new(turn),
+                span,
+            })
+            .await;
     }
 }
 
@@ -162,9 +166,12 @@ impl SpokenTurn {
             endpoint_ms: t.endpoint_ms,
             v2v_ms: t.v2v_ms,
         };
-        if let Err(error) = ctx.store.insert_timed_turn(&turn, &span).await {
-            tracing::error!(%error, "could not record the agent's turn");
-        }
+        ctx.records
+            .write(Record::Turn {
+                turn: Box::new(turn),
+                span,
+            })
+            .await;
     }
 }
 

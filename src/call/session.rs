@@ -25,9 +25,13 @@ use super::playback::Playback;
 use super::recording::CallRecording;
 use super::{OutboundCommand, SessionInput, StreamEnd, echo};
 use crate::clock::now_ms;
-use crate::store::CallStatus;
+use crate::store::{CallStatus, Record};
 
 pub use super::context::{AgentMode, CallContext, Reconnect, SilencePolicy};
+
+/// How long an ending call waits for its records to be committed before it builds its interaction
+/// from them (only a database that is down makes it wait at all).
+const RECORDS_FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 pub(super) struct Session {
     pub(super) ctx: CallContext,
@@ -183,14 +187,11 @@ impl Session {
         }
         self.awaiting_reconnect = None;
         let resumed = self.stream_sid.replace(stream_sid.clone()).is_some();
-        if let Err(error) = self
-            .ctx
-            .store
-            .mark_streaming(&self.ctx.call_sid, now_ms())
-            .await
-        {
-            tracing::error!(%error, "could not record the stream start");
-        }
+        let streaming = Record::Streaming {
+            call_sid: self.ctx.call_sid.clone(),
+            at_ms: now_ms(),
+        };
+        self.ctx.records.write(streaming).await;
         if !resumed && let Some(dir) = &self.ctx.after_call.recordings_dir {
             match CallRecording::start(dir, &self.ctx.call_sid) {
                 Ok(recording) => self.recording = Some(std::sync::Mutex::new(recording)),
@@ -351,14 +352,8 @@ impl Session {
     }
 
     pub(super) async fn event(&self, kind: &str, detail: Option<serde_json::Value>) {
-        if let Err(error) = self
-            .ctx
-            .store
-            .insert_event(&self.ctx.call_sid, kind, detail.as_ref(), now_ms())
-            .await
-        {
-            tracing::error!(%error, kind, "could not record a call event");
-        }
+        let event = Record::event(&self.ctx.call_sid, kind, detail, now_ms());
+        self.ctx.records.write(event).await;
     }
 
     async fn finish(mut self, ending: Ending) {
@@ -372,18 +367,21 @@ impl Session {
         // The event goes first: whoever sees the call ended also finds why among its events.
         self.event("call_ended", Some(json!({ "reason": ending.reason })))
             .await;
-        match self
-            .ctx
-            .store
-            .finish_call(&self.ctx.call_sid, ending.status, &ending.reason, at)
-            .await
-        {
-            Ok(_) => tracing::info!(reason = %ending.reason, status = ?ending.status, "call ended"),
-            Err(error) => {
-                tracing::error!(%error, reason = %ending.reason, "could not record the call's end")
-            }
-        }
+        let finished = Record::Finished {
+            call_sid: self.ctx.call_sid.clone(),
+            status: ending.status,
+            reason: ending.reason.clone(),
+            at_ms: at,
+        };
+        self.ctx.records.write(finished).await;
+        tracing::info!(reason = %ending.reason, status = ?ending.status, "call ended");
         self.finish_recording().await;
+        // The interaction is built from the call's records as stored: they must all be in first.
+        if !self.ctx.records.flush(RECORDS_FLUSH_WAIT).await {
+            tracing::error!(
+                "the call's records were not all committed in time; its interaction may miss some"
+            );
+        }
         super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
             .await;
         self.ctx.registry.remove(&self.ctx.call_sid, &self.me);

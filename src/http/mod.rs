@@ -21,7 +21,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::call::Registry;
 use crate::call::session::AgentMode;
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
 /// Shared by every handler; cheap to clone.
@@ -31,6 +31,8 @@ pub struct AppState(pub Arc<AppInner>);
 pub struct AppInner {
     pub settings: Settings,
     pub store: Store,
+    /// Live calls' records, committed behind the calls (see [`crate::store::writer`]).
+    pub records: RecordWriter,
     pub registry: Registry,
     pub token_key: StreamTokenKey,
     pub allow_unsigned: bool,

@@ -191,6 +191,7 @@ fn call_context(
     CallContext {
         call_sid: call.call_sid,
         store: state.store.clone(),
+        records: state.records.clone(),
         registry: state.registry.clone(),
         mode: state.mode,
         agent: state.agent.clone(),

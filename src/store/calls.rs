@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -191,15 +192,8 @@ impl Store {
     /// The media stream is live. The first stream start is kept when a stream reconnects;
     /// an ended call stays ended. `false` when no open call has this CallSid.
     pub async fn mark_streaming(&self, call_sid: &str, at_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "UPDATE calls SET status = 'streaming', stream_started_at_ms = COALESCE(stream_started_at_ms, $2) ",
-            "WHERE call_sid = $1 AND ended_at_ms IS NULL"
-        ))
-        .bind(call_sid)
-        .bind(at_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut connection = self.pool().acquire().await?;
+        mark_streaming_on(&mut connection, call_sid, at_ms).await
     }
 
     /// Ends the call. The first finaliser wins: `false` when the call had already ended (or is
@@ -211,16 +205,8 @@ impl Store {
         end_reason: &str,
         ended_at_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET status = $2, end_reason = $3, ended_at_ms = $4 WHERE call_sid = $1 AND ended_at_ms IS NULL",
-        )
-        .bind(call_sid)
-        .bind(status.as_str())
-        .bind(end_reason)
-        .bind(ended_at_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut connection = self.pool().acquire().await?;
+        finish_call_on(&mut connection, call_sid, status, end_reason, ended_at_ms).await
     }
 
     /// Twilio's view from a status callback, kept apart from sicha's own status. A callback
@@ -245,12 +231,8 @@ impl Store {
 
     /// `false` for an unknown CallSid.
     pub async fn set_recording_path(&self, call_sid: &str, path: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE calls SET recording_path = $2 WHERE call_sid = $1")
-            .bind(call_sid)
-            .bind(path)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let mut connection = self.pool().acquire().await?;
+        set_recording_path_on(&mut connection, call_sid, path).await
     }
 
     pub async fn call_by_sid(&self, call_sid: &str) -> Result<Option<Call>, StoreError> {
@@ -293,6 +275,57 @@ impl Store {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// [`Store::mark_streaming`] on a given connection, so the record writer can batch it.
+pub(super) async fn mark_streaming_on(
+    connection: &mut AnyConnection,
+    call_sid: &str,
+    at_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "UPDATE calls SET status = 'streaming', stream_started_at_ms = COALESCE(stream_started_at_ms, $2) ",
+        "WHERE call_sid = $1 AND ended_at_ms IS NULL"
+    ))
+    .bind(call_sid)
+    .bind(at_ms)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::finish_call`] on a given connection, so the record writer can batch it.
+pub(super) async fn finish_call_on(
+    connection: &mut AnyConnection,
+    call_sid: &str,
+    status: CallStatus,
+    end_reason: &str,
+    ended_at_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE calls SET status = $2, end_reason = $3, ended_at_ms = $4 WHERE call_sid = $1 AND ended_at_ms IS NULL",
+    )
+    .bind(call_sid)
+    .bind(status.as_str())
+    .bind(end_reason)
+    .bind(ended_at_ms)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::set_recording_path`] on a given connection, so the record writer can batch it.
+pub(super) async fn set_recording_path_on(
+    connection: &mut AnyConnection,
+    call_sid: &str,
+    path: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE calls SET recording_path = $2 WHERE call_sid = $1")
+        .bind(call_sid)
+        .bind(path)
+        .execute(connection)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Call events: barge-in, loop, fallback, dtmf, errors, stream changes, in the order they happened.
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -47,29 +48,8 @@ impl Store {
         detail: Option<&serde_json::Value>,
         at_ms: i64,
     ) -> Result<i64, StoreError> {
-        let detail = detail.map(serde_json::Value::to_string);
-        for _ in 0..SEQ_ATTEMPTS {
-            // The next seq is read and written in one statement; a concurrent insert that took the
-            // same seq first makes this one a no-op (PostgreSQL waits for it to commit), and we
-            // try again with a fresh maximum. SQLite serialises writers, so it never conflicts.
-            let row = sqlx::query(concat!(
-                "INSERT INTO events (call_sid, seq, kind, detail, at_ms) ",
-                "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM events WHERE call_sid = $1 ",
-                "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING seq"
-            ))
-            .bind(call_sid)
-            .bind(kind)
-            .bind(detail.as_deref())
-            .bind(at_ms)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                return Ok(row.try_get("seq")?);
-            }
-        }
-        Err(StoreError::Contended(format!(
-            "an event sequence number for call {call_sid}"
-        )))
+        let mut connection = self.pool().acquire().await?;
+        insert_event_on(&mut connection, call_sid, kind, detail, at_ms).await
     }
 
     /// The call's events by time, then insertion order.
@@ -82,4 +62,37 @@ impl Store {
         .await?;
         rows.iter().map(event_from_row).collect()
     }
+}
+
+/// [`Store::insert_event`] on a given connection, so the record writer can batch it in a transaction.
+pub(super) async fn insert_event_on(
+    connection: &mut AnyConnection,
+    call_sid: &str,
+    kind: &str,
+    detail: Option<&serde_json::Value>,
+    at_ms: i64,
+) -> Result<i64, StoreError> {
+    let detail = detail.map(serde_json::Value::to_string);
+    for _ in 0..SEQ_ATTEMPTS {
+        // The next seq is read and written in one statement; a concurrent insert that took the
+        // same seq first makes this one a no-op (PostgreSQL waits for it to commit), and we
+        // try again with a fresh maximum. SQLite serialises writers, so it never conflicts.
+        let row = sqlx::query(concat!(
+            "INSERT INTO events (call_sid, seq, kind, detail, at_ms) ",
+            "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM events WHERE call_sid = $1 ",
+            "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING seq"
+        ))
+        .bind(call_sid)
+        .bind(kind)
+        .bind(detail.as_deref())
+        .bind(at_ms)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if let Some(row) = row {
+            return Ok(row.try_get("seq")?);
+        }
+    }
+    Err(StoreError::Contended(format!(
+        "an event sequence number for call {call_sid}"
+    )))
 }

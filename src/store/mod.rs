@@ -7,8 +7,9 @@
 //!
 //! Layout: [`businesses`], [`customers`] (named by hand in [`customer_names`]), [`calls`], [`events`],
 //! [`turns`], [`interactions`], [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the
-//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), and [`testing`] (fresh
-//! databases for tests on every engine).
+//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), [`writer`] (live calls'
+//! records, written behind the call in group commits), and [`testing`] (fresh databases for tests on
+//! every engine).
 
 pub mod businesses;
 pub mod calls;
@@ -24,6 +25,7 @@ pub mod testing;
 pub mod turns;
 pub mod web_queries;
 pub mod web_sessions;
+pub mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +44,7 @@ pub use interactions::{Interaction, NewInteraction};
 pub use outbox::OutboxItem;
 pub use turns::{NewTurn, Turn};
 pub use web_sessions::WebSession;
+pub use writer::{Record, RecordWriter};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

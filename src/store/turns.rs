@@ -1,6 +1,7 @@
 //! Turns: the conversation of a call, one row per caller utterance or agent answer, with the
 //! time each stage took so latency can be read per turn.
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -110,31 +111,8 @@ impl Store {
         turn: &NewTurn,
         span: &AnswerSpan,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "INSERT INTO turns (",
-            turn_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ",
-            "ON CONFLICT (call_sid, seq) DO NOTHING"
-        ))
-        .bind(&turn.call_sid)
-        .bind(turn.seq)
-        .bind(&turn.role)
-        .bind(&turn.text)
-        .bind(turn.heard_text.as_deref())
-        .bind(turn.started_at_ms)
-        .bind(turn.ended_at_ms)
-        .bind(i64::from(turn.interrupted))
-        .bind(turn.stt_ms)
-        .bind(turn.llm_ttft_ms)
-        .bind(turn.llm_first_sentence_ms)
-        .bind(turn.tts_ttfb_ms)
-        .bind(turn.endpoint_ms)
-        .bind(turn.v2v_ms)
-        .bind(span.turnaround_ms)
-        .bind(span.stt_wait_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut connection = self.pool().acquire().await?;
+        insert_timed_turn_on(&mut connection, turn, span).await
     }
 
     /// The call's turns in conversation order.
@@ -158,4 +136,37 @@ impl Store {
             .map(timed_turn_from_row)
             .collect::<Result<_, _>>()?)
     }
+}
+
+/// [`Store::insert_timed_turn`] on a given connection, so the record writer can batch it.
+pub(super) async fn insert_timed_turn_on(
+    connection: &mut AnyConnection,
+    turn: &NewTurn,
+    span: &AnswerSpan,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "INSERT INTO turns (",
+        turn_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ",
+        "ON CONFLICT (call_sid, seq) DO NOTHING"
+    ))
+    .bind(&turn.call_sid)
+    .bind(turn.seq)
+    .bind(&turn.role)
+    .bind(&turn.text)
+    .bind(turn.heard_text.as_deref())
+    .bind(turn.started_at_ms)
+    .bind(turn.ended_at_ms)
+    .bind(i64::from(turn.interrupted))
+    .bind(turn.stt_ms)
+    .bind(turn.llm_ttft_ms)
+    .bind(turn.llm_first_sentence_ms)
+    .bind(turn.tts_ttfb_ms)
+    .bind(turn.endpoint_ms)
+    .bind(turn.v2v_ms)
+    .bind(span.turnaround_ms)
+    .bind(span.stt_wait_ms)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

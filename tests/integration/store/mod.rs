@@ -6,6 +6,7 @@ mod calls;
 mod connect;
 mod outbox;
 mod records;
+mod writer;
 
 use std::collections::HashSet;
 

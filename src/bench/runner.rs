@@ -61,8 +61,10 @@ struct Live {
     errors: AtomicUsize,
 }
 
-/// Plays `plan.calls` calls, each the scenario `scenarios` picks for it. With `world`, each call's
-/// transcripts go to the speech-to-text stand-in and the call is known to the Twilio stand-in.
+/// Plays `plan.calls` calls, each the scenario `scenarios` picks for it. With `world`, the call is
+/// known to the Twilio stand-in and its lines to the speech-to-text stand-in, which hears each
+/// upload by its audio: a queue of transcripts shared by concurrent calls would hand one call's
+/// lines to another.
 pub async fn run_calls(
     plan: &CallPlan,
     scenarios: &ScenarioSet,
@@ -94,7 +96,7 @@ pub async fn run_calls(
             tokio::time::sleep(delay).await;
             let _permit = permits.acquire_owned().await.expect("never closed");
             if let Some(openai) = &openai {
-                scenario.load_into(openai);
+                scenario.teach(openai);
             }
             let now_live = live.now.fetch_add(1, Ordering::SeqCst) + 1;
             live.peak.fetch_max(now_live, Ordering::SeqCst);

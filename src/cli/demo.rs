@@ -66,7 +66,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let openai = OpenAiSim::start(profile)
         .await
         .context("starting the simulated OpenAI API")?;
-    scenario.load_into(&openai);
+    scenario.teach(&openai);
     let auth_token = uuid::Uuid::new_v4().simple().to_string();
     let twilio = TwilioApiSim::start_with(DEMO_ACCOUNT_SID, &auth_token)
         .await

@@ -3,7 +3,8 @@
 //! [`SimProfile`], failures can be injected per endpoint, and every request is logged for assertions.
 //! Tests use it now; `sicha demo` and `sicha bench` run whole calls against it.
 //!
-//! - transcriptions: a FIFO of scripted transcripts, then a default; `json` or `verbose_json`.
+//! - transcriptions: a FIFO of scripted transcripts; once it is empty, the text of the known line
+//!   the upload's audio is recognised as (`recognition`); else a default. `json` or `verbose_json`.
 //! - chat: rules (`chat_script`) matched against the last user message; tokens are the reply's
 //!   words, tool calls are streamed in argument fragments as OpenAI does; a default reply echoes
 //!   the caller.
@@ -12,6 +13,7 @@
 mod chat;
 mod chat_script;
 mod profile;
+mod recognition;
 mod speech;
 mod transcriptions;
 
@@ -28,6 +30,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::local_server::{RequestLog, ServerGuard, serve_at};
+use recognition::UtteranceLibrary;
 
 use crate::config::Secret;
 
@@ -113,6 +116,8 @@ struct SimState {
     /// Per endpoint: how many more requests fail, and with which status.
     failures: HashMap<SimEndpoint, (u32, StatusCode)>,
     transcripts: VecDeque<SimTranscript>,
+    /// Shared with transcriptions in progress, so matching runs outside the lock.
+    utterances: Arc<UtteranceLibrary>,
     default_transcript: String,
     chat_rules: Vec<ChatRule>,
     /// How many more streams are cut, and after how many tokens.
@@ -134,6 +139,7 @@ impl OpenAiSim {
                 api_key: None,
                 failures: HashMap::new(),
                 transcripts: VecDeque::new(),
+                utterances: Arc::default(),
                 default_transcript: transcriptions::DEFAULT_TRANSCRIPT.to_string(),
                 chat_rules: Vec::new(),
                 cut_streams: (0, 0),
@@ -194,14 +200,33 @@ impl OpenAiSim {
             .extend(items.into_iter().map(Into::into));
     }
 
-    /// What transcriptions hear once the queue is empty.
+    /// Teaches transcriptions that `samples_8k` (8 kHz PCM) says `text`: once the queue is empty, an
+    /// upload holding that audio is heard as `text`. The same text and audio taught again is
+    /// remembered once, so many calls can teach their lines without the library growing.
+    pub fn learn_utterance(&self, text: &str, samples_8k: &[i16]) {
+        let mut state = self.state();
+        if !state.utterances.knows(text, samples_8k) {
+            Arc::make_mut(&mut state.utterances).learn(text, samples_8k);
+        }
+    }
+
+    /// How many distinct lines transcriptions can recognise.
+    pub fn known_utterances(&self) -> usize {
+        self.state().utterances.len()
+    }
+
+    /// What transcriptions hear once the queue is empty and the audio is no known line.
     pub fn set_default_transcript(&self, text: &str) {
         self.state().default_transcript = text.to_string();
     }
 
-    /// Adds a chat rule; the first rule whose phrase the last user message contains answers.
+    /// Adds a chat rule; the first rule whose phrase the last user message contains answers, so a
+    /// rule equal to one already added would never answer and is not kept.
     pub fn add_chat_rule(&self, rule: ChatRule) {
-        self.state().chat_rules.push(rule);
+        let mut state = self.state();
+        if !state.chat_rules.contains(&rule) {
+            state.chat_rules.push(rule);
+        }
     }
 
     /// The next `count` requests to `endpoint` get `status` with OpenAI's error JSON.

@@ -187,7 +187,23 @@ impl Scenario {
         Ok(())
     }
 
-    /// Queues the transcripts and adds the chat rules to the simulated OpenAI-compatible server.
+    /// Teaches the simulated OpenAI-compatible server each line (its audio and text), so that its
+    /// transcriptions hear a line by its sound whichever call sends it, and adds the chat rules.
+    /// Many calls may teach the same scenario: nothing is learned or added twice.
+    pub fn teach(&self, openai: &OpenAiSim) {
+        let mut samples = Vec::new();
+        for line in &self.lines {
+            samples.resize(line.codes.len(), 0);
+            sicha_audio::mulaw::decode_into(&line.codes, &mut samples);
+            openai.learn_utterance(&line.text, &samples);
+        }
+        for rule in &self.chat_rules {
+            openai.add_chat_rule(rule.clone());
+        }
+    }
+
+    /// Queues the transcripts and adds the chat rules to the simulated OpenAI-compatible server:
+    /// the transcripts are heard in order whatever the audio, so only one call may use it at a time.
     pub fn load_into(&self, openai: &OpenAiSim) {
         openai.push_transcripts(self.transcripts.iter().map(String::as_str));
         for rule in &self.chat_rules {

@@ -142,7 +142,7 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
             .await
             .unwrap();
         let scenario = Scenario::demo();
-        scenario.load_into(&openai);
+        scenario.teach(&openai);
         let app = ai_app(&db, &openai, &twilio).await;
         let mut options =
             CallerOptions::new(app.base.clone(), "CA700", CALLER_NUMBER, BUSINESS_NUMBER);
@@ -198,6 +198,15 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
             .await;
         assert_eq!(call.status, CallStatus::Completed);
         let turns = app.store.turns_for_call("CA700").await.unwrap();
+        let heard: Vec<&str> = turns
+            .iter()
+            .filter(|t| t.role == sicha::store::turns::ROLE_CALLER)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            heard, scenario.transcripts,
+            "each line was heard by its audio"
+        );
         let cut = turns
             .iter()
             .find(|t| t.interrupted)

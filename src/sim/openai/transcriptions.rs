@@ -1,5 +1,6 @@
 //! `POST /v1/audio/transcriptions`: checks the upload as OpenAI would (model, language, a WAV file),
-//! then answers with the next scripted transcript after the profile's delay.
+//! then answers after the profile's delay with the next scripted transcript, or else the text of
+//! the known line the audio is recognised as, or else the default.
 
 use std::sync::Arc;
 
@@ -118,14 +119,22 @@ pub(super) async fn handle(
         return refused;
     }
 
-    let (heard, delay) = {
+    let (queued, utterances, default, delay) = {
         let mut state = shared.state();
-        let heard = state
-            .transcripts
-            .pop_front()
-            .unwrap_or_else(|| SimTranscript::Heard(state.default_transcript.clone()));
-        (heard, state.profile.stt_delay())
+        let queued = state.transcripts.pop_front();
+        let utterances = queued.is_none().then(|| state.utterances.clone());
+        let default = state.default_transcript.clone();
+        (queued, utterances, default, state.profile.stt_delay())
     };
+    // Scripted transcripts come first (tests state exact texts and failures with them); then what
+    // the audio says, if it is a known line; then the default.
+    let heard = queued.unwrap_or_else(|| {
+        let recognised = match (&utterances, &audio) {
+            (Some(library), Some(Ok(wav))) => library.recognise(&wav.samples, wav.sample_rate),
+            _ => None,
+        };
+        SimTranscript::Heard(recognised.map_or(default, str::to_string))
+    });
     tokio::time::sleep(delay).await;
     let (text, no_speech_prob, avg_logprob) = match heard {
         SimTranscript::Heard(text) => (text, 0.02, -0.25),
@@ -244,6 +253,49 @@ mod tests {
         let end = segments[2]["end"].as_f64().unwrap();
         assert!((end - 3.0).abs() < 1e-4, "{end}");
         assert_eq!(answer["duration"], json!(3.0));
+    }
+
+    /// Each line's upload is heard as that line once the queue is empty, in any order; a queued
+    /// transcript still comes first, and audio that is no known line gets the default.
+    #[tokio::test]
+    async fn a_taught_line_is_heard_by_its_audio_once_the_queue_is_empty() {
+        use crate::providers::{OpenAiConfig, stt::OpenAiStt};
+        use crate::sim::openai::{OpenAiSim, SimProfile};
+        use crate::sim::scenario::Scenario;
+
+        let sim = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/scripts/call2_hours_address.wav"
+        );
+        let scenario = Scenario::from_fixture(std::path::Path::new(fixture)).unwrap();
+        scenario.teach(&sim);
+        scenario.teach(&sim);
+        assert_eq!(sim.known_utterances(), scenario.lines.len(), "taught once");
+        let config = OpenAiConfig::new(sim.base_url(), None);
+        let stt = OpenAiStt::new(config, "gpt-4o-transcribe");
+        let upload = |index: usize| {
+            let codes = &scenario.lines[index].codes;
+            let mut samples = vec![0i16; codes.len()];
+            sicha_audio::mulaw::decode_into(codes, &mut samples);
+            sicha_audio::wav::pcm16_to_wav_bytes(&samples, 8000)
+        };
+
+        for index in (0..scenario.lines.len()).rev() {
+            let heard = stt.transcribe(upload(index), None).await.unwrap();
+            assert_eq!(heard.text, scenario.lines[index].text);
+        }
+        sim.push_transcripts(["מה שעות הפתיחה?"]);
+        let queued = stt.transcribe(upload(0), None).await.unwrap();
+        assert_eq!(queued.text, "מה שעות הפתיחה?", "the queue comes first");
+        let tone: Vec<i16> = (0..16_000)
+            .map(|n| ((n as f32 * 0.05).sin() * 8000.0) as i16)
+            .collect();
+        let unknown = stt
+            .transcribe(sicha_audio::wav::pcm16_to_wav_bytes(&tone, 16_000), None)
+            .await
+            .unwrap();
+        assert_eq!(unknown.text, DEFAULT_TRANSCRIPT);
     }
 
     #[test]

@@ -140,10 +140,10 @@ async fn replay(
     .context("the replay failed")?;
     writeln!(
         out,
-        "sent {} messages (left out {} recorded mark echoes); received {} audio frames, {} marks, {} clears; {}",
+        "sent {} messages (left out {} recorded mark echoes); received {} ms of audio, {} marks, {} clears; {}",
         report.sent,
         report.marks_skipped,
-        report.media_received,
+        report.audio_received_ms,
         report.marks_echoed,
         report.clears,
         match report.closed {

@@ -22,7 +22,8 @@ pub struct ReplayReport {
     pub sent: usize,
     /// Recorded mark echoes left out.
     pub marks_skipped: usize,
-    pub media_received: usize,
+    /// Agent audio received, in ms (media messages may carry any length).
+    pub audio_received_ms: u64,
     pub marks_echoed: usize,
     pub clears: usize,
     /// The server closed the socket (with this code when it gave one).
@@ -123,7 +124,14 @@ async fn listen_until(
                 report.closed = Some(code);
                 return Ok(true);
             }
-            Some(Received::Message(Outbound::Media { .. })) => report.media_received += 1,
+            Some(Received::Message(Outbound::Media { media, .. })) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(media.payload.as_bytes())
+                    .map_or(0, |codes| codes.len());
+                // 8 kHz μ-law: 8 bytes a millisecond.
+                report.audio_received_ms += bytes as u64 / 8;
+            }
             Some(Received::Message(Outbound::Mark { mark, .. })) => {
                 client.send_mark(&mark.name).await?;
                 report.marks_echoed += 1;

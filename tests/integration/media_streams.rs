@@ -4,6 +4,8 @@
 
 use crate::common;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::Duration;
 
 use common::{
@@ -52,21 +54,24 @@ async fn the_whole_message_set_speech_in_echo_out_marks_dtmf_and_stop() {
             .iter()
             .filter(|r| matches!(r, Received::Message(Outbound::Media { .. })))
             .collect();
-        assert!(
-            media.len() > 25,
-            "the echo is at least half a second of 20 ms frames, got {}",
-            media.len()
-        );
+        let mut echoed = 0;
         for received in &media {
             let Received::Message(Outbound::Media { stream_sid, media }) = received else {
                 unreachable!()
             };
             assert_eq!(stream_sid, "MZCA200");
+            let bytes = BASE64.decode(&media.payload).expect("base64 μ-law");
             assert!(
-                media.payload.len() <= 216,
-                "20 ms frames: 160 bytes of base64"
+                !bytes.is_empty() && bytes.len() <= 4000,
+                "media messages carry up to 500 ms: {} bytes",
+                bytes.len()
             );
+            echoed += bytes.len();
         }
+        assert!(
+            echoed >= 4000,
+            "the echo is at least half a second, got {echoed} bytes"
+        );
         let Some(Received::Message(Outbound::Mark { mark, .. })) = mark else {
             panic!("no mark after the audio")
         };

@@ -55,8 +55,14 @@ pub(super) async fn run(
     wait_for_warm_up(&world, &plan).await;
     let before = read_metrics(&http, server.url()).await;
     let usage_before = server.reading();
+    let bench_before = probe::read_process(std::process::id());
     let run = runner::run_calls(&plan, scenarios, Some(&world), progress).await;
     progress.finish_and_clear();
+    let bench_cpu_secs = bench_before
+        .zip(probe::read_process(std::process::id()))
+        .map(|(b, a)| {
+            stats::round(a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / probe::ticks_per_second())
+        });
     settle(server.database_url(), &run).await;
     let after = read_metrics(&http, server.url()).await;
     if before.is_none() || after.is_none() || server.reading().is_none() {
@@ -81,6 +87,7 @@ pub(super) async fn run(
     let mut side = super::server_side(before, after);
     side.turns = Some(turns);
     side.usage = usage;
+    side.bench_cpu_secs = bench_cpu_secs;
     let served = Served {
         target: "child",
         url,

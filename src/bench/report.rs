@@ -85,12 +85,17 @@ pub struct BenchReport {
     pub barge_in_ms: Summary,
     pub webhook_ms: Summary,
     pub inbound_lag_ms: Option<Summary>,
+    /// How late the simulated callers sent their frames after their own 20 ms clock ticks: load on
+    /// the callers' side, which the server then also counts in `inbound_lag_ms`.
+    pub caller_send_lag_ms: Summary,
     pub cpu_pct_per_call: Option<f64>,
     pub rss_kb_per_call: Option<f64>,
     pub live_calls_peak: usize,
     pub live_calls_mean: f64,
     pub wall_secs: f64,
     pub server: Option<ServerUsage>,
+    /// CPU seconds of the bench's own process over the run: the simulated callers and providers.
+    pub bench_cpu_secs: Option<f64>,
     pub targets: Vec<TargetCheck>,
     /// The first few failures, to see what went wrong.
     pub error_samples: Vec<String>,
@@ -108,6 +113,8 @@ pub struct ServerSide {
     pub frames_counted: Option<u64>,
     pub inbound_lag_ms: Option<Summary>,
     pub usage: Option<ServerUsage>,
+    /// The bench process's CPU seconds over the calls.
+    pub bench_cpu_secs: Option<f64>,
 }
 
 /// One answer's times, for finding where the time went (ms; all but `v2v` as the server recorded
@@ -143,6 +150,7 @@ struct Samples {
     greeting: Vec<f64>,
     barge_in: Vec<f64>,
     webhook: Vec<f64>,
+    caller_send_lag: Vec<f64>,
     unanswered: usize,
     answers: Vec<AnswerRow>,
 }
@@ -191,12 +199,14 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         barge_in_ms: Summary::of(&samples.barge_in),
         webhook_ms: Summary::of(&samples.webhook),
         inbound_lag_ms: server.inbound_lag_ms,
+        caller_send_lag_ms: Summary::of(&samples.caller_send_lag),
         cpu_pct_per_call,
         rss_kb_per_call,
         live_calls_peak: run.live_peak,
         live_calls_mean: round(run.live_mean),
         wall_secs: round(run.wall.as_secs_f64()),
         server: server.usage,
+        bench_cpu_secs: server.bench_cpu_secs,
         targets: Vec::new(),
         error_samples,
         answers: std::mem::take(&mut samples.answers),
@@ -237,6 +247,11 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
     into.barge_in
         .extend(trace.barge_ins().iter().map(|b| ms(b.latency)));
     into.unanswered += trace.count(|k| matches!(k, TraceKind::NoAnswer { .. }));
+    into.caller_send_lag
+        .extend(trace.events.iter().filter_map(|e| match e.kind {
+            TraceKind::FrameSent { late_us, .. } => Some(f64::from(late_us) / 1000.0),
+            _ => None,
+        }));
     let answers = turns.map(answers_by_line).unwrap_or_default();
     for (line, v2v) in trace.voice_to_voice_all().into_iter().enumerate() {
         let Some(v2v) = v2v.map(ms) else {

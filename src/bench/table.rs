@@ -42,7 +42,7 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>7}",
         "ms", "p50", "p95", "p99", "max", "n"
     )?;
-    let rows: [(&str, Option<&Summary>); 11] = [
+    let rows: [(&str, Option<&Summary>); 12] = [
         ("voice to voice (caller)", Some(&report.v2v_ms)),
         ("  endpoint wait", report.endpoint_ms.as_ref()),
         ("  speech to text", report.stt_ms.as_ref()),
@@ -57,6 +57,7 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         ("barge-in (onset→clear)", Some(&report.barge_in_ms)),
         ("voice webhook", Some(&report.webhook_ms)),
         ("inbound lag (buckets)", report.inbound_lag_ms.as_ref()),
+        ("  caller's own send lag", Some(&report.caller_send_lag_ms)),
     ];
     for (name, summary) in rows {
         row(out, name, summary)?;
@@ -81,6 +82,12 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         opt(report.cpu_pct_per_call, "%"),
         opt(report.rss_kb_per_call, " kB"),
         report.wall_secs
+    )?;
+    writeln!(
+        out,
+        "  CPU seconds: server {}, bench (callers and simulated providers) {}",
+        opt(report.server.map(|s| s.cpu_secs), ""),
+        opt(report.bench_cpu_secs, "")
     )?;
     writeln!(out, "  targets:")?;
     for target in &report.targets {

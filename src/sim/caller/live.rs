@@ -124,7 +124,7 @@ impl<'a> LiveCall<'a> {
                         self.echo_mark(client, &name).await?;
                     }
                 }
-                _ = frames.tick() => self.send_frame(client).await?,
+                due = frames.tick() => self.send_frame(client, due).await?,
                 received = client.recv(RECV_FOREVER) => match received? {
                     Some(Received::Message(message)) => self.on_message(client, message).await?,
                     Some(Received::Closed(code)) => {
@@ -212,15 +212,22 @@ impl<'a> LiveCall<'a> {
 
     /// One tick of the frame clock: the next frame of the line being spoken, or silence; then the
     /// script moves on if it is time.
-    async fn send_frame(&mut self, client: &mut MediaStreamClient) -> Result<(), SimCallError> {
+    /// Sends the frame of the clock tick that was `due`.
+    async fn send_frame(
+        &mut self,
+        client: &mut MediaStreamClient,
+        due: Instant,
+    ) -> Result<(), SimCallError> {
         let now = Instant::now();
+        let late_us = now
+            .saturating_duration_since(due)
+            .as_micros()
+            .min(u32::MAX as u128) as u32;
         let (codes, voiced, line): (Vec<u8>, bool, Option<usize>) = match self.phase {
             Phase::Speaking { line, frame } => {
-                let (codes, voiced) = self.scenario.lines[line]
-                    .frames()
-                    .nth(frame)
-                    .expect("a speaking phase points at a frame");
-                (codes.to_vec(), voiced, Some(line))
+                let spoken = &self.scenario.lines[line];
+                let codes = &spoken.codes[frame * FRAME_SAMPLES..(frame + 1) * FRAME_SAMPLES];
+                (codes.to_vec(), spoken.voiced[frame], Some(line))
             }
             _ => (
                 vec![sicha_audio::mulaw::SILENCE; FRAME_SAMPLES],
@@ -232,8 +239,14 @@ impl<'a> LiveCall<'a> {
         self.caller_start_sample
             .get_or_insert_with(|| self.playback.sample_at(now));
         self.caller_audio.extend_from_slice(&codes);
-        self.recorder
-            .record_at(now, TraceKind::FrameSent { voiced, line });
+        self.recorder.record_at(
+            now,
+            TraceKind::FrameSent {
+                voiced,
+                line,
+                late_us,
+            },
+        );
         if let Phase::Speaking { line, frame } = self.phase {
             self.after_line_frame(now, line, frame, voiced);
         } else {

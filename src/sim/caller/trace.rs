@@ -26,6 +26,9 @@ pub enum TraceKind {
     FrameSent {
         voiced: bool,
         line: Option<usize>,
+        /// How long after its tick of the caller's 20 ms clock it went out: the caller's own lag,
+        /// which the server cannot tell from its own (a loaded caller sends late).
+        late_us: u32,
     },
     /// The first voiced frame of a caller line was sent.
     LineStarted {

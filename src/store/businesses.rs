@@ -144,7 +144,7 @@ impl Store {
     pub async fn business_by_number(&self, number: &str) -> Result<Option<Business>, StoreError> {
         let row = sqlx::query(select_businesses!("WHERE number = $1"))
             .bind(number)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(business_from_row).transpose()
     }
@@ -152,7 +152,7 @@ impl Store {
     pub async fn business_by_id(&self, id: &str) -> Result<Option<Business>, StoreError> {
         let row = sqlx::query(select_businesses!("WHERE id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(business_from_row).transpose()
     }
@@ -160,7 +160,7 @@ impl Store {
     /// Every business, by number.
     pub async fn list_businesses(&self) -> Result<Vec<Business>, StoreError> {
         let rows = sqlx::query(select_businesses!("ORDER BY number"))
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(business_from_row).collect()
     }

@@ -238,7 +238,7 @@ impl Store {
     pub async fn call_by_sid(&self, call_sid: &str) -> Result<Option<Call>, StoreError> {
         let row = sqlx::query(select_calls!("WHERE call_sid = $1"))
             .bind(call_sid)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(call_from_row).transpose()
     }
@@ -252,7 +252,7 @@ impl Store {
         .bind(filter.business_number.as_deref())
         .bind(filter.status.map(CallStatus::as_str))
         .bind(filter.limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(call_from_row).collect()
     }

@@ -35,7 +35,7 @@ impl Store {
             "SELECT id FROM customers WHERE phone = $1 ORDER BY created_at_ms, id",
         )
         .bind(phone)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         let mut customers = Vec::with_capacity(ids.len());
         for id in ids {

@@ -80,7 +80,7 @@ impl Store {
             " FROM customers WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         Ok(row.as_ref().map(customer_from_row).transpose()?)
     }
@@ -103,7 +103,7 @@ impl Store {
         .bind(business_id)
         .bind(search.map(contains_pattern))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         Ok(rows
             .iter()

@@ -58,7 +58,7 @@ impl Store {
             "SELECT call_sid, seq, kind, detail, at_ms FROM events WHERE call_sid = $1 ORDER BY at_ms, seq",
         )
         .bind(call_sid)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(event_from_row).collect()
     }

@@ -97,7 +97,7 @@ impl Store {
             "WHERE customer_id = $1 ORDER BY started_at_ms DESC, id"
         ))
         .bind(customer_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         Ok(rows
             .iter()

@@ -54,7 +54,13 @@ const UNDEFINED_DATABASE: &str = "3D000";
 /// A handle on the database: cheap to clone, shared by handlers and per-call tasks.
 #[derive(Clone)]
 pub struct Store {
+    /// Every write, and reads that must be in the same transaction as one. On SQLite a single
+    /// connection: SQLite takes one writer at a time (see [`open_pool`]).
     pool: AnyPool,
+    /// Plain reads. On a SQLite file, a few connections of their own: in WAL mode readers never wait
+    /// for the writer, so a call's start or a page does not queue behind the calls' records. Elsewhere
+    /// the same pool.
+    reader: AnyPool,
     engine: Engine,
     display_url: Arc<str>,
 }
@@ -86,8 +92,16 @@ impl Store {
                 .await
                 .map_err(StoreError::Connect)?;
         }
+        let reader = if target.engine == Engine::Sqlite && !target.in_memory {
+            open_reader_pool(&target)
+                .await
+                .map_err(StoreError::Connect)?
+        } else {
+            pool.clone()
+        };
         let store = Store {
             pool,
+            reader,
             engine: target.engine,
             display_url: target.display.into(),
         };
@@ -118,11 +132,16 @@ impl Store {
 
     /// Closes every pooled connection; later queries fail.
     pub async fn close(&self) {
+        self.reader.close().await;
         self.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.reader
     }
 }
 
@@ -167,6 +186,18 @@ async fn open_pool(target: &database_url::ConnectTarget) -> Result<AnyPool, sqlx
     };
     options.connect(&target.url).await
 }
+
+/// Readers of a SQLite file: WAL gives each its own snapshot, committed as of the read's start.
+async fn open_reader_pool(target: &database_url::ConnectTarget) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(READERS)
+        .connect(&target.url)
+        .await
+}
+
+/// Connections of a SQLite file's read pool.
+const READERS: u32 = 4;
 
 /// Reads a BIGINT 0/1 column as a boolean.
 pub(crate) fn flag(value: i64) -> bool {

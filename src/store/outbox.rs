@@ -148,7 +148,7 @@ impl Store {
     /// How many deliveries are still pending (due or not): for metrics and tests.
     pub async fn pending_outbox_count(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS pending FROM outbox WHERE status = 'pending'")
-            .fetch_one(self.pool())
+            .fetch_one(self.reader())
             .await?;
         Ok(row.try_get("pending")?)
     }

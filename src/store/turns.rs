@@ -129,7 +129,7 @@ impl Store {
             " FROM turns WHERE call_sid = $1 ORDER BY seq"
         ))
         .bind(call_sid)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         Ok(rows
             .iter()

@@ -188,7 +188,7 @@ impl Store {
         .bind(kind(1))
         .bind(kind(2))
         .bind(query.limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(call_summary_from_row).collect()
     }
@@ -214,7 +214,7 @@ impl Store {
         .bind(query.name_contains.as_deref().map(contains_pattern))
         .bind(query.phone_digits.as_deref().map(contains_pattern))
         .bind(query.limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         Ok(rows
             .iter()
@@ -228,7 +228,7 @@ impl Store {
             "SELECT business_id, COUNT(*) AS calls FROM calls WHERE business_id IS NOT NULL \
              GROUP BY business_id",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("business_id")?, row.try_get("calls")?)))

@@ -71,7 +71,7 @@ impl Store {
         .bind(token_hash)
         .bind(now_ms)
         .bind(now_ms.saturating_sub(idle_ms))
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         Ok(row.as_ref().map(session_from_row).transpose()?)
     }
@@ -143,7 +143,7 @@ impl Store {
             )
             .bind(*key)
             .bind(since_ms)
-            .fetch_one(self.pool())
+            .fetch_one(self.reader())
             .await?;
             most = most.max(row.try_get::<i64, _>("failures")?);
         }

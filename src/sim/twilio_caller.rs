@@ -334,23 +334,28 @@ impl MediaStreamClient {
 
     /// The next thing the server sends, or `None` if nothing comes within `wait`.
     pub async fn recv(&mut self, wait: Duration) -> Result<Option<Received>, CallerError> {
+        tokio::time::timeout(wait, self.next_received())
+            .await
+            .map_or(Ok(None), |received| received.map(Some))
+    }
+
+    /// The next thing the server sends, however long it takes. Cancel-safe: a message not yet read
+    /// stays in the socket.
+    pub async fn next_received(&mut self) -> Result<Received, CallerError> {
         loop {
-            let next = match tokio::time::timeout(wait, self.socket.next()).await {
-                Err(_) => return Ok(None),
-                Ok(next) => next,
-            };
+            let next = self.socket.next().await;
             return match next {
-                None => Ok(Some(Received::Closed(None))),
+                None => Ok(Received::Closed(None)),
                 Some(Err(
                     tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed,
-                )) => Ok(Some(Received::Closed(None))),
-                Some(Err(tungstenite::Error::Protocol(_))) => Ok(Some(Received::Closed(None))),
+                )) => Ok(Received::Closed(None)),
+                Some(Err(tungstenite::Error::Protocol(_))) => Ok(Received::Closed(None)),
                 Some(Err(e)) => Err(e.into()),
                 Some(Ok(Message::Text(text))) => serde_json::from_str(&text)
-                    .map(|m| Some(Received::Message(m)))
+                    .map(Received::Message)
                     .map_err(|e| CallerError::Protocol(format!("{e}: {text}"))),
                 Some(Ok(Message::Close(frame))) => {
-                    Ok(Some(Received::Closed(frame.map(|f| u16::from(f.code)))))
+                    Ok(Received::Closed(frame.map(|f| u16::from(f.code))))
                 }
                 Some(Ok(Message::Binary(_))) => Err(CallerError::Protocol("binary frame".into())),
                 Some(Ok(_)) => continue,

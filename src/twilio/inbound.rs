@@ -41,6 +41,9 @@ pub(super) struct InboundAudio {
     anchor: Option<(Instant, u64)>,
     pub(super) mulaw: Vec<u8>,
     pub(super) pcm: Vec<i16>,
+    /// Metric handles looked up once per stream, not once per frame (fifty times a second a call).
+    lag_seconds: metrics::Histogram,
+    frames_in: metrics::Counter,
 }
 
 impl InboundAudio {
@@ -50,6 +53,8 @@ impl InboundAudio {
             anchor: None,
             mulaw: Vec::with_capacity(FRAME_SAMPLES * 4),
             pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
+            lag_seconds: metrics::histogram!("sicha_inbound_lag_seconds"),
+            frames_in: metrics::counter!("sicha_frames_in_total"),
         }
     }
 
@@ -64,7 +69,7 @@ impl InboundAudio {
         let expected =
             first_at + std::time::Duration::from_millis(media_ms.saturating_sub(first_ms));
         let lag = now.saturating_duration_since(expected);
-        metrics::histogram!("sicha_inbound_lag_seconds").record(lag.as_secs_f64());
+        self.lag_seconds.record(lag.as_secs_f64());
     }
 
     /// Decodes one media payload and runs the endpointer; speech events go to `on_event`.
@@ -80,6 +85,7 @@ impl InboundAudio {
         self.pcm.resize(self.mulaw.len(), 0);
         mulaw::decode_into(&self.mulaw, &mut self.pcm);
         self.endpointer.push(&self.pcm, on_event);
+        self.frames_in.increment(1);
         Ok(self.mulaw.len())
     }
 }

@@ -296,7 +296,6 @@ async fn handle_message(
                 Ok(bytes) => {
                     report.media_frames += 1;
                     report.media_bytes += bytes as u64;
-                    metrics::counter!("sicha_frames_in_total").increment(1);
                 }
                 Err(()) => {
                     tracing::warn!("media payload is not valid base64; dropped");

@@ -15,12 +15,12 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 
+// One contour point per 20 ms, a Media Streams frame.
+use sicha_audio::frame::FRAME_SAMPLES;
 use sicha_audio::resample::StreamResampler;
 
 /// The rate fingerprints are taken at: the phone line's.
 const SAMPLE_RATE: u32 = 8000;
-/// One contour point per 20 ms, a Media Streams frame.
-const FRAME_SAMPLES: usize = 160;
 /// Frames quieter than this far below the loudest read as that quiet, so the exact level of
 /// silence and line noise (which μ-law and resampling change most) does not count.
 const LOUDNESS_RANGE_DB: f32 = 45.0;

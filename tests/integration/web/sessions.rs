@@ -220,3 +220,46 @@ async fn guesses_in_parallel_do_not_slip_past_the_limit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_cross_site_forms_are_refused() {
+    for_each_engine(|db| async move {
+        let app = web_app(&db, &[]).await;
+        let cookie = sign_in(&app).await;
+        assert_eq!(get_signed_in(&app, &cookie, "/calls").await.0, 200);
+        let forged = plain_client()
+            .post(app.url("/sign-out"))
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert_eq!(
+            get_signed_in(&app, &cookie, "/calls").await.0,
+            200,
+            "still signed in"
+        );
+
+        let out = plain_client()
+            .post(app.url("/sign-out"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 303);
+        assert!(
+            out.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        assert_eq!(
+            get_signed_in(&app, &cookie, "/calls").await.0,
+            303,
+            "the old cookie is dead"
+        );
+        app.shutdown().await;
+    })
+    .await;
+}

@@ -56,6 +56,26 @@ fn outbound_chain(c: &mut Criterion) {
     group.finish();
 }
 
+/// A new resampler per sentence (TTS) or per utterance (the STT upload): what setting one up costs,
+/// against reusing one with `reset`.
+fn resampler_setup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resampler_setup");
+    group.bench_function("new_24k_to_8k", |b| {
+        b.iter(|| black_box(StreamResampler::new(TTS_RATE, 8_000).unwrap()))
+    });
+    group.bench_function("new_8k_to_16k", |b| {
+        b.iter(|| black_box(StreamResampler::new(8_000, 16_000).unwrap()))
+    });
+    let mut reused = StreamResampler::new(TTS_RATE, 8_000).unwrap();
+    group.bench_function("reset_24k_to_8k", |b| {
+        b.iter(|| {
+            reused.reset();
+            black_box(&reused);
+        })
+    });
+    group.finish();
+}
+
 fn mulaw_codec(c: &mut Criterion) {
     let pcm: Vec<i16> = tts_audio(FRAME_SAMPLES);
     let mut codes = [0u8; FRAME_SAMPLES];
@@ -73,5 +93,5 @@ fn mulaw_codec(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, outbound_chain, mulaw_codec);
+criterion_group!(benches, outbound_chain, resampler_setup, mulaw_codec);
 criterion_main!(benches);

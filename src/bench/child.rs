@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
+use super::probe;
 use super::report::{ServerSide, ServerUsage, VadSettings};
 use super::runner::{self, CallPlan, RunOutcome};
 use super::scenarios::ScenarioSet;
 use super::scrape::read_metrics;
 use super::target::ChildServer;
 use super::{BenchError, BenchOptions, EAGER_STT_MS, Served, VAD_HANGOVER_MS, VAD_START_MS};
-use super::{probe, stats};
 use crate::sim::openai::SimProfile;
 use crate::sim::scenario::{Scenario, demo_business};
 use crate::sim::world::SimWorld;
@@ -60,24 +60,21 @@ pub(super) async fn run(
     progress.finish_and_clear();
     let bench_cpu_secs = bench_before
         .zip(probe::read_process(std::process::id()))
-        .map(|(b, a)| {
-            stats::round(a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / probe::ticks_per_second())
-        });
+        .map(|(before, after)| after.cpu_secs_since(&before));
     settle(server.database_url(), &run).await;
     let after = read_metrics(&http, server.url()).await;
-    if before.is_none() || after.is_none() || server.reading().is_none() {
+    let usage_after = server.reading();
+    if before.is_none() || after.is_none() || usage_after.is_none() {
         eprintln!(
             "warning: the server's /metrics or /proc could not be read after the run; see server.log"
         );
     }
     let usage = usage_before
-        .zip(server.reading())
-        .map(|(b, a)| ServerUsage {
-            cpu_secs: stats::round(
-                a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / probe::ticks_per_second(),
-            ),
-            rss_kb_before: b.rss_kb,
-            rss_kb_peak: a.peak_rss_kb,
+        .zip(usage_after)
+        .map(|(before, after)| ServerUsage {
+            cpu_secs: after.cpu_secs_since(&before),
+            rss_kb_before: before.rss_kb,
+            rss_kb_peak: after.peak_rss_kb,
         });
     let url = server.url().to_string();
     let database_url = server.database_url().to_string();

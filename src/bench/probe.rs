@@ -14,6 +14,15 @@ pub struct ProcessReading {
     pub peak_rss_kb: u64,
 }
 
+impl ProcessReading {
+    /// CPU seconds used between `before` and this reading, rounded as the report rounds.
+    pub fn cpu_secs_since(&self, before: &ProcessReading) -> f64 {
+        super::stats::round(
+            self.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / ticks_per_second(),
+        )
+    }
+}
+
 /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`; `None` when the process is gone.
 pub fn read_process(pid: u32) -> Option<ProcessReading> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -76,6 +76,9 @@ pub async fn run_calls(
     let permits = Arc::new(Semaphore::new(concurrency));
     let live = Arc::new(Live::default());
     let mut tasks = Vec::with_capacity(plan.calls);
+    if let Some(world) = world {
+        scenarios.teach(&world.openai);
+    }
     for index in 0..plan.calls {
         let scenario = scenarios.for_call(index);
         let options = caller_options(plan, index);
@@ -84,7 +87,6 @@ pub async fn run_calls(
                 .twilio
                 .add_call(&options.call_sid, &options.from, &options.to);
         }
-        let openai = world.map(|w| w.openai.clone());
         let delay = if index < concurrency {
             plan.ramp.mul_f64(index as f64 / concurrency as f64)
         } else {
@@ -95,9 +97,6 @@ pub async fn run_calls(
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _permit = permits.acquire_owned().await.expect("never closed");
-            if let Some(openai) = &openai {
-                scenario.teach(openai);
-            }
             let now_live = live.now.fetch_add(1, Ordering::SeqCst) + 1;
             live.peak.fetch_max(now_live, Ordering::SeqCst);
             let call_started = Instant::now();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::BenchError;
+use crate::sim::openai::OpenAiSim;
 use crate::sim::scenario::Scenario;
 
 /// One call in this many barges in.
@@ -74,6 +75,14 @@ impl ScenarioSet {
             self.barging[script].clone()
         } else {
             self.plain[script].clone()
+        }
+    }
+
+    /// Teaches the speech-to-text stand-in every script's lines and the chat stand-in their rules,
+    /// once for the whole run (a barging variant has the same lines and rules as its script).
+    pub fn teach(&self, openai: &OpenAiSim) {
+        for scenario in &self.plain {
+            scenario.teach(openai);
         }
     }
 

@@ -202,15 +202,6 @@ impl Scenario {
         }
     }
 
-    /// Queues the transcripts and adds the chat rules to the simulated OpenAI-compatible server:
-    /// the transcripts are heard in order whatever the audio, so only one call may use it at a time.
-    pub fn load_into(&self, openai: &OpenAiSim) {
-        openai.push_transcripts(self.transcripts.iter().map(String::as_str));
-        for rule in &self.chat_rules {
-            openai.add_chat_rule(rule.clone());
-        }
-    }
-
     /// Indices of the lines that barge in.
     pub fn barge_in_lines(&self) -> Vec<usize> {
         self.lines

@@ -136,22 +136,25 @@ enum Queued {
 #[derive(Clone)]
 pub struct RecordWriter {
     queue: mpsc::Sender<Queued>,
+    /// Records handed over and not yet committed (the writer task takes them off).
+    queued: metrics::Gauge,
 }
 
 impl RecordWriter {
     /// Starts the writer task on the current runtime.
     pub fn spawn(store: Store) -> Self {
         let (queue, received) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_behind(store, received));
-        Self { queue }
+        let queued = metrics::gauge!("sicha_records_queued");
+        tokio::spawn(write_behind(store, received, queued.clone()));
+        Self { queue, queued }
     }
 
     /// Queues a record; returns at once unless [`QUEUE_CAPACITY`] records are already waiting.
     pub async fn write(&self, record: Record) {
-        metrics::gauge!("sicha_records_queued").increment(1.0);
+        self.queued.increment(1.0);
         if self.queue.send(Queued::Record(record)).await.is_err() {
             // Only after the runtime has dropped the task: nothing is left to write with.
-            metrics::gauge!("sicha_records_queued").decrement(1.0);
+            self.queued.decrement(1.0);
             tracing::error!("the record writer has stopped; a call record was not written");
         }
     }
@@ -167,7 +170,9 @@ impl RecordWriter {
 }
 
 /// The writer task: takes what is queued (up to [`MAX_BATCH`]), commits it, answers the flushes.
-async fn write_behind(store: Store, mut received: mpsc::Receiver<Queued>) {
+async fn write_behind(store: Store, mut received: mpsc::Receiver<Queued>, queued: metrics::Gauge) {
+    let commit_seconds = metrics::histogram!("sicha_record_commit_seconds");
+    let batch_size = metrics::histogram!("sicha_record_batch_size");
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = received.recv().await {
@@ -184,10 +189,9 @@ async fn write_behind(store: Store, mut received: mpsc::Receiver<Queued>) {
         if !batch.is_empty() {
             let started = std::time::Instant::now();
             commit(&store, &batch).await;
-            metrics::histogram!("sicha_record_commit_seconds")
-                .record(started.elapsed().as_secs_f64());
-            metrics::histogram!("sicha_record_batch_size").record(batch.len() as f64);
-            metrics::gauge!("sicha_records_queued").decrement(batch.len() as f64);
+            commit_seconds.record(started.elapsed().as_secs_f64());
+            batch_size.record(batch.len() as f64);
+            queued.decrement(batch.len() as f64);
             batch.clear();
         }
         for done in flushes.drain(..) {

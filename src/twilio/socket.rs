@@ -359,39 +359,32 @@ async fn write_command<K: Sink<WireFrame> + Unpin>(
     command: OutboundCommand,
     report: &mut StreamReport,
 ) -> Result<(), ()> {
-    // Each message with the 20 ms frames of audio it carries (frames are counted whatever the size).
-    let messages: Vec<(Outbound, u64)> = match command {
-        OutboundCommand::Audio(mulaw) => mulaw
-            .chunks(MAX_MEDIA_BYTES)
-            .map(|piece| {
-                let media = Outbound::Media {
-                    stream_sid: stream_sid.to_string(),
-                    media: OutboundMedia {
-                        payload: BASE64.encode(piece),
-                    },
+    let stream_sid = stream_sid.to_string();
+    match command {
+        OutboundCommand::Audio(mulaw) => {
+            for piece in mulaw.chunks(MAX_MEDIA_BYTES) {
+                // Counted in 20 ms frames of audio, whatever the message size.
+                let frames = piece.len().div_ceil(FRAME_SAMPLES) as u64;
+                report.frames_sent += frames;
+                metrics::counter!("sicha_frames_out_total").increment(frames);
+                let media = OutboundMedia {
+                    payload: BASE64.encode(piece),
                 };
-                (media, piece.len().div_ceil(FRAME_SAMPLES) as u64)
-            })
-            .collect(),
-        OutboundCommand::Mark(name) => vec![(
-            Outbound::Mark {
-                stream_sid: stream_sid.to_string(),
-                mark: MarkInfo { name },
-            },
-            0,
-        )],
-        OutboundCommand::Clear => vec![(
-            Outbound::Clear {
-                stream_sid: stream_sid.to_string(),
-            },
-            0,
-        )],
-    };
-    for (message, frames) in messages {
-        report.frames_sent += frames;
-        metrics::counter!("sicha_frames_out_total").increment(frames);
-        let text = serde_json::to_string(&message).expect("outbound messages always serialise");
-        sink.feed(WireFrame::Text(text)).await.map_err(|_| ())?;
+                let stream_sid = stream_sid.clone();
+                feed(sink, &Outbound::Media { stream_sid, media }).await?;
+            }
+        }
+        OutboundCommand::Mark(name) => {
+            let mark = MarkInfo { name };
+            feed(sink, &Outbound::Mark { stream_sid, mark }).await?;
+        }
+        OutboundCommand::Clear => feed(sink, &Outbound::Clear { stream_sid }).await?,
     }
     sink.flush().await.map_err(|_| ())
+}
+
+/// Queues one message on the socket without flushing it.
+async fn feed<K: Sink<WireFrame> + Unpin>(sink: &mut K, message: &Outbound) -> Result<(), ()> {
+    let text = serde_json::to_string(message).expect("outbound messages always serialise");
+    sink.feed(WireFrame::Text(text)).await.map_err(|_| ())
 }

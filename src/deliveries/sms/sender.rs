@@ -182,13 +182,7 @@ mod tests {
     use crate::config::Secret;
 
     fn api(status: u16, retry_after: Option<u64>) -> TwilioError {
-        TwilioError::Api {
-            status,
-            code: None,
-            message: "x".into(),
-            more_info: None,
-            retry_after: retry_after.map(Duration::from_secs),
-        }
+        TwilioError::api_status(status, retry_after)
     }
 
     fn item(id: &str, attempts: i64) -> OutboxItem {

@@ -29,6 +29,21 @@ pub enum TwilioError {
     InvalidInput(String),
 }
 
+#[cfg(test)]
+impl TwilioError {
+    /// An error answer with only a status and maybe a Retry-After in seconds, for tests that
+    /// classify failures.
+    pub(crate) fn api_status(status: u16, retry_after_secs: Option<u64>) -> Self {
+        Self::Api {
+            status,
+            code: None,
+            message: "x".into(),
+            more_info: None,
+            retry_after: retry_after_secs.map(Duration::from_secs),
+        }
+    }
+}
+
 /// Whether Twilio acted on a request that did not come back with a readable success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Acceptance {

@@ -16,13 +16,7 @@ fn client(base: &str) -> TwilioClient {
 }
 
 fn api(status: u16, retry_after: Option<u64>) -> TwilioError {
-    TwilioError::Api {
-        status,
-        code: None,
-        message: "x".into(),
-        more_info: None,
-        retry_after: retry_after.map(Duration::from_secs),
-    }
+    TwilioError::api_status(status, retry_after)
 }
 
 #[test]

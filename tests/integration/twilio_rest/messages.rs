@@ -16,6 +16,24 @@ async fn sim() -> TwilioApiSim {
 }
 
 /// A search for [`TEXT`] from the business to the caller, since a minute ago.
+/// The stand-in's Messages list as JSON, read as any Twilio client would, with `query`.
+async fn raw_list(sim: &TwilioApiSim, query: &str) -> serde_json::Value {
+    let url = format!(
+        "{}/Accounts/{}/Messages.json?{query}",
+        sim.base_url(),
+        sim.account_sid()
+    );
+    reqwest::Client::new()
+        .get(url)
+        .basic_auth(sim.account_sid(), Some(sim.auth_token()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn search() -> SmsSearch<'static> {
     SmsSearch::new(CALLER, BUSINESS, TEXT, clock::now_ms() - 60_000)
 }
@@ -118,20 +136,7 @@ async fn the_message_list_has_twilio_s_shape_and_pages_newest_first() {
     );
 
     // The raw answer, field by field, as Twilio writes it.
-    let account = sim.account_sid().to_string();
-    let url = format!(
-        "{}/Accounts/{account}/Messages.json?To=%2B972501234567&PageSize=2",
-        sim.base_url()
-    );
-    let raw: serde_json::Value = reqwest::Client::new()
-        .get(url)
-        .basic_auth(&account, Some(sim.auth_token()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw = raw_list(&sim, "To=%2B972501234567&PageSize=2").await;
     let mut keys: Vec<&str> = raw
         .as_object()
         .unwrap()
@@ -153,7 +158,7 @@ async fn the_message_list_has_twilio_s_shape_and_pages_newest_first() {
             "uri"
         ]
     );
-    let path = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    let path = format!("/2010-04-01/Accounts/{}/Messages.json", sim.account_sid());
     assert_eq!(
         raw["first_page_uri"],
         format!("{path}?To=%2B972501234567&PageSize=2&Page=0")
@@ -193,20 +198,7 @@ async fn a_search_finds_a_message_still_waiting_in_twilio_s_queue() {
     }
     // Why the search does not filter by DateSent: a queued message has no send date yet.
     let today = clock::format_utc(clock::now_ms(), "%Y-%m-%d");
-    let url = format!(
-        "{}/Accounts/{}/Messages.json?To=%2B972501234567&DateSent%3E={today}",
-        sim.base_url(),
-        sim.account_sid()
-    );
-    let raw: serde_json::Value = reqwest::Client::new()
-        .get(url)
-        .basic_auth(sim.account_sid(), Some(sim.auth_token()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw = raw_list(&sim, &format!("To=%2B972501234567&DateSent%3E={today}")).await;
     assert_eq!(raw["messages"].as_array().unwrap().len(), 0, "{raw}");
 }
 

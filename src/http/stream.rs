@@ -23,8 +23,9 @@ use crate::twilio::socket::{Attached, Rejection, StreamLimits, WireFrame, serve_
 use crate::twilio::stream::StartInfo;
 use crate::twilio::stream_log::StreamLogWriter;
 
-/// The socket's read buffer: a few Twilio messages' worth.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The socket's read buffer: two or three Twilio media messages (about 370 bytes each). The library
+/// zero-fills it before every read, so it is kept small; a larger message takes more reads.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Commands a session may queue for its socket before it waits: whole pieces of audio, so few.
 const OUTBOUND_CAPACITY: usize = 64;

@@ -44,7 +44,13 @@ pub(super) struct InboundAudio {
     /// Metric handles looked up once per stream, not once per frame (fifty times a second a call).
     lag_seconds: metrics::Histogram,
     frames_in: metrics::Counter,
+    /// Frames not yet added to `frames_in`: the counter is shared by every stream on every thread,
+    /// so it is added to once a second per stream (and when the stream ends), not once a frame.
+    frames_uncounted: u64,
 }
+
+/// Frames counted locally before they are added to the shared counter: one second's worth.
+const FRAMES_PER_COUNT: u64 = 50;
 
 impl InboundAudio {
     pub(super) fn new(config: EndpointConfig) -> Self {
@@ -55,6 +61,7 @@ impl InboundAudio {
             pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
             lag_seconds: metrics::histogram!("sicha_inbound_lag_seconds"),
             frames_in: metrics::counter!("sicha_frames_in_total"),
+            frames_uncounted: 0,
         }
     }
 
@@ -85,7 +92,23 @@ impl InboundAudio {
         self.pcm.resize(self.mulaw.len(), 0);
         mulaw::decode_into(&self.mulaw, &mut self.pcm);
         self.endpointer.push(&self.pcm, on_event);
-        self.frames_in.increment(1);
+        self.frames_uncounted += 1;
+        if self.frames_uncounted == FRAMES_PER_COUNT {
+            self.count_frames();
+        }
         Ok(self.mulaw.len())
+    }
+
+    /// Adds the frames not yet counted to the shared counter.
+    pub(super) fn count_frames(&mut self) {
+        self.frames_in
+            .increment(std::mem::take(&mut self.frames_uncounted));
+    }
+}
+
+impl Drop for InboundAudio {
+    /// The last frames are counted however the stream ends, cancelled included.
+    fn drop(&mut self) {
+        self.count_frames();
     }
 }

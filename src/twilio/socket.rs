@@ -243,6 +243,8 @@ where
         }
     };
 
+    // Counted before the socket closes, so whoever sees it closed reads a final count.
+    audio.count_frames();
     report.end = Some(end.clone());
     if let Some(session) = attached {
         // The session learns how its stream ended; if it is already gone there is nobody to tell.

@@ -5,10 +5,9 @@
 //! This is the low-level client: it sends what it is told and hands back what the server sends. The
 //! playback-buffer emulation (marks echoed as audio "plays", `clear`) builds on top of it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::{SinkExt, StreamExt};
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
@@ -22,7 +21,8 @@ use url::Url;
 
 use crate::twilio::signature;
 use crate::twilio::stream::{
-    DtmfInfo, Inbound, MarkInfo, MediaFormat, MediaInfo, Outbound, StartInfo, StopInfo,
+    DtmfInfo, Inbound, MarkInfo, MediaFormat, Outbound, StartInfo, StopInfo, StreamSidJson,
+    inbound_media_text,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +164,8 @@ pub enum Received {
 pub struct MediaStreamClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     stream_sid: String,
+    /// The streamSid as JSON, for the media messages written directly.
+    sid_json: StreamSidJson,
     sequence: u64,
     chunk: u64,
     timestamp_ms: u64,
@@ -192,6 +194,7 @@ impl MediaStreamClient {
         Ok(Self {
             socket,
             stream_sid: stream_sid.to_string(),
+            sid_json: StreamSidJson::new(stream_sid),
             sequence: 0,
             chunk: 0,
             timestamp_ms: 0,
@@ -202,9 +205,15 @@ impl MediaStreamClient {
         &self.stream_sid
     }
 
-    fn next_sequence(&mut self) -> String {
+    fn next_sequence(&mut self) -> u64 {
         self.sequence += 1;
-        self.sequence.to_string()
+        self.sequence
+    }
+
+    /// The counters every message but `connected` carries.
+    fn counters(&mut self) -> (Cow<'static, str>, Cow<'static, str>) {
+        let sequence = self.next_sequence().to_string().into();
+        (sequence, self.stream_sid.clone().into())
     }
 
     /// Sends a raw text frame (for malformed-input tests).
@@ -242,32 +251,29 @@ impl MediaStreamClient {
             custom_parameters: parameters.iter().cloned().collect(),
             media_format: MediaFormat::twilio_mulaw(),
         };
-        let sequence_number = self.next_sequence();
+        let (sequence_number, stream_sid) = self.counters();
         self.send(&Inbound::Start {
             sequence_number,
-            stream_sid: self.stream_sid.clone(),
+            stream_sid,
             start,
         })
         .await
     }
 
-    /// Sends μ-law audio as one media message (Twilio sends 160 bytes = 20 ms per message).
+    /// Sends μ-law audio as one media message (Twilio sends 160 bytes = 20 ms per message). The
+    /// message is written directly (see `twilio::stream::text`): a bench sends fifty a second per call.
     pub async fn send_media(&mut self, mulaw: &[u8]) -> Result<(), CallerError> {
         self.chunk += 1;
-        let media = MediaInfo {
-            track: Some("inbound".into()),
-            chunk: Some(self.chunk.to_string()),
-            timestamp: Some(self.timestamp_ms.to_string()),
-            payload: BASE64.encode(mulaw).into(),
-        };
+        let sequence = self.next_sequence();
+        let text = inbound_media_text(
+            sequence,
+            &self.sid_json,
+            self.chunk,
+            self.timestamp_ms,
+            mulaw,
+        );
         self.timestamp_ms += (mulaw.len() as u64) / 8;
-        let sequence_number = self.next_sequence();
-        self.send(&Inbound::Media {
-            sequence_number,
-            stream_sid: self.stream_sid.clone(),
-            media,
-        })
-        .await
+        self.send_text(text).await
     }
 
     /// Sends audio as consecutive 20 ms media messages, as fast as the socket takes them.
@@ -279,14 +285,14 @@ impl MediaStreamClient {
     }
 
     pub async fn send_dtmf(&mut self, digit: &str) -> Result<(), CallerError> {
-        let sequence_number = self.next_sequence();
+        let (sequence_number, stream_sid) = self.counters();
         let dtmf = DtmfInfo {
             track: Some("inbound_track".into()),
             digit: digit.into(),
         };
         self.send(&Inbound::Dtmf {
             sequence_number,
-            stream_sid: self.stream_sid.clone(),
+            stream_sid,
             dtmf,
         })
         .await
@@ -294,25 +300,25 @@ impl MediaStreamClient {
 
     /// Echoes a mark: the audio before it has played.
     pub async fn send_mark(&mut self, name: &str) -> Result<(), CallerError> {
-        let sequence_number = self.next_sequence();
+        let (sequence_number, stream_sid) = self.counters();
         let mark = MarkInfo { name: name.into() };
         self.send(&Inbound::Mark {
             sequence_number,
-            stream_sid: self.stream_sid.clone(),
+            stream_sid,
             mark,
         })
         .await
     }
 
     pub async fn send_stop(&mut self, call_sid: &str) -> Result<(), CallerError> {
-        let sequence_number = self.next_sequence();
+        let (sequence_number, stream_sid) = self.counters();
         let stop = StopInfo {
             account_sid: Some("ACsimulated00000000000000000000000".into()),
             call_sid: Some(call_sid.into()),
         };
         self.send(&Inbound::Stop {
             sequence_number,
-            stream_sid: self.stream_sid.clone(),
+            stream_sid,
             stop,
         })
         .await

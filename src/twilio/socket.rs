@@ -11,15 +11,13 @@
 
 use std::future::Future;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use sicha_audio::endpoint::EndpointConfig;
 use sicha_audio::frame::FRAME_SAMPLES;
 use tokio::sync::mpsc;
 
 use super::inbound::{InboundAudio, RateGate};
-use super::stream::{Inbound, MarkInfo, Outbound, OutboundMedia, StartInfo};
+use super::stream::{Inbound, MarkInfo, Outbound, StartInfo, StreamSidJson, outbound_media_text};
 use crate::call::{OutboundCommand, SessionInput, StreamEnd};
 
 /// One WebSocket frame, independent of the WebSocket library.
@@ -121,6 +119,8 @@ where
     let mut attached: Option<Attached> = None;
     let mut audio = InboundAudio::new(endpoint);
     let mut before_start = 0u32;
+    // The streamSid escaped once for every outbound media message; set with the `start`.
+    let mut sid_json = StreamSidJson::default();
 
     let end = loop {
         // Outbound first when both are ready, so a `clear` never waits behind inbound audio.
@@ -128,8 +128,7 @@ where
             biased;
             command = recv_outbound(&mut attached) => {
                 let Some(command) = command else { break StreamEnd::ClosedByServer };
-                let stream_sid = report.stream_sid.clone().unwrap_or_default();
-                if write_command(&mut sink, &stream_sid, command, &mut report).await.is_err() {
+                if write_command(&mut sink, &sid_json, command, &mut report).await.is_err() {
                     break StreamEnd::Dropped;
                 }
                 continue;
@@ -203,7 +202,8 @@ where
                         break StreamEnd::ClosedByServer;
                     };
                     report.call_sid = Some(start.call_sid.clone());
-                    report.stream_sid = Some(stream_sid);
+                    sid_json = StreamSidJson::new(&stream_sid);
+                    report.stream_sid = Some(stream_sid.into_owned());
                     match attach(start).await {
                         Ok(session) => attached = Some(session),
                         Err(Rejection(reason)) => {
@@ -357,11 +357,11 @@ const MAX_MEDIA_BYTES: usize = 25 * FRAME_SAMPLES;
 /// mark, a clear), flushing the socket once at the end.
 async fn write_command<K: Sink<WireFrame> + Unpin>(
     sink: &mut K,
-    stream_sid: &str,
+    sid_json: &StreamSidJson,
     command: OutboundCommand,
     report: &mut StreamReport,
 ) -> Result<(), ()> {
-    let stream_sid = stream_sid.to_string();
+    let stream_sid = sid_json.sid().to_string();
     match command {
         OutboundCommand::Audio(mulaw) => {
             for piece in mulaw.chunks(MAX_MEDIA_BYTES) {
@@ -369,11 +369,8 @@ async fn write_command<K: Sink<WireFrame> + Unpin>(
                 let frames = piece.len().div_ceil(FRAME_SAMPLES) as u64;
                 report.frames_sent += frames;
                 metrics::counter!("sicha_frames_out_total").increment(frames);
-                let media = OutboundMedia {
-                    payload: BASE64.encode(piece),
-                };
-                let stream_sid = stream_sid.clone();
-                feed(sink, &Outbound::Media { stream_sid, media }).await?;
+                let text = outbound_media_text(sid_json, piece);
+                sink.feed(WireFrame::Text(text)).await.map_err(|_| ())?;
             }
         }
         OutboundCommand::Mark(name) => {

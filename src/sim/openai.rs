@@ -126,7 +126,7 @@ struct SimState {
     speech_empty_left: u32,
     speech_silence_left: u32,
     espeak_enabled: bool,
-    speech_cache: HashMap<String, Arc<Vec<i16>>>,
+    speech_cache: HashMap<String, axum::body::Bytes>,
     next_id: u64,
 }
 

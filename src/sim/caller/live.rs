@@ -13,6 +13,9 @@ use crate::sim::scenario::{DEFAULT_PAUSE, FRAME_SAMPLES, LineStart, Scenario};
 use crate::sim::twilio_caller::{CallerError, MediaStreamClient, Received};
 use crate::twilio::stream::Outbound;
 
+/// What the caller sends while it listens.
+const SILENT_FRAME: [u8; FRAME_SAMPLES] = [sicha_audio::mulaw::SILENCE; FRAME_SAMPLES];
+
 /// How long the caller waits for the server to close the socket after `stop`.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -222,22 +225,19 @@ impl<'a> LiveCall<'a> {
             .saturating_duration_since(due)
             .as_micros()
             .min(u32::MAX as u128) as u32;
-        let (codes, voiced, line): (Vec<u8>, bool, Option<usize>) = match self.phase {
+        let scenario = self.scenario;
+        let (codes, voiced, line): (&[u8], bool, Option<usize>) = match self.phase {
             Phase::Speaking { line, frame } => {
-                let spoken = &self.scenario.lines[line];
+                let spoken = &scenario.lines[line];
                 let codes = &spoken.codes[frame * FRAME_SAMPLES..(frame + 1) * FRAME_SAMPLES];
-                (codes.to_vec(), spoken.voiced[frame], Some(line))
+                (codes, spoken.voiced[frame], Some(line))
             }
-            _ => (
-                vec![sicha_audio::mulaw::SILENCE; FRAME_SAMPLES],
-                false,
-                None,
-            ),
+            _ => (&SILENT_FRAME, false, None),
         };
-        client.send_media(&codes).await?;
+        client.send_media(codes).await?;
         self.caller_start_sample
             .get_or_insert_with(|| self.playback.sample_at(now));
-        self.caller_audio.extend_from_slice(&codes);
+        self.caller_audio.extend_from_slice(codes);
         self.recorder.record_at(
             now,
             TraceKind::FrameSent {

@@ -11,9 +11,10 @@
 //! speech lies outside the line and is not compared.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
+use std::sync::Mutex;
 
 // One contour point per 20 ms, a Media Streams frame.
 use sicha_audio::frame::FRAME_SAMPLES;
@@ -49,6 +50,48 @@ pub(super) struct UtteranceLibrary {
     lines: Vec<KnownLine>,
     /// A hash of the text and audio of every line offered, so one offered again costs no memory.
     offered: HashSet<u64>,
+    answered: AnswerCache,
+}
+
+/// What the library answered, by a hash of the upload's samples and rate. Calls that say the same
+/// line upload the same audio, and comparing it with every line again was most of what a bench's
+/// transcriptions cost. A changed library starts with none: a clone gets an empty cache.
+#[derive(Debug, Default)]
+struct AnswerCache(Mutex<HashMap<u64, Option<usize>>>);
+
+/// Past this many answers the cache is emptied; a bench says far fewer different things.
+const MAX_ANSWERS: usize = 4096;
+
+impl Clone for AnswerCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl AnswerCache {
+    fn get_or_insert_with(
+        &self,
+        key: u64,
+        answer: impl FnOnce() -> Option<usize>,
+    ) -> Option<usize> {
+        let cached = self.lock().get(&key).copied();
+        if let Some(answer) = cached {
+            return answer;
+        }
+        let answer = answer();
+        let mut answers = self.lock();
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, answer);
+        answer
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Option<usize>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,23 +131,35 @@ impl UtteranceLibrary {
         if self.lines.is_empty() {
             return None;
         }
+        let mut hasher = DefaultHasher::new();
+        (samples, sample_rate).hash(&mut hasher);
+        let line = self
+            .answered
+            .get_or_insert_with(hasher.finish(), || self.compare(samples, sample_rate))?;
+        Some(self.lines[line].text.as_str())
+    }
+
+    /// Which known line `samples` says, by comparing it with every one.
+    fn compare(&self, samples: &[i16], sample_rate: u32) -> Option<usize> {
         let kept = samples
             .len()
             .min((sample_rate as usize).saturating_mul(MAX_UPLOAD_SECS));
         let samples = at_line_rate(&samples[..kept], sample_rate)?;
         let upload = Contour::of(&samples)?;
-        let scores: Vec<(f32, &str)> = self
+        let scores: Vec<(f32, usize)> = self
             .lines
             .iter()
-            .filter_map(|line| Some((upload.best_match(&line.contour)?, line.text.as_str())))
+            .enumerate()
+            .filter_map(|(index, line)| Some((upload.best_match(&line.contour)?, index)))
             .collect();
-        let (best, text) = scores.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
+        let (best, line) = scores.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
+        let text = &self.lines[line].text;
         let runner_up = scores
             .iter()
-            .filter(|(_, other)| *other != text)
+            .filter(|(_, other)| self.lines[*other].text != *text)
             .map(|(score, _)| *score)
             .fold(f32::NEG_INFINITY, f32::max);
-        (best >= ACCEPT_SCORE && best - runner_up >= MIN_MARGIN).then_some(text)
+        (best >= ACCEPT_SCORE && best - runner_up >= MIN_MARGIN).then_some(line)
     }
 }
 

@@ -102,13 +102,17 @@ pub(super) async fn handle(
         };
         (source, state.profile)
     };
-    let (source, samples) = synthesize(&shared, source, &input).await;
+    let (source, pcm) = synthesize(&shared, source, &input).await;
     let first_byte = profile.tts_first_byte_delay();
-    let generation = profile.tts_generation_time(duration_of(samples.len()));
+    let generation = profile.tts_generation_time(duration_of(pcm.len() / 2));
     let source_header = HeaderValue::from_static(source.as_str());
 
     if format == "wav" {
         tokio::time::sleep(first_byte + generation).await;
+        let samples: Vec<i16> = pcm
+            .chunks_exact(2)
+            .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
         let wav = sicha_audio::wav::pcm16_to_wav_bytes(&samples, SPEECH_SAMPLE_RATE);
         return (
             [
@@ -125,14 +129,15 @@ pub(super) async fn handle(
     let (sender, receiver) = mpsc::channel::<Bytes>(8);
     tokio::spawn(async move {
         tokio::time::sleep(first_byte).await;
-        let chunk_count = samples.len().div_ceil(CHUNK_SAMPLES).max(1);
+        let chunk_bytes = CHUNK_SAMPLES * 2;
+        let chunk_count = pcm.len().div_ceil(chunk_bytes).max(1);
         let per_chunk = generation / chunk_count as u32;
-        for (index, chunk) in samples.chunks(CHUNK_SAMPLES).enumerate() {
+        for (index, start) in (0..pcm.len()).step_by(chunk_bytes).enumerate() {
             if index > 0 {
                 tokio::time::sleep(per_chunk).await;
             }
-            let bytes: Vec<u8> = chunk.iter().flat_map(|s| s.to_le_bytes()).collect();
-            if sender.send(Bytes::from(bytes)).await.is_err() {
+            let chunk = pcm.slice(start..(start + chunk_bytes).min(pcm.len()));
+            if sender.send(chunk).await.is_err() {
                 shared.state().cancelled_streams += 1;
                 return;
             }
@@ -164,24 +169,31 @@ fn duration_of(samples: usize) -> Duration {
     Duration::from_secs_f64(samples as f64 / f64::from(SPEECH_SAMPLE_RATE))
 }
 
-/// The audio for `input`; espeak-ng falls back to the tone when it is missing or fails.
+/// 16-bit little-endian samples, the form `pcm` carries: audio is kept so, and a streamed answer
+/// is sliced into chunks rather than converted chunk by chunk.
+fn le_bytes(samples: &[i16]) -> Bytes {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// The audio for `input` as [`le_bytes`]; espeak-ng falls back to the tone when it is missing or
+/// fails.
 async fn synthesize(
     shared: &Shared,
     wanted: SimAudioSource,
     input: &str,
-) -> (SimAudioSource, Arc<Vec<i16>>) {
+) -> (SimAudioSource, Bytes) {
     let spoken_samples = spoken_length(input);
     match wanted {
-        SimAudioSource::Empty => (wanted, Arc::new(Vec::new())),
-        SimAudioSource::Silence => (wanted, Arc::new(vec![0; spoken_samples])),
-        SimAudioSource::Tone => (wanted, Arc::new(tone(spoken_samples))),
+        SimAudioSource::Empty => (wanted, Bytes::new()),
+        SimAudioSource::Silence => (wanted, Bytes::from(vec![0; spoken_samples * 2])),
+        SimAudioSource::Tone => (wanted, le_bytes(&tone(spoken_samples))),
         SimAudioSource::Espeak => {
             if let Some(cached) = shared.state().speech_cache.get(input).cloned() {
                 return (SimAudioSource::Espeak, cached);
             }
             match espeak(input).await {
                 Ok(samples) => {
-                    let samples = Arc::new(samples);
+                    let samples = le_bytes(&samples);
                     let mut state = shared.state();
                     // A bound on memory for long benches; phrases repeat, so clearing now and then is enough.
                     if state.speech_cache.len() >= 256 {
@@ -195,7 +207,7 @@ async fn synthesize(
                 Err(reason) => {
                     tracing::debug!(%reason, "espeak-ng unavailable; the stand-in speaks a tone");
                     shared.state().espeak_enabled = false;
-                    (SimAudioSource::Tone, Arc::new(tone(spoken_samples)))
+                    (SimAudioSource::Tone, le_bytes(&tone(spoken_samples)))
                 }
             }
         }

@@ -151,6 +151,7 @@ fn caller_options(plan: &CallPlan, index: usize) -> CallerOptions {
     options.auth_token = plan.auth_token.clone();
     options.speed = plan.speed;
     options.answer_timeout = plan.answer_timeout;
+    options.keep_audio = false;
     options
 }
 

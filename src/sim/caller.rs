@@ -44,6 +44,9 @@ pub struct CallerOptions {
     pub speed: f64,
     /// Wall time to wait for an answer to start before the caller goes on without one.
     pub answer_timeout: Duration,
+    /// Keep both sides' audio in the trace (for a WAV of the call). A bench, which only times the
+    /// calls, turns it off rather than hold every second of a thousand calls.
+    pub keep_audio: bool,
 }
 
 impl CallerOptions {
@@ -56,6 +59,7 @@ impl CallerOptions {
             to: to.to_string(),
             speed: 1.0,
             answer_timeout: Duration::from_secs(15),
+            keep_audio: true,
         }
     }
 }

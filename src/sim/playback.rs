@@ -47,7 +47,9 @@ pub struct PlaybackBuffer {
     speed: f64,
     /// Where the audio queued so far finishes playing; at or before "now" means idle.
     queue_end_sample: u64,
+    /// The audio itself, unless the buffer was made [`Self::without_audio`].
     segments: Vec<PlayedSegment>,
+    keep_audio: bool,
     pending_marks: VecDeque<PendingMark>,
 }
 
@@ -63,8 +65,16 @@ impl PlaybackBuffer {
             speed,
             queue_end_sample: 0,
             segments: Vec::new(),
+            keep_audio: true,
             pending_marks: VecDeque::new(),
         }
+    }
+
+    /// A buffer that times the audio without keeping it ([`Self::segments`] stays empty): a bench's
+    /// thousand calls would otherwise hold every second the agent said.
+    pub fn without_audio(mut self) -> Self {
+        self.keep_audio = false;
+        self
     }
 
     /// The call-time sample at `now` (before the origin counts as the origin).
@@ -85,6 +95,10 @@ impl PlaybackBuffer {
             return;
         }
         let start = self.queue_end_sample.max(self.sample_at(now));
+        self.queue_end_sample = start + codes.len() as u64;
+        if !self.keep_audio {
+            return;
+        }
         match self.segments.last_mut() {
             // Audio that follows on without a gap extends the same segment.
             Some(last) if last.start_sample + last.codes.len() as u64 == start => {
@@ -95,7 +109,6 @@ impl PlaybackBuffer {
                 codes: codes.to_vec(),
             }),
         }
-        self.queue_end_sample = start + codes.len() as u64;
     }
 
     /// A mark arrived at `now`. Returns it when it is to be echoed at once (nothing left to play);
@@ -144,14 +157,11 @@ impl PlaybackBuffer {
     /// `clear` arrived at `now`: audio not yet played is dropped, pending marks are returned to echo.
     pub fn clear(&mut self, now: Instant) -> Cleared {
         let played_to = self.sample_at(now);
-        let mut dropped_samples = 0;
+        // Audio is queued back to back from when it arrives, so what has not played is one stretch
+        // up to the queue's end (a gap can only open before "now").
+        let dropped_samples = self.queue_end_sample.saturating_sub(played_to);
         self.segments.retain_mut(|segment| {
-            let end = segment.start_sample + segment.codes.len() as u64;
-            if end <= played_to {
-                return true;
-            }
             let keep = played_to.saturating_sub(segment.start_sample);
-            dropped_samples += segment.codes.len() as u64 - keep;
             segment.codes.truncate(keep as usize);
             !segment.codes.is_empty()
         });

@@ -105,6 +105,29 @@ fn clear_drops_unplayed_audio_and_echoes_pending_marks_at_once() {
 }
 
 #[test]
+fn a_buffer_without_audio_times_marks_and_clears_the_same() {
+    let t0 = Instant::now();
+    let mut kept = PlaybackBuffer::new(t0, 1.0);
+    let mut timed = PlaybackBuffer::new(t0, 1.0).without_audio();
+    for buffer in [&mut kept, &mut timed] {
+        buffer.push_audio(t0, &audio(1000));
+        assert_eq!(buffer.push_mark(t0, "s1"), None);
+        buffer.push_audio(at(t0, 3000), &audio(1000));
+        assert_eq!(buffer.push_mark(at(t0, 3000), "s2"), None);
+        assert_eq!(buffer.due_marks(at(t0, 1000)), ["s1"]);
+        let cleared = buffer.clear(at(t0, 3250));
+        assert_eq!(cleared.marks, ["s2"]);
+        assert_eq!(
+            cleared.dropped_samples, 6000,
+            "750 ms of the second answer never played"
+        );
+        assert!(!buffer.is_playing(at(t0, 3250)));
+    }
+    assert_eq!(kept.total_samples(), 8000 + 2000);
+    assert!(timed.segments().is_empty());
+}
+
+#[test]
 fn a_time_lapse_plays_audio_faster() {
     let t0 = Instant::now();
     let mut buffer = PlaybackBuffer::new(t0, 4.0);

@@ -76,6 +76,8 @@ pub(super) struct LiveCall<'a> {
     playback: PlaybackBuffer,
     recorder: Recorder,
     caller_audio: Vec<u8>,
+    /// The last agent audio received, decoded; reused for every media message.
+    received: Vec<u8>,
     caller_start_sample: Option<u64>,
     phase: Phase,
     closed: bool,
@@ -92,7 +94,12 @@ impl<'a> LiveCall<'a> {
         Self {
             scenario,
             options,
-            playback: PlaybackBuffer::new(origin, options.speed),
+            playback: if options.keep_audio {
+                PlaybackBuffer::new(origin, options.speed)
+            } else {
+                PlaybackBuffer::new(origin, options.speed).without_audio()
+            },
+            received: Vec::new(),
             recorder,
             caller_audio: Vec::new(),
             caller_start_sample: None,
@@ -150,14 +157,15 @@ impl<'a> LiveCall<'a> {
         match message {
             Outbound::Media { media, .. } => {
                 use base64::Engine;
-                let codes = base64::engine::general_purpose::STANDARD
-                    .decode(media.payload.as_bytes())
+                self.received.clear();
+                base64::engine::general_purpose::STANDARD
+                    .decode_vec(media.payload.as_bytes(), &mut self.received)
                     .map_err(|e| CallerError::Protocol(format!("media payload: {e}")))?;
-                self.playback.push_audio(now, &codes);
+                self.playback.push_audio(now, &self.received);
                 self.recorder.record_at(
                     now,
                     TraceKind::MediaReceived {
-                        samples: codes.len(),
+                        samples: self.received.len(),
                     },
                 );
                 if let Phase::Listening {
@@ -237,7 +245,9 @@ impl<'a> LiveCall<'a> {
         client.send_media(codes).await?;
         self.caller_start_sample
             .get_or_insert_with(|| self.playback.sample_at(now));
-        self.caller_audio.extend_from_slice(codes);
+        if self.options.keep_audio {
+            self.caller_audio.extend_from_slice(codes);
+        }
         self.recorder.record_at(
             now,
             TraceKind::FrameSent {

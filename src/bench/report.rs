@@ -248,10 +248,7 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
         .extend(trace.barge_ins().iter().map(|b| ms(b.latency)));
     into.unanswered += trace.count(|k| matches!(k, TraceKind::NoAnswer { .. }));
     into.caller_send_lag
-        .extend(trace.events.iter().filter_map(|e| match e.kind {
-            TraceKind::FrameSent { late_us, .. } => Some(f64::from(late_us) / 1000.0),
-            _ => None,
-        }));
+        .extend(trace.frames.iter().map(|f| f64::from(f.late_us) / 1000.0));
     let answers = turns.map(answers_by_line).unwrap_or_default();
     for (line, v2v) in trace.voice_to_voice_all().into_iter().enumerate() {
         let Some(v2v) = v2v.map(ms) else {

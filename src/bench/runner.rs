@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::scenarios::ScenarioSet;
-use crate::sim::caller::{CallTrace, CallerOptions, TraceKind, new_call_sid, run_call};
+use crate::sim::caller::{CallTrace, CallerOptions, new_call_sid, run_call};
 use crate::sim::world::SimWorld;
 
 /// Where and how the calls are placed.
@@ -160,6 +160,6 @@ pub fn frames_sent(calls: &[CallOutcome]) -> u64 {
     calls
         .iter()
         .filter_map(|c| c.trace.as_ref().ok())
-        .map(|t| t.count(|k| matches!(k, TraceKind::FrameSent { .. })) as u64)
+        .map(|t| t.frames.len() as u64)
         .sum()
 }

@@ -300,11 +300,10 @@ pub(super) fn print_summary(trace: &CallTrace, out: &mut impl Write) -> std::io:
         )?;
     }
     let count = |want: fn(&TraceKind) -> bool| trace.count(want);
+    let (frames, voiced) = trace.frames_sent();
     writeln!(
         out,
-        "  frames sent {} ({} voiced); marks received {}, echoed {}; clears {}; agent audio heard {:.1} s",
-        count(|k| matches!(k, TraceKind::FrameSent { .. })),
-        count(|k| matches!(k, TraceKind::FrameSent { voiced: true, .. })),
+        "  frames sent {frames} ({voiced} voiced); marks received {}, echoed {}; clears {}; agent audio heard {:.1} s",
         count(|k| matches!(k, TraceKind::MarkReceived { .. })),
         count(|k| matches!(k, TraceKind::MarkEchoed { .. })),
         count(|k| matches!(k, TraceKind::Clear { .. })),

@@ -20,7 +20,7 @@ use super::scenario::Scenario;
 use super::twilio_caller::{CallerError, MediaStreamClient, place_call, stream_target};
 use live::{LiveCall, Recorder};
 
-pub use trace::{BargeIn, CallTrace, TraceEvent, TraceKind};
+pub use trace::{BargeIn, CallTrace, SentFrame, TraceEvent, TraceKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimCallError {

@@ -204,7 +204,7 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
             received >= 6 && echoed == received,
             "{received} marks, {echoed} echoed"
         );
-        let voiced = trace.count(|k| matches!(k, TraceKind::FrameSent { voiced: true, .. }));
+        let (_, voiced) = trace.frames_sent();
         let labelled: usize = scenario
             .lines
             .iter()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::trace::{CallTrace, TraceEvent, TraceKind};
+use super::trace::{CallTrace, SentFrame, TraceEvent, TraceKind};
 use super::{CallerOptions, SimCallError};
 use crate::sim::playback::{PlaybackBuffer, SAMPLE_RATE};
 use crate::sim::scenario::{DEFAULT_PAUSE, FRAME_SAMPLES, LineStart, Scenario};
@@ -76,6 +76,7 @@ pub(super) struct LiveCall<'a> {
     playback: PlaybackBuffer,
     recorder: Recorder,
     caller_audio: Vec<u8>,
+    frames: Vec<SentFrame>,
     /// The last agent audio received, decoded; reused for every media message.
     received: Vec<u8>,
     caller_start_sample: Option<u64>,
@@ -100,6 +101,7 @@ impl<'a> LiveCall<'a> {
                 PlaybackBuffer::new(origin, options.speed).without_audio()
             },
             received: Vec::new(),
+            frames: Vec::new(),
             recorder,
             caller_audio: Vec::new(),
             caller_start_sample: None,
@@ -234,13 +236,13 @@ impl<'a> LiveCall<'a> {
             .as_micros()
             .min(u32::MAX as u128) as u32;
         let scenario = self.scenario;
-        let (codes, voiced, line): (&[u8], bool, Option<usize>) = match self.phase {
+        let (codes, voiced): (&[u8], bool) = match self.phase {
             Phase::Speaking { line, frame } => {
                 let spoken = &scenario.lines[line];
                 let codes = &spoken.codes[frame * FRAME_SAMPLES..(frame + 1) * FRAME_SAMPLES];
-                (codes, spoken.voiced[frame], Some(line))
+                (codes, spoken.voiced[frame])
             }
-            _ => (&SILENT_FRAME, false, None),
+            _ => (&SILENT_FRAME, false),
         };
         client.send_media(codes).await?;
         self.caller_start_sample
@@ -248,14 +250,7 @@ impl<'a> LiveCall<'a> {
         if self.options.keep_audio {
             self.caller_audio.extend_from_slice(codes);
         }
-        self.recorder.record_at(
-            now,
-            TraceKind::FrameSent {
-                voiced,
-                line,
-                late_us,
-            },
-        );
+        self.frames.push(SentFrame { voiced, late_us });
         if let Phase::Speaking { line, frame } = self.phase {
             self.after_line_frame(now, line, frame, voiced);
         } else {
@@ -382,6 +377,7 @@ impl<'a> LiveCall<'a> {
             call_sid: self.options.call_sid.clone(),
             speed: self.options.speed,
             events: self.recorder.events,
+            frames: self.frames,
             caller_audio: self.caller_audio,
             caller_start_sample: self.caller_start_sample.unwrap_or(0),
             agent_audio: self.playback.segments().to_vec(),

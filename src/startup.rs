@@ -151,7 +151,7 @@ impl Application {
             let _ = pruner.await;
         };
         axum::serve(
-            self.listener,
+            http::without_nagle(self.listener),
             http::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(graceful)

@@ -32,7 +32,9 @@ pub(crate) async fn serve(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(error) = axum::serve(listener, app)
+        // Like a production HTTP server, the stand-in sends each streamed chunk (a token, a piece
+        // of speech) as it is written.
+        if let Err(error) = axum::serve(crate::http::without_nagle(listener), app)
             .with_graceful_shutdown(shutdown)
             .await
         {

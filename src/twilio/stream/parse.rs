@@ -85,62 +85,27 @@ impl<'a> Envelope<'a> {
         fn needed<T>(value: Option<T>, name: &'static str) -> Result<T, &'static str> {
             value.ok_or(name)
         }
-        let counters = |sequence_number, stream_sid| -> Result<_, &'static str> {
-            Ok((
-                needed(sequence_number, "sequenceNumber")?,
-                needed(stream_sid, "streamSid")?,
-            ))
-        };
+        // Every event but `connected`: the counters, then the event's own object, named as its
+        // variant's field and the JSON key alike.
+        macro_rules! counted {
+            ($variant:ident, $body:ident) => {
+                Inbound::$variant {
+                    sequence_number: needed(sequence_number, "sequenceNumber")?,
+                    stream_sid: needed(stream_sid, "streamSid")?,
+                    $body: needed($body, stringify!($body))?,
+                }
+            };
+        }
         Ok(match event.as_ref() {
             "connected" => Inbound::Connected {
                 protocol: needed(protocol, "protocol")?,
                 version: needed(version, "version")?,
             },
-            "start" => {
-                let (sequence_number, stream_sid) = counters(sequence_number, stream_sid)?;
-                let start = needed(start, "start")?;
-                Inbound::Start {
-                    sequence_number,
-                    stream_sid,
-                    start,
-                }
-            }
-            "media" => {
-                let (sequence_number, stream_sid) = counters(sequence_number, stream_sid)?;
-                let media = needed(media, "media")?;
-                Inbound::Media {
-                    sequence_number,
-                    stream_sid,
-                    media,
-                }
-            }
-            "dtmf" => {
-                let (sequence_number, stream_sid) = counters(sequence_number, stream_sid)?;
-                let dtmf = needed(dtmf, "dtmf")?;
-                Inbound::Dtmf {
-                    sequence_number,
-                    stream_sid,
-                    dtmf,
-                }
-            }
-            "mark" => {
-                let (sequence_number, stream_sid) = counters(sequence_number, stream_sid)?;
-                let mark = needed(mark, "mark")?;
-                Inbound::Mark {
-                    sequence_number,
-                    stream_sid,
-                    mark,
-                }
-            }
-            "stop" => {
-                let (sequence_number, stream_sid) = counters(sequence_number, stream_sid)?;
-                let stop = needed(stop, "stop")?;
-                Inbound::Stop {
-                    sequence_number,
-                    stream_sid,
-                    stop,
-                }
-            }
+            "start" => counted!(Start, start),
+            "media" => counted!(Media, media),
+            "dtmf" => counted!(Dtmf, dtmf),
+            "mark" => counted!(Mark, mark),
+            "stop" => counted!(Stop, stop),
             _ => Inbound::Unknown,
         })
     }

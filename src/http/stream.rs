@@ -133,11 +133,15 @@ async fn attach(
         .token_key
         .verify(token, &call_sid, now)
         .map_err(|error| Rejection(format!("stream token: {error}")))?;
-    match state
-        .store
-        .consume_stream_token(&verified.nonce, &call_sid, now)
-        .await
-    {
+    // The caller hears nothing until both are done, so the token's write and the call's read go
+    // together; the call is only used once the token is spent.
+    let (consumed, call) = tokio::join!(
+        state
+            .store
+            .consume_stream_token(&verified.nonce, &call_sid, now),
+        state.store.call_by_sid(&call_sid)
+    );
+    match consumed {
         Ok(true) => {}
         Ok(false) => return Err(Rejection("stream token: already used".into())),
         Err(error) => {
@@ -145,7 +149,7 @@ async fn attach(
             return Err(Rejection("stream token: cannot be checked now".into()));
         }
     }
-    let call = match state.store.call_by_sid(&call_sid).await {
+    let call = match call {
         Ok(Some(call)) => call,
         Ok(None) => return Err(Rejection("no such call".into())),
         Err(error) => {

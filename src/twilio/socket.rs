@@ -361,7 +361,7 @@ async fn write_command<K: Sink<WireFrame> + Unpin>(
     command: OutboundCommand,
     report: &mut StreamReport,
 ) -> Result<(), ()> {
-    let stream_sid = sid_json.sid().to_string();
+    let stream_sid = || sid_json.sid().to_string();
     match command {
         OutboundCommand::Audio(mulaw) => {
             for piece in mulaw.chunks(MAX_MEDIA_BYTES) {
@@ -375,9 +375,13 @@ async fn write_command<K: Sink<WireFrame> + Unpin>(
         }
         OutboundCommand::Mark(name) => {
             let mark = MarkInfo { name };
+            let stream_sid = stream_sid();
             feed(sink, &Outbound::Mark { stream_sid, mark }).await?;
         }
-        OutboundCommand::Clear => feed(sink, &Outbound::Clear { stream_sid }).await?,
+        OutboundCommand::Clear => {
+            let stream_sid = stream_sid();
+            feed(sink, &Outbound::Clear { stream_sid }).await?
+        }
     }
     sink.flush().await.map_err(|_| ())
 }

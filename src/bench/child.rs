@@ -1,6 +1,6 @@
 //! A run against the server the bench starts itself: simulated providers in the bench process, the
-//! server as a child with the listening settings the report names, a warm-up so its phrase cache is
-//! as on a server that has been up a while, and afterwards the server's own records of every call.
+//! server as a child with the listening settings the report names, a warm-up call so it starts
+//! measured like a server that has been up a while, and afterwards the server's own records of every call.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,7 +25,7 @@ const SETTLE_WAIT: Duration = Duration::from_secs(10);
 /// The phrase warm-up is over when no speech request has come for this long.
 const WARM_QUIET: Duration = Duration::from_millis(1500);
 const WARM_WAIT: Duration = Duration::from_secs(20);
-/// The warm-up call hears the greeting in a time-lapse: it only has to be synthesised, not heard.
+/// The warm-up call plays in a time-lapse: what it warms has to happen, not to be heard.
 const WARM_UP_SPEED: f64 = 4.0;
 
 /// Starts the stand-ins and the child server, plays the calls, and reads the server's side.
@@ -43,6 +43,7 @@ pub(super) async fn run(
     for rule in Scenario::demo().chat_rules {
         world.openai.add_chat_rule(rule);
     }
+    scenarios.teach(&world.openai);
     let extra = child_settings(options);
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = ChildServer::start(exe, &world, &extra, &options.out.join("server.log")).await?;
@@ -52,7 +53,7 @@ pub(super) async fn run(
         Some(world.auth_token.clone()),
         demo_business::NUMBER,
     );
-    wait_for_warm_up(&world, &plan).await;
+    wait_for_warm_up(&world, &plan, &scenarios.for_call(0)).await;
     let before = read_metrics(&http, server.url()).await;
     let usage_before = server.reading();
     let bench_before = probe::read_process(std::process::id());
@@ -121,18 +122,14 @@ fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A server that has been up a while has its greeting and fixed phrases synthesised; the bench's
-/// has just started, so it waits for that warm-up: one unmeasured call that only hears the
-/// greeting, then until speech requests stop coming.
-async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan) {
+/// A server that has been up a while has taken calls: its greeting and fixed phrases are
+/// synthesised, its connections to the providers and its database are open, its allocator's heaps
+/// have grown. The bench's has just started, so it first takes one unmeasured call of the first
+/// script in a time-lapse, then waits until speech requests stop coming. The memory that first call
+/// leaves behind is the server's, not any later call's.
+async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan, scenario: &Scenario) {
     use crate::sim::caller::{CallerOptions, new_call_sid, run_call};
     use crate::sim::openai::SimEndpoint;
-    let listen_only = Scenario {
-        name: "warm-up".into(),
-        lines: Vec::new(),
-        transcripts: Vec::new(),
-        chat_rules: Vec::new(),
-    };
     let mut options = CallerOptions::new(
         plan.server.clone(),
         &new_call_sid(),
@@ -144,7 +141,7 @@ async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan) {
     world
         .twilio
         .add_call(&options.call_sid, &options.from, &options.to);
-    if let Err(error) = run_call(&options, &listen_only, None).await {
+    if let Err(error) = run_call(&options, scenario, None).await {
         tracing::warn!(%error, "the warm-up call failed");
     }
     let deadline = tokio::time::Instant::now() + WARM_WAIT;

@@ -76,9 +76,6 @@ pub async fn run_calls(
     let permits = Arc::new(Semaphore::new(concurrency));
     let live = Arc::new(Live::default());
     let mut tasks = Vec::with_capacity(plan.calls);
-    if let Some(world) = world {
-        scenarios.teach(&world.openai);
-    }
     for index in 0..plan.calls {
         let scenario = scenarios.for_call(index);
         let options = caller_options(plan, index);

@@ -47,7 +47,7 @@ pub struct PlaybackBuffer {
     speed: f64,
     /// Where the audio queued so far finishes playing; at or before "now" means idle.
     queue_end_sample: u64,
-    /// The audio itself, unless the buffer was made [`Self::without_audio`].
+    /// The audio itself, unless [`Self::keeping_audio`] turned that off.
     segments: Vec<PlayedSegment>,
     keep_audio: bool,
     pending_marks: VecDeque<PendingMark>,
@@ -70,10 +70,11 @@ impl PlaybackBuffer {
         }
     }
 
-    /// A buffer that times the audio without keeping it ([`Self::segments`] stays empty): a bench's
-    /// thousand calls would otherwise hold every second the agent said.
-    pub fn without_audio(mut self) -> Self {
-        self.keep_audio = false;
+    /// Whether the buffer keeps the audio it times (the default) or only times it, with
+    /// [`Self::segments`] left empty: a bench's thousand calls would otherwise hold every second the
+    /// agent said.
+    pub fn keeping_audio(mut self, keep: bool) -> Self {
+        self.keep_audio = keep;
         self
     }
 

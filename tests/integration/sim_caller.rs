@@ -108,7 +108,7 @@ fn clear_drops_unplayed_audio_and_echoes_pending_marks_at_once() {
 fn a_buffer_without_audio_times_marks_and_clears_the_same() {
     let t0 = Instant::now();
     let mut kept = PlaybackBuffer::new(t0, 1.0);
-    let mut timed = PlaybackBuffer::new(t0, 1.0).without_audio();
+    let mut timed = PlaybackBuffer::new(t0, 1.0).keeping_audio(false);
     for buffer in [&mut kept, &mut timed] {
         buffer.push_audio(t0, &audio(1000));
         assert_eq!(buffer.push_mark(t0, "s1"), None);

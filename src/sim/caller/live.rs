@@ -95,11 +95,7 @@ impl<'a> LiveCall<'a> {
         Self {
             scenario,
             options,
-            playback: if options.keep_audio {
-                PlaybackBuffer::new(origin, options.speed)
-            } else {
-                PlaybackBuffer::new(origin, options.speed).without_audio()
-            },
+            playback: PlaybackBuffer::new(origin, options.speed).keeping_audio(options.keep_audio),
             received: Vec::new(),
             frames: Vec::new(),
             recorder,

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::{Shared, SimEndpoint, SimRequest, preview};
+use crate::providers::tts::audio::Pcm16Splitter;
 
 /// OpenAI's `pcm` rate.
 pub const SPEECH_SAMPLE_RATE: u32 = 24_000;
@@ -109,10 +110,8 @@ pub(super) async fn handle(
 
     if format == "wav" {
         tokio::time::sleep(first_byte + generation).await;
-        let samples: Vec<i16> = pcm
-            .chunks_exact(2)
-            .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
-            .collect();
+        let mut samples = Vec::with_capacity(pcm.len() / 2);
+        Pcm16Splitter::default().push(&pcm, &mut samples);
         let wav = sicha_audio::wav::pcm16_to_wav_bytes(&samples, SPEECH_SAMPLE_RATE);
         return (
             [

@@ -51,9 +51,8 @@ pub struct MediaStreamClient {
     received: mpsc::Receiver<ReadResult>,
     /// Held for its `Drop`: the reader goes with the client.
     _reader: AbortOnDrop,
-    stream_sid: String,
-    /// The streamSid as JSON, for the media messages written directly.
-    sid_json: StreamSidJson,
+    /// The streamSid, with its JSON form for the media messages written directly.
+    stream_sid: StreamSidJson,
     sequence: u64,
     chunk: u64,
     timestamp_ms: u64,
@@ -123,8 +122,7 @@ impl MediaStreamClient {
             sink,
             received,
             _reader: AbortOnDrop(reader),
-            stream_sid: stream_sid.to_string(),
-            sid_json: StreamSidJson::new(stream_sid),
+            stream_sid: StreamSidJson::new(stream_sid),
             sequence: 0,
             chunk: 0,
             timestamp_ms: 0,
@@ -132,7 +130,7 @@ impl MediaStreamClient {
     }
 
     pub fn stream_sid(&self) -> &str {
-        &self.stream_sid
+        self.stream_sid.sid()
     }
 
     fn next_sequence(&mut self) -> u64 {
@@ -143,7 +141,7 @@ impl MediaStreamClient {
     /// The counters every message but `connected` carries.
     fn counters(&mut self) -> (Cow<'static, str>, Cow<'static, str>) {
         let sequence = self.next_sequence().to_string().into();
-        (sequence, self.stream_sid.clone().into())
+        (sequence, self.stream_sid().to_string().into())
     }
 
     /// Sends a raw text frame (for malformed-input tests).
@@ -175,7 +173,7 @@ impl MediaStreamClient {
     ) -> Result<(), CallerError> {
         let start = StartInfo {
             account_sid: "ACsimulated00000000000000000000000".into(),
-            stream_sid: self.stream_sid.clone(),
+            stream_sid: self.stream_sid().to_string(),
             call_sid: call_sid.into(),
             tracks: vec!["inbound".into()],
             custom_parameters: parameters.iter().cloned().collect(),
@@ -197,7 +195,7 @@ impl MediaStreamClient {
         let sequence = self.next_sequence();
         let text = inbound_media_text(
             sequence,
-            &self.sid_json,
+            &self.stream_sid,
             self.chunk,
             self.timestamp_ms,
             mulaw,

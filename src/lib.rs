@@ -8,9 +8,11 @@
 //! - [`http`]      axum routes: Twilio voice/status webhooks, the Media Streams upgrade, health, metrics.
 //! - [`web`]       the business's pages (Hebrew, right-to-left) behind a sign-in: customers, calls with
 //!   transcript, events, recording and latency, businesses.
-//! - [`twilio`]    the Twilio edge only: signatures, TwiML, stream tokens, Media Streams messages and the
-//!   socket loop, the REST client.
-//! - [`call`]      live calls: the registry by CallSid and the per-call session task.
+//! - [`twilio`]    the Twilio edge only: signatures, TwiML, stream tokens, Media Streams messages, the
+//!   socket loop with its own event and command types, the REST client. It never imports the call.
+//! - [`call`]      live calls: a synchronous core that decides (turn-taking, playback ledger, dialogue,
+//!   escalation, tools), the per-call session task that carries its decisions out (control before
+//!   audio), the line between the wire and the call (μ-law → endpointer), the registry by CallSid.
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
 //! - [`deliveries`] after-call CRM webhooks and SMS through the durable outbox, and the worker delivering them.
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.

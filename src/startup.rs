@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::Registry;
 use crate::call::agent::Agent;
+use crate::call::context::{CallPolicies, CallServices};
 use crate::call::session::AgentMode;
 use crate::cli::ServeArgs;
 use crate::clock::now_ms;
@@ -96,10 +97,22 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         let records = RecordWriter::spawn(store.clone());
+        let registry = Registry::with_limit(settings.limits.max_calls);
+        let calls = CallServices {
+            store: store.clone(),
+            records: records.clone(),
+            registry: registry.clone(),
+            mode: options.agent,
+            agent: agent.clone(),
+            token_key: token_key.clone(),
+            policies: CallPolicies::from_settings(&settings),
+            outbox: Some(outbox_notifier.clone()),
+        };
         let state = AppState(Arc::new(AppInner {
             store,
             records,
-            registry: Registry::new(),
+            registry,
+            calls,
             token_key,
             allow_unsigned: options.allow_unsigned,
             mode: options.agent,

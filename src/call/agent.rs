@@ -17,36 +17,7 @@ use crate::providers::tts::TtsConfigError;
 use crate::providers::tts::chain::{ChainError, TtsChain};
 use crate::twilio::rest::TwilioClient;
 
-/// Fixed Hebrew phrases of the agent, said without asking the LLM.
-pub mod phrases {
-    /// While a slow answer is still being prepared: the caller never waits in silence.
-    pub const FILLER: &str = "רגע, אני בודקת.";
-    /// STT failed or the caller was not understood several times.
-    pub const REPEAT: &str = crate::call::transcript::REPEAT_PROMPT;
-    /// The language model failed before saying anything.
-    pub const APOLOGY: &str = "סליחה, יש לי תקלה רגעית. אפשר לנסות שוב?";
-    /// The caller repeated the same thing three times, and a human can take over.
-    pub const ESCALATE_TRANSFER: &str =
-        "נראה שאני לא מצליחה לעזור בזה. אני מעבירה אתכם לנציג אנושי, רגע אחד.";
-    /// The caller repeated the same thing three times, and nobody can take over now.
-    pub const ESCALATE_CALLBACK: &str =
-        "נראה שאני לא מצליחה לעזור בזה. רשמתי את הפנייה, ונציג יחזור אליכם בהקדם.";
-    /// The caller went quiet.
-    pub const STILL_THERE: &str = "אתם עדיין איתי?";
-    /// Ending a call ourselves (silence, limits).
-    pub const GOODBYE: &str = "תודה שהתקשרתם, להתראות.";
-
-    /// Every phrase, for warming the cache.
-    pub const ALL: &[&str] = &[
-        FILLER,
-        REPEAT,
-        APOLOGY,
-        ESCALATE_TRANSFER,
-        ESCALATE_CALLBACK,
-        STILL_THERE,
-        GOODBYE,
-    ];
-}
+pub use super::phrases;
 
 /// The language the STT hears and the filter expects.
 pub const LANGUAGE: &str = "he";
@@ -93,6 +64,11 @@ impl Agent {
         self.phrases.get_or_synthesize(&self.tts, text, voice).await
     }
 
+    /// A phrase's audio if it is cached: the common case, answered without waiting.
+    pub fn cached_phrase(&self, text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
+        self.phrases.cached(text, voice)
+    }
+
     /// Synthesises the fixed phrases and the given greetings ahead of the first call; returns how many
     /// could not be synthesised (each is tried again when needed).
     pub async fn warm(&self, greetings: &[(String, Option<String>)]) -> usize {
@@ -118,16 +94,25 @@ struct PhraseCache {
 }
 
 impl PhraseCache {
+    fn cached(&self, text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
+        let key = (text.to_string(), voice.map(str::to_string));
+        self.audio
+            .lock()
+            .expect("phrase cache lock")
+            .get(&key)
+            .cloned()
+    }
+
     async fn get_or_synthesize(
         &self,
         tts: &TtsChain,
         text: &str,
         voice: Option<&str>,
     ) -> Result<Arc<Vec<u8>>, ChainError> {
-        let key = (text.to_string(), voice.map(str::to_string));
-        if let Some(audio) = self.audio.lock().expect("phrase cache lock").get(&key) {
-            return Ok(audio.clone());
+        if let Some(audio) = self.cached(text, voice) {
+            return Ok(audio);
         }
+        let key = (text.to_string(), voice.map(str::to_string));
         let output = tts.synthesize(text, voice).await?;
         let mut pcm = Vec::new();
         let mut stream = output.pcm;

@@ -1,25 +1,22 @@
-//! What a call's session is started with: who answers, the call's facts and the server's policies.
-//! Built by the stream handler when a `start` is accepted; cloned into the session task.
+//! What calls are started with. [`CallServices`] is built once per server and shared by every call
+//! (the store, the record writer, the registry, the agent, the call policies); [`CallContext`] is one
+//! call's share of it plus the call's own facts, owned by that call's session task.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use sicha_audio::endpoint::EndpointConfig;
+
 use super::Registry;
 use super::agent::Agent;
-use crate::config::AfterCallSettings;
+use super::core::{AgentMode, SilencePolicy};
+use crate::config::{AfterCallSettings, Settings};
+use crate::deliveries::worker::OutboxNotifier;
 use crate::store::{Business, RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
-/// Who answers the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AgentMode {
-    /// The AI agent: Whisper → LLM → Hebrew TTS.
-    Ai,
-    /// Plays each caller utterance back: checks a line end to end without AI providers.
-    Echo,
-    /// Listens and records, never speaks.
-    Silent,
-}
+/// How long a call redirected to `<Say>` may take to come back on a new stream.
+const RECONNECT_WAIT: Duration = Duration::from_secs(60);
 
 /// How to bring a call back to a fresh stream after a REST TwiML update (the `<Say>` fallback).
 #[derive(Clone)]
@@ -32,43 +29,138 @@ pub struct Reconnect {
     pub wait: Duration,
 }
 
-/// What the agent does when the caller goes quiet: after `after` of silence (nothing playing, no turn
-/// in flight) it asks whether they are still there; after `max_prompts` unanswered prompts it says
-/// goodbye and ends the call.
-#[derive(Debug, Clone, Copy)]
-pub struct SilencePolicy {
-    pub after: Duration,
-    pub max_prompts: u32,
+/// The server's call policies, from its settings.
+#[derive(Clone, Debug)]
+pub struct CallPolicies {
+    pub max_call: Duration,
+    pub silence: SilencePolicy,
+    pub after_call: AfterCallSettings,
+    pub endpoint: EndpointConfig,
+    pub stream_token_ttl: Duration,
 }
 
-impl Default for SilencePolicy {
-    fn default() -> Self {
+impl CallPolicies {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let conversation = &settings.conversation;
         Self {
-            after: Duration::from_secs(8),
-            max_prompts: 2,
+            max_call: settings.limits.max_call,
+            silence: SilencePolicy {
+                after: conversation.silence_prompt_after,
+                max_prompts: conversation.silence_prompts,
+            },
+            after_call: settings.after_call.clone(),
+            endpoint: endpoint_config(conversation),
+            stream_token_ttl: settings.stream_token_ttl,
         }
     }
 }
 
-/// What a session is started with.
+/// The endpointer as configured; the rest of its settings keep their measured defaults.
+pub fn endpoint_config(conversation: &crate::config::ConversationSettings) -> EndpointConfig {
+    EndpointConfig {
+        start_ms: conversation.vad_start_ms,
+        hangover_ms: conversation.vad_hangover_ms,
+        eager_ms: conversation.eager_stt_ms,
+        ..EndpointConfig::default()
+    }
+}
+
+/// Everything calls share; cheap to clone.
 #[derive(Clone)]
-pub struct CallContext {
-    pub call_sid: String,
+pub struct CallServices {
     pub store: Store,
-    /// The call's events, turns and status changes go here and are committed behind the call.
+    /// The calls' events, turns and status changes go here and are committed behind the calls.
     pub records: RecordWriter,
     pub registry: Registry,
     pub mode: AgentMode,
     /// Present in [`AgentMode::Ai`].
     pub agent: Option<Arc<Agent>>,
+    pub token_key: StreamTokenKey,
+    pub policies: CallPolicies,
+    /// Wakes the outbox worker after a call's deliveries are queued.
+    pub outbox: Option<OutboxNotifier>,
+}
+
+/// What one call's session is started with.
+#[derive(Clone)]
+pub struct CallContext {
+    pub call_sid: String,
+    pub services: CallServices,
     pub business: Option<Business>,
     pub customer_id: Option<String>,
     pub caller_number: String,
     pub started_at_ms: i64,
-    pub max_call: Duration,
     pub reconnect: Option<Reconnect>,
-    pub after_call: AfterCallSettings,
-    pub silence: SilencePolicy,
-    /// Wakes the outbox worker after the call's deliveries are queued.
-    pub outbox: Option<crate::deliveries::worker::OutboxNotifier>,
+}
+
+impl CallContext {
+    /// A call's context; `stream_url` is where Twilio reached us, so a `<Say>` fallback can send the
+    /// call back to the same place.
+    pub fn new(
+        services: CallServices,
+        call: crate::store::Call,
+        business: Option<Business>,
+        stream_url: url::Url,
+    ) -> Self {
+        let base = public_base_of(&stream_url);
+        let reconnect = Reconnect {
+            status_callback: base.join("/twilio/stream-status").ok(),
+            stream_url,
+            token_key: services.token_key.clone(),
+            token_ttl: services.policies.stream_token_ttl,
+            wait: RECONNECT_WAIT,
+        };
+        Self {
+            call_sid: call.call_sid,
+            business,
+            customer_id: call.customer_id,
+            caller_number: call.from_number,
+            started_at_ms: call.started_at_ms,
+            reconnect: Some(reconnect),
+            services,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.services.store
+    }
+
+    pub fn records(&self) -> &RecordWriter {
+        &self.services.records
+    }
+
+    pub fn agent(&self) -> Option<&Arc<Agent>> {
+        self.services.agent.as_ref()
+    }
+
+    pub fn after_call(&self) -> &AfterCallSettings {
+        &self.services.policies.after_call
+    }
+
+    /// The core's view of this call.
+    pub fn core_config(&self) -> super::core::CoreConfig {
+        super::core::CoreConfig {
+            call_sid: self.call_sid.clone(),
+            mode: self.services.mode,
+            business: self.business.clone(),
+            caller_number: self.caller_number.clone(),
+            silence: self.services.policies.silence,
+            max_call: self.services.policies.max_call,
+            reconnect_wait: RECONNECT_WAIT,
+        }
+    }
+}
+
+/// The https origin behind a ws(s) stream URL.
+fn public_base_of(stream_url: &url::Url) -> url::Url {
+    let mut base = stream_url.clone();
+    let scheme = if base.scheme() == "wss" {
+        "https"
+    } else {
+        "http"
+    };
+    // Both schemes are special with the same host rules, so the change cannot fail.
+    let _ = base.set_scheme(scheme);
+    base.set_path("/");
+    base
 }

@@ -134,37 +134,6 @@ impl CallRecording {
     }
 }
 
-/// The session's side of its recording.
-impl super::session::Session {
-    /// Applies `write` to the recording; a failing recording is stopped (logged), never the call.
-    pub(super) fn record(
-        &mut self,
-        write: impl FnOnce(&mut CallRecording) -> Result<(), RecordingError>,
-    ) {
-        if let Some(recording) = &mut self.recording
-            && let Err(error) = write(recording.get_mut().expect("recording lock"))
-        {
-            tracing::error!(%error, "recording failed; the call goes on unrecorded");
-            self.recording = None;
-        }
-    }
-
-    pub(super) async fn finish_recording(&mut self) {
-        let Some(recording) = self.recording.take() else {
-            return;
-        };
-        match recording.into_inner().expect("recording lock").finish() {
-            Ok(path) => {
-                let path = path.display().to_string();
-                let call_sid = self.ctx.call_sid.clone();
-                let record = crate::store::Record::RecordingPath { call_sid, path };
-                self.ctx.records.write(record).await;
-            }
-            Err(error) => tracing::error!(%error, "the recording could not be finished"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

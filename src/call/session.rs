@@ -1,136 +1,141 @@
-//! The per-call session: one task per live call, the only owner of the call's state.
+//! The per-call session: one task per live call, a thin shell around the call's [`CallCore`]. It
+//! feeds the core what happens and carries out what the core decides; it decides nothing itself.
 //!
-//! Inputs: the inbox ([`SessionInput`]: senders are held by the registry, by each stream's socket
-//! loop and by this call's turn tasks), the call's cancellation token (a child of the server's
-//! shutdown token: cancelled means "end this call now"), and timers (call length limit, the filler
-//! deadline of a slow turn, the wait for a stream to reconnect). Outputs: [`OutboundCommand`]s to the
-//! current stream's socket loop (the session owns that sender; dropping it closes the socket) and the
-//! call's records, written to the store as things happen. Whatever way the call ends, `finish` runs
-//! once and commits the call's end, its last turn and its CRM interaction before the task exits.
-//!
-//! The AI conversation lives in [`super::conversation`] (same state, its own file); the records in
-//! [`super::records`].
+//! Concurrency, and who owns what:
+//! - **Control path** (`control`, bounded [`CONTROL_CAPACITY`]): speech events, marks and keys from the
+//!   current stream's [`super::line::Line`], stream attach/end, STT outcomes, phrase audio and REST
+//!   results. Senders: the registry (to attach streams), each line, and this call's tasks. The session
+//!   holds one sender itself to hand to its tasks, so the path never closes while the call lives.
+//! - **Audio paths**, served only when no control message waits (a biased `select!`): the reply in
+//!   flight's own path (its sentences and audio, in order; the session owns the receiver and drops it
+//!   when the core cancels the turn, which stops the reply at its next send), and the caller's PCM for
+//!   the recording. So a barge-in is never queued behind audio: it is read first, the core clears, and
+//!   the clear overtakes any audio already queued for the socket (see [`crate::twilio::outbound`]).
+//! - **Tasks**: each turn's STT or reply runs under a child of the call's token, kept by turn id and
+//!   cancelled when the core says so; phrase synthesis on a cache miss and REST updates run as
+//!   detached tasks that report back on the control path (a report for a finished call is dropped).
+//! - **Ending**: the call's token (a child of the server's shutdown token) or the core's own decision.
+//!   Whatever way the call ends, the core emits its last records, then the session closes the socket
+//!   (dropping the outbound sender), commits the recording, waits for the records and writes the CRM
+//!   interaction, and leaves the registry.
 
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use serde_json::json;
-use sicha_audio::endpoint::EndpointEvent;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::conversation::Conversation;
-use super::playback::Playback;
+use super::context::CallContext;
+use super::core::{CallCore, Effect, Ending, Input, Now, ReplyOutput, TurnId};
 use super::recording::CallRecording;
-use super::{OutboundCommand, SessionInput, StreamEnd, echo};
+use super::{actions, records, turn};
 use crate::clock::now_ms;
-use crate::store::{CallStatus, Record};
+use crate::store::Record;
+use crate::twilio::outbound::{OutboundSender, StreamCommand};
 
-pub use super::context::{AgentMode, CallContext, Reconnect, SilencePolicy};
+pub use super::context::{CallServices, Reconnect};
+pub use super::core::{AgentMode, SilencePolicy};
+
+/// Control messages a session's inbox holds before senders wait: speech events and marks are few a
+/// second, and the session serves them first.
+pub const CONTROL_CAPACITY: usize = 64;
+
+/// Reply outputs queued before the reply waits: a few sentences' worth of audio chunks.
+const REPLY_CAPACITY: usize = 32;
+
+/// Caller PCM frames queued for the recording (about a second).
+const CALLER_AUDIO_CAPACITY: usize = 64;
 
 /// How long an ending call waits for its records to be committed before it builds its interaction
 /// from them (only a database that is down makes it wait at all).
 const RECORDS_FLUSH_WAIT: Duration = Duration::from_secs(10);
 
-pub(super) struct Session {
-    pub(super) ctx: CallContext,
-    /// Our own inbox sender, handed to turn tasks (and used to leave the registry by identity).
-    pub(super) me: mpsc::Sender<SessionInput>,
-    /// Sender to the current stream's socket loop; `None` between streams.
-    outbound: Option<mpsc::Sender<OutboundCommand>>,
-    stream_sid: Option<String>,
-    pub(super) playback: Playback,
-    /// Present in [`AgentMode::Ai`] once the business is known.
-    pub(super) conversation: Option<Conversation>,
-    /// A REST update sent the call to a new stream: the end of this one is not the end of the call.
-    pub(super) awaiting_reconnect: Option<Instant>,
-    /// Set when the call should end once the audio in flight has played (goodbye, transfer).
-    pub(super) end_after_playback: Option<Ending>,
-    /// Overrides how a `stop` is recorded (a transfer ends our stream on purpose).
-    pub(super) stop_reason: Option<String>,
-    /// Since when the line has been quiet on both sides (AI calls); `None` while anyone speaks.
-    pub(super) quiet_since: Option<Instant>,
-    /// Between the caller's SpeechStarted and the end of that utterance.
-    caller_speaking: bool,
-    /// "Are you still there?" prompts said since the caller last spoke.
-    pub(super) silence_prompts: u32,
-    /// The call's recording, when `SICHA_RECORDINGS_DIR` is set. Behind a mutex only to make the
-    /// session `Sync` (the Opus encoder is not); only this task ever locks it.
-    pub(super) recording: Option<std::sync::Mutex<CallRecording>>,
+/// What reaches a session on its control path.
+#[derive(Debug)]
+pub enum Control {
+    /// A media stream joined this call: its outbound side; the core then hears
+    /// [`Input::StreamAttached`]. The session answers on `accepted` with the recording path's sender
+    /// (when the call is recorded), so the stream's line can feed it.
+    Attach {
+        stream_sid: String,
+        outbound: OutboundSender,
+        accepted: oneshot::Sender<Option<mpsc::Sender<Vec<i16>>>>,
+    },
+    /// Anything else the core hears.
+    Input(Input),
 }
 
-/// Why the session ended, as recorded on the call.
-#[derive(Debug, Clone)]
-pub(super) struct Ending {
-    pub(super) status: CallStatus,
-    pub(super) reason: String,
-}
-
-impl Ending {
-    pub(super) fn completed(reason: &str) -> Self {
-        Self {
-            status: CallStatus::Completed,
-            reason: reason.to_string(),
-        }
-    }
-}
-
-/// Runs one call to its end. `me` is this session's own inbox sender.
-pub async fn run(
+struct Shell {
     ctx: CallContext,
-    me: mpsc::Sender<SessionInput>,
-    mut inbox: mpsc::Receiver<SessionInput>,
+    core: CallCore,
+    /// Our own control sender, handed to tasks (and used to leave the registry by identity).
+    me: mpsc::Sender<Control>,
+    cancel: CancellationToken,
+    /// The current stream's outbound side; dropping it closes that socket.
+    outbound: Option<OutboundSender>,
+    /// Work running per turn (STT, reply), cancelled when the core says so.
+    work: HashMap<TurnId, CancellationToken>,
+    /// The reply in flight's own path.
+    reply: Option<(TurnId, mpsc::Receiver<ReplyOutput>)>,
+    recording: Option<CallRecording>,
+    /// The recording path's sender, handed to each stream's line while the call is recorded.
+    caller_audio: Option<mpsc::Sender<Vec<i16>>>,
+    /// Set by the core's last effect.
+    ended: Option<(Ending, String)>,
+}
+
+/// A call's session, to run on the registry's tracker. `me` is its own control sender.
+pub fn start(
+    ctx: CallContext,
+    me: mpsc::Sender<Control>,
+    control: mpsc::Receiver<Control>,
+    cancel: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let span = tracing::info_span!("call", call_sid = %ctx.call_sid);
+    run(ctx, me, control, cancel).instrument(span)
+}
+
+async fn run(
+    ctx: CallContext,
+    me: mpsc::Sender<Control>,
+    mut control: mpsc::Receiver<Control>,
     cancel: CancellationToken,
 ) {
-    let deadline = Instant::now() + ctx.max_call;
-    let span = tracing::info_span!("call", call_sid = %ctx.call_sid);
-    let conversation = Conversation::for_call(&ctx, cancel.clone());
-    let mut session = Session {
+    // The caller's audio for the recording, when calls are recorded.
+    let (caller_audio_tx, mut caller_audio) = match ctx.after_call().recordings_dir {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(CALLER_AUDIO_CAPACITY);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    let mut shell = Shell {
+        core: CallCore::new(ctx.core_config()),
         ctx,
         me,
+        cancel: cancel.clone(),
         outbound: None,
-        stream_sid: None,
-        playback: Playback::default(),
-        conversation,
-        awaiting_reconnect: None,
-        end_after_playback: None,
-        stop_reason: None,
-        quiet_since: None,
-        caller_speaking: false,
-        silence_prompts: 0,
+        work: HashMap::new(),
+        reply: None,
         recording: None,
+        caller_audio: caller_audio_tx,
+        ended: None,
     };
-    async move {
-        let ending = loop {
-            let filler_at = session.conversation.as_ref().and_then(Conversation::filler_due_at);
-            let prompt_at = session.quiet_since.map(|since| since + session.ctx.silence.after);
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break Ending::completed("server_shutdown"),
-                _ = tokio::time::sleep_until(deadline) => {
-                    tracing::info!(limit_secs = session.ctx.max_call.as_secs(), "call reached its length limit");
-                    break Ending::completed("max_call_length");
-                }
-                _ = sleep_until_some(session.awaiting_reconnect) => {
-                    tracing::warn!("the call did not come back on a new stream");
-                    break Ending { status: CallStatus::Dropped, reason: "reconnect_timeout".into() };
-                }
-                _ = sleep_until_some(filler_at) => session.play_filler().await,
-                _ = sleep_until_some(prompt_at) => session.on_silence().await,
-                input = inbox.recv() => {
-                    // Every sender gone: nobody can reach this call any more.
-                    let Some(input) = input else { break Ending { status: CallStatus::Dropped, reason: "no_stream".into() } };
-                    if let Some(ending) = session.handle(input).await {
-                        break ending;
-                    }
-                }
-            }
-        };
-        session.finish(ending).await;
+    while shell.ended.is_none() {
+        let deadline = shell.core.next_deadline().map(Instant::from_std);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => shell.apply(Input::Shutdown).await,
+            // The session holds a sender itself, so this path is open while the call lives.
+            Some(message) = control.recv() => shell.control(message).await,
+            _ = sleep_until_some(deadline) => shell.apply(Input::Tick).await,
+            output = next_reply(&mut shell.reply) => shell.reply_output(output).await,
+            Some(pcm) = recv_some(&mut caller_audio) => shell.record_caller(&pcm),
+        }
     }
-    .instrument(span)
-    .await
+    shell.finish().await;
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -140,257 +145,241 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
-impl Session {
-    async fn handle(&mut self, input: SessionInput) -> Option<Ending> {
-        match input {
-            SessionInput::StreamAttached {
+async fn recv_some<T>(receiver: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The reply's next output; `None` once its path closed (the reply task is done).
+async fn next_reply(
+    reply: &mut Option<(TurnId, mpsc::Receiver<ReplyOutput>)>,
+) -> (TurnId, Option<ReplyOutput>) {
+    match reply {
+        Some((turn, receiver)) => (*turn, receiver.recv().await),
+        None => std::future::pending().await,
+    }
+}
+
+fn now() -> Now {
+    Now {
+        at: Instant::now().into_std(),
+        wall_ms: now_ms(),
+    }
+}
+
+impl Shell {
+    async fn control(&mut self, message: Control) {
+        match message {
+            Control::Attach {
                 stream_sid,
                 outbound,
-            } => self.attach(stream_sid, outbound).await,
-            SessionInput::CallerAudio(pcm) => self.record(|recording| recording.caller(&pcm)),
-            SessionInput::Speech(event) => self.on_speech(event).await,
-            SessionInput::MarkPlayed(name) => {
-                let played = self.playback.mark_played(&name);
-                if let Some(conversation) = &mut self.conversation {
-                    conversation.on_played(&played);
-                }
-                if !self.playback.is_audible() {
-                    if let Some(conversation) = &mut self.conversation {
-                        conversation.commit_spoken_if_done(&self.ctx).await;
-                        // Quiet only when nobody is talking: not mid-utterance (a barge-in's cleared
-                        // marks echo while the caller speaks), not while a turn is being answered.
-                        if !conversation.turn_in_flight() && !self.caller_speaking {
-                            self.quiet_since = Some(Instant::now());
-                        }
-                    }
-                    if let Some(ending) = self.end_after_playback.take() {
-                        return Some(ending);
-                    }
-                }
-            }
-            SessionInput::Dtmf(digit) => self.on_dtmf(digit).await,
-            SessionInput::Turn { turn, event } => return self.on_turn_event(turn, event).await,
-            SessionInput::StreamEnded { stream_sid, end } => {
-                return self.stream_ended(stream_sid, end);
-            }
-        }
-        None
-    }
-
-    async fn attach(&mut self, stream_sid: String, outbound: mpsc::Sender<OutboundCommand>) {
-        tracing::info!(%stream_sid, "media stream attached");
-        self.outbound = Some(outbound);
-        // Whatever the old stream had buffered is gone with it.
-        let (lost, _) = self.playback.clear();
-        if let Some(conversation) = &mut self.conversation {
-            conversation.on_cleared(&lost, Duration::ZERO);
-        }
-        self.awaiting_reconnect = None;
-        let resumed = self.stream_sid.replace(stream_sid.clone()).is_some();
-        let streaming = Record::Streaming {
-            call_sid: self.ctx.call_sid.clone(),
-            at_ms: now_ms(),
-        };
-        self.ctx.records.write(streaming).await;
-        if !resumed && let Some(dir) = &self.ctx.after_call.recordings_dir {
-            match CallRecording::start(dir, &self.ctx.call_sid) {
-                Ok(recording) => self.recording = Some(std::sync::Mutex::new(recording)),
-                Err(error) => tracing::error!(%error, "the call cannot be recorded"),
-            }
-        }
-        let kind = if resumed {
-            "stream_resumed"
-        } else {
-            "stream_started"
-        };
-        self.event(kind, Some(json!({ "stream_sid": stream_sid })))
-            .await;
-        if !resumed {
-            self.greet().await;
-        }
-    }
-
-    fn stream_ended(&mut self, stream_sid: String, end: StreamEnd) -> Option<Ending> {
-        if self.stream_sid.as_deref() != Some(stream_sid.as_str()) {
-            // An older stream of this call closing after its successor attached.
-            return None;
-        }
-        self.outbound = None;
-        if self.awaiting_reconnect.is_some() {
-            tracing::info!(
-                ?end,
-                "stream ended; waiting for the call to come back on a new stream"
-            );
-            return None;
-        }
-        Some(match end {
-            StreamEnd::Stopped => {
-                Ending::completed(self.stop_reason.as_deref().unwrap_or("stream_stopped"))
-            }
-            StreamEnd::Dropped => {
-                tracing::warn!("media stream dropped without stop");
-                Ending {
-                    status: CallStatus::Dropped,
-                    reason: "socket_dropped".into(),
-                }
-            }
-            StreamEnd::ClosedByServer => Ending::completed("closed_by_server"),
-            StreamEnd::Rejected(why) | StreamEnd::LimitExceeded(why) => Ending {
-                status: CallStatus::Failed,
-                reason: why,
-            },
-        })
-    }
-
-    async fn on_speech(&mut self, event: EndpointEvent) {
-        match event {
-            EndpointEvent::SpeechStarted { start_sample } => {
-                self.quiet_since = None;
-                self.caller_speaking = true;
-                self.silence_prompts = 0;
-                // A sentence's mark follows its last audio: with slow synthesis, much of an answer
-                // is on the line unmarked.
-                let sounding = self.conversation.as_ref().is_some_and(|c| c.is_sounding());
-                if self.playback.is_audible() || sounding {
-                    self.barge_in(start_sample).await;
-                }
-            }
-            EndpointEvent::Utterance(utterance) => {
-                self.caller_speaking = false;
-                let seconds = (utterance.end_sample - utterance.start_sample) as f64 / 8000.0;
-                tracing::info!(seconds, forced = utterance.forced, "caller utterance");
-                match self.ctx.mode {
-                    AgentMode::Echo => {
-                        self.play(echo::reply_audio(&utterance), None).await;
-                    }
-                    AgentMode::Silent => {}
-                    AgentMode::Ai => self.on_utterance(utterance).await,
-                }
-            }
-            EndpointEvent::Discarded {
-                start_sample,
-                end_sample,
+                accepted,
             } => {
-                self.caller_speaking = false;
-                tracing::debug!(
-                    start_sample,
-                    end_sample,
-                    "speech too short to be an utterance"
+                tracing::info!(%stream_sid, "media stream attached");
+                let _ = accepted.send(self.caller_audio.clone());
+                // A newer stream replaces the old one's outbound side (dropping it closes that socket).
+                self.outbound = Some(outbound);
+                self.apply(Input::StreamAttached { stream_sid }).await;
+            }
+            Control::Input(input) => {
+                if let Input::Transcript { turn, .. } = &input {
+                    self.work.remove(turn);
+                }
+                self.apply(input).await;
+            }
+        }
+    }
+
+    async fn reply_output(&mut self, (turn, output): (TurnId, Option<ReplyOutput>)) {
+        match output {
+            Some(output) => self.apply(Input::Reply { turn, output }).await,
+            None => {
+                self.reply = None;
+                self.work.remove(&turn);
+            }
+        }
+    }
+
+    /// Hands the core one input and carries out its effects; inputs the effects answer at once (a
+    /// cached phrase) are handled in the same pass.
+    async fn apply(&mut self, input: Input) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            for effect in self.core.handle(input, now()) {
+                self.execute(effect, &mut inputs).await;
+            }
+        }
+    }
+
+    async fn execute(&mut self, effect: Effect, inputs: &mut VecDeque<Input>) {
+        match effect {
+            Effect::Transcribe { turn, pcm, prompt } => {
+                let Some(agent) = self.ctx.agent().cloned() else {
+                    return;
+                };
+                let token = self.cancel.child_token();
+                self.work.insert(turn, token.clone());
+                tokio::spawn(turn::transcribe(
+                    agent,
+                    pcm,
+                    prompt,
+                    turn,
+                    self.me.clone(),
+                    token,
+                ));
+            }
+            Effect::Reply { turn, request } => {
+                let Some(agent) = self.ctx.agent().cloned() else {
+                    return;
+                };
+                let token = self.cancel.child_token();
+                self.work.insert(turn, token.clone());
+                let (path, receiver) = mpsc::channel(REPLY_CAPACITY);
+                self.reply = Some((turn, receiver));
+                let voice = self.ctx.business.as_ref().and_then(|b| b.voice.clone());
+                tokio::spawn(turn::reply(agent, request, voice, path, token));
+            }
+            Effect::CancelTurn(turn) => {
+                if let Some(token) = self.work.remove(&turn) {
+                    token.cancel();
+                }
+                if self.reply.as_ref().is_some_and(|(id, _)| *id == turn) {
+                    self.reply = None;
+                }
+            }
+            Effect::Phrase { id, text, voice } => {
+                let Some(agent) = self.ctx.agent().cloned() else {
+                    return;
+                };
+                if let Some(audio) = agent.cached_phrase(&text, voice.as_deref()) {
+                    inputs.push_back(Input::Phrase {
+                        id,
+                        audio: Ok(audio),
+                    });
+                    return;
+                }
+                let me = self.me.clone();
+                tokio::spawn(async move {
+                    let audio = agent.phrase(&text, voice.as_deref()).await.map_err(|error| {
+                        tracing::error!(%error, phrase = text, "no provider could say a fixed phrase");
+                        error.to_string()
+                    });
+                    let _ = me.send(Control::Input(Input::Phrase { id, audio })).await;
+                });
+            }
+            Effect::Audio(codes) => {
+                if let Some(recording) = &mut self.recording {
+                    recording.agent(&codes);
+                }
+                if let Some(outbound) = &self.outbound {
+                    // A closed stream is ending; its end arrives on the control path.
+                    outbound.send(StreamCommand::Media(codes)).await;
+                }
+            }
+            Effect::Mark(name) => {
+                if let Some(outbound) = &self.outbound {
+                    outbound.send(StreamCommand::Mark(name)).await;
+                }
+            }
+            Effect::Clear => {
+                if let Some(outbound) = &mut self.outbound {
+                    outbound.clear();
+                }
+                if let Some(recording) = &mut self.recording {
+                    recording.clear();
+                }
+                tracing::info!("barge-in: caller spoke over the agent");
+            }
+            Effect::Record(record) => self.ctx.records().write(record).await,
+            Effect::StartRecording => {
+                if let Some(dir) = &self.ctx.after_call().recordings_dir {
+                    match CallRecording::start(dir, &self.ctx.call_sid) {
+                        Ok(recording) => self.recording = Some(recording),
+                        Err(error) => tracing::error!(%error, "the call cannot be recorded"),
+                    }
+                }
+            }
+            Effect::DetachStream => self.outbound = None,
+            Effect::Transfer { why, to } => {
+                let (ctx, me) = (self.ctx.clone(), self.me.clone());
+                tokio::spawn(async move {
+                    let result = actions::transfer(&ctx, why, to).await;
+                    let _ = me.send(Control::Input(Input::ActionDone(result))).await;
+                });
+            }
+            Effect::SayThroughTwilio { text } => {
+                let (ctx, me) = (self.ctx.clone(), self.me.clone());
+                tokio::spawn(async move {
+                    let result = actions::say_through_twilio(&ctx, text).await;
+                    let _ = me.send(Control::Input(Input::ActionDone(result))).await;
+                });
+            }
+            Effect::Sms { to, text, key } => {
+                let ctx = self.ctx.clone();
+                tokio::spawn(
+                    async move { records::enqueue_caller_sms(&ctx, &to, &text, &key).await },
                 );
             }
-            EndpointEvent::Tentative(utterance) if self.ctx.mode == AgentMode::Ai => {
-                self.on_tentative(utterance)
+            Effect::VoiceToVoice(v2v) => {
+                metrics::histogram!("sicha_voice_to_voice_seconds").record(v2v.as_secs_f64());
             }
-            EndpointEvent::Resumed { .. } => self.on_resumed().await,
-            EndpointEvent::Tentative(_) => {}
+            Effect::End { ending, outcome } => self.ended = Some((ending, outcome)),
         }
     }
 
-    /// Sends one piece of agent audio followed by its mark. Returns false without a stream.
-    pub(super) async fn play(&mut self, mulaw: Vec<u8>, text: Option<String>) -> bool {
-        let started = Instant::now();
-        if !self.send_audio(mulaw.clone()).await {
-            return false;
-        }
-        self.mark_piece(mulaw.len(), text, started).await
-    }
-
-    /// Streams audio of the piece in progress (its mark follows with [`Session::mark_piece`]).
-    pub(super) async fn send_audio(&mut self, mulaw: Vec<u8>) -> bool {
-        let Some(outbound) = &self.outbound else {
-            return false;
+    /// Closes the call after the core's last records: the socket, the recording, the records, the
+    /// CRM interaction, the registry entry.
+    async fn finish(mut self) {
+        let Some((ending, outcome)) = self.ended.take() else {
+            return;
         };
-        // The agent is talking: the line is not quiet.
-        self.quiet_since = None;
-        if let Some(recording) = &mut self.recording {
-            recording.get_mut().expect("recording lock").agent(&mulaw);
+        for (_, token) in self.work.drain() {
+            token.cancel();
         }
-        // A closed channel means the stream is ending; its StreamEnded is on the way.
-        outbound.send(OutboundCommand::Audio(mulaw)).await.is_ok()
-    }
-
-    pub(super) async fn mark_piece(
-        &mut self,
-        samples: usize,
-        text: Option<String>,
-        sent_at: Instant,
-    ) -> bool {
-        let Some(outbound) = &self.outbound else {
-            return false;
-        };
-        let mark = self.playback.enqueue(samples, text, sent_at);
-        outbound.send(OutboundCommand::Mark(mark)).await.is_ok()
-    }
-
-    /// The caller talks over audible agent audio: drop Twilio's buffer, stop the turn, keep only what
-    /// was heard.
-    async fn barge_in(&mut self, at_sample: u64) {
-        if let Some(outbound) = &self.outbound {
-            let _ = outbound.send(OutboundCommand::Clear).await;
-        }
-        if let Some(conversation) = &mut self.conversation {
-            conversation.cut_sentence_in_flight(&mut self.playback);
-        }
-        let (cut, playing_for) = self.playback.clear();
-        if let Some(recording) = &mut self.recording {
-            recording.get_mut().expect("recording lock").clear();
-        }
-        tracing::info!(pieces = cut.len(), "barge-in: caller spoke over the agent");
-        let unplayed: Vec<&str> = cut.iter().map(|p| p.mark.as_str()).collect();
-        self.event(
-            "barge_in",
-            Some(json!({ "at_sample": at_sample, "cleared": unplayed })),
-        )
-        .await;
-        if let Some(conversation) = &mut self.conversation {
-            conversation.on_cleared(&cut, playing_for);
-            conversation.cancel_turn();
-            conversation.commit_spoken(&self.ctx, true).await;
-        }
-        // A goodbye that was cut short is not a reason to hang up on someone who is still talking.
-        self.end_after_playback = None;
-    }
-
-    pub(super) async fn event(&self, kind: &str, detail: Option<serde_json::Value>) {
-        let event = Record::event(&self.ctx.call_sid, kind, detail, now_ms());
-        self.ctx.records.write(event).await;
-    }
-
-    async fn finish(mut self, ending: Ending) {
+        self.reply = None;
         // Dropping the outbound sender tells the socket loop to close the stream.
         self.outbound = None;
-        if let Some(conversation) = &mut self.conversation {
-            conversation.cancel_turn();
-            conversation.commit_spoken(&self.ctx, false).await;
-        }
-        let at = now_ms();
-        // The event goes first: whoever sees the call ended also finds why among its events.
-        self.event("call_ended", Some(json!({ "reason": ending.reason })))
-            .await;
-        let finished = Record::Finished {
-            call_sid: self.ctx.call_sid.clone(),
-            status: ending.status,
-            reason: ending.reason.clone(),
-            at_ms: at,
-        };
-        self.ctx.records.write(finished).await;
         tracing::info!(reason = %ending.reason, status = ?ending.status, "call ended");
         self.finish_recording().await;
         // The interaction is built from the call's records as stored: they must all be in first.
-        if !self.ctx.records.flush(RECORDS_FLUSH_WAIT).await {
+        if !self.ctx.records().flush(RECORDS_FLUSH_WAIT).await {
             tracing::error!(
                 "the call's records were not all committed in time; its interaction may miss some"
             );
         }
-        super::records::record_interaction(&self.ctx, &ending.reason, self.outcome(&ending), at)
-            .await;
-        self.ctx.registry.remove(&self.ctx.call_sid, &self.me);
+        records::record_interaction(&self.ctx, &ending.reason, outcome, now_ms()).await;
+        self.ctx
+            .services
+            .registry
+            .remove(&self.ctx.call_sid, &self.me);
     }
 
-    fn outcome(&self, ending: &Ending) -> String {
-        self.conversation
-            .as_ref()
-            .and_then(|c| c.outcome.clone())
-            .unwrap_or_else(|| ending.reason.clone())
+    fn record_caller(&mut self, pcm: &[i16]) {
+        if let Some(recording) = &mut self.recording
+            && let Err(error) = recording.caller(pcm)
+        {
+            // A failing recording is stopped, never the call.
+            tracing::error!(%error, "recording failed; the call goes on unrecorded");
+            self.recording = None;
+        }
+    }
+
+    /// Finishes the recording file and records where it is.
+    async fn finish_recording(&mut self) {
+        let Some(recording) = self.recording.take() else {
+            return;
+        };
+        match recording.finish() {
+            Ok(path) => {
+                let record = Record::RecordingPath {
+                    call_sid: self.ctx.call_sid.clone(),
+                    path: path.display().to_string(),
+                };
+                self.ctx.records().write(record).await;
+            }
+            Err(error) => tracing::error!(%error, "the call's recording could not be finished"),
+        }
     }
 }

@@ -1,16 +1,15 @@
-//! One agent turn, as two cancellable tasks that report to the call's session through its inbox:
-//! - [`transcribe`]: the utterance to WAV → STT → transcript filter. The session then checks for loops
-//!   and either answers from a fixed phrase or starts the reply.
-//! - [`reply`]: the LLM stream → Hebrew sentences → TTS per sentence → μ-law audio, streamed: the first
-//!   sentence goes to TTS while the LLM is still writing, and audio goes out as TTS produces it.
+//! One agent turn's work, as cancellable tasks under the turn's token (a child of the call's):
+//! - [`transcribe`]: the utterance to WAV → STT; the outcome goes to the session's control path.
+//! - [`reply`]: the LLM stream → Hebrew sentences → TTS per sentence → μ-law audio, streamed on the
+//!   turn's own path: the first sentence goes to TTS while the LLM is still writing, and audio goes
+//!   out as TTS produces it.
 //!
-//! Both run under the turn's cancellation token (a child of the call's): barge-in, a newer utterance,
-//! hang-up and shutdown cancel it, which drops the in-flight HTTP streams (that cancels the requests)
-//! and sends nothing more. Every event carries the turn id, so the session ignores a stale turn's
-//! late messages.
+//! Who cancels: the session, when the core says the turn is over (barge-in, a newer utterance, a key,
+//! the end of the call) or the server shuts down. Cancelling drops the in-flight HTTP streams (that
+//! cancels the requests). A reply's path is owned by the session: dropping its receiver also stops the
+//! reply at its next send, so a superseded reply can never put audio on the line.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use sicha_audio::mulaw;
@@ -18,110 +17,56 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::SessionInput;
 use super::agent::Agent;
+use super::core::{Input, ReplyOutput, StageTime, SttOutcome, TurnId};
 use super::hebrew::SentenceSplitter;
-use super::records::StageTime;
-use super::transcript::{SpeechSignals, TranscriptFilter, Verdict};
-use crate::providers::llm::{ChatDelta, ChatRequest, ToolCall};
-
-/// What a turn tells its session.
-#[derive(Debug)]
-pub enum TurnEvent {
-    /// The caller's words, accepted by the filter.
-    Transcribed { text: String, stt_ms: u64 },
-    /// STT answered, but the filter refused it (silence, noise, a known hallucination).
-    Rejected {
-        text: String,
-        reason: String,
-        stt_ms: u64,
-    },
-    /// STT failed outright.
-    SttFailed { error: String, stt_ms: u64 },
-    /// The first token of the answer arrived.
-    LlmFirstToken { ms: u64 },
-    /// A stage on the way to the first audio finished (sent as it happens, so an answer cut off
-    /// before it completes keeps its times).
-    Timing(StageTime),
-    /// A sentence's audio starts: its chunks follow, so a barge-in before its end (and its mark)
-    /// knows what was being said.
-    SentenceStarted { text: String, first_audio_ms: u64 },
-    /// A chunk of the current sentence's audio, μ-law 8 kHz.
-    Audio(Vec<u8>),
-    /// The current sentence is fully sent: the session marks it.
-    SentenceDone {
-        text: String,
-        provider: &'static str,
-        first_audio_ms: u64,
-        failures: Vec<(String, String)>,
-    },
-    /// Every TTS provider failed for this sentence.
-    SentenceFailed {
-        text: String,
-        failures: Vec<(String, String)>,
-    },
-    /// The model called a tool (after its text, if any).
-    ToolCall(ToolCall),
-    /// The reply is complete (or broke off).
-    ReplyFinished {
-        text: String,
-        first_sentence_ms: Option<u64>,
-        error: Option<String>,
-        truncated: bool,
-    },
-}
-
-async fn report(inbox: &mpsc::Sender<SessionInput>, turn: u64, event: TurnEvent) -> bool {
-    inbox.send(SessionInput::Turn { turn, event }).await.is_ok()
-}
+use super::session::Control;
+use super::transcript::SpeechSignals;
+use crate::providers::llm::{ChatDelta, ChatRequest};
 
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// Transcribes one utterance and filters the result.
+/// Transcribes one utterance and reports the outcome for `turn` on the control path.
 pub async fn transcribe(
     agent: Arc<Agent>,
-    filter: TranscriptFilter,
     pcm: Vec<i16>,
-    prompt: Option<String>,
-    turn: u64,
-    inbox: mpsc::Sender<SessionInput>,
+    prompt: String,
+    turn: TurnId,
+    control: mpsc::Sender<Control>,
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
     let wav = sicha_audio::wav::pcm16_to_wav_bytes(&pcm, 8000);
     let result = tokio::select! {
         _ = cancel.cancelled() => return,
-        result = agent.stt.transcribe(wav, prompt.as_deref()) => result,
+        result = agent.stt.transcribe(wav, Some(&prompt)) => result,
     };
     let stt_ms = millis(started);
     metrics::histogram!("sicha_stt_seconds").record(started.elapsed().as_secs_f64());
-    let event = match result {
+    let outcome = match result {
         Err(error) => {
             metrics::counter!("sicha_errors_total", "kind" => "stt").increment(1);
-            TurnEvent::SttFailed {
+            tracing::warn!(%error, stt_ms, "speech-to-text failed");
+            SttOutcome::Failed {
                 error: error.to_string(),
                 stt_ms,
             }
         }
-        Ok(transcript) => {
-            let signals = SpeechSignals {
+        Ok(transcript) => SttOutcome::Text {
+            signals: SpeechSignals {
                 no_speech_prob: transcript.max_no_speech_prob(),
                 avg_logprob: transcript.min_avg_logprob(),
                 compression_ratio: transcript.max_compression_ratio(),
-            };
-            match filter.check(&transcript.text, signals) {
-                Verdict::Accept(text) => TurnEvent::Transcribed { text, stt_ms },
-                Verdict::Reject(reason) => TurnEvent::Rejected {
-                    text: transcript.text,
-                    reason: format!("{reason:?}"),
-                    stt_ms,
-                },
-            }
-        }
+            },
+            text: transcript.text,
+            stt_ms,
+        },
     };
-    report(&inbox, turn, event).await;
+    let _ = control
+        .send(Control::Input(Input::Transcript { turn, outcome }))
+        .await;
 }
 
 /// Streams the answer to `request`: sentences to TTS as they complete, audio to the session as it
@@ -131,31 +76,29 @@ pub async fn reply(
     agent: Arc<Agent>,
     request: ChatRequest,
     voice: Option<String>,
-    turn: u64,
-    inbox: mpsc::Sender<SessionInput>,
+    path: mpsc::Sender<ReplyOutput>,
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
     // Sentences from the LLM reader to the TTS writer; dropped when the reader ends.
     let (sentences_tx, sentences_rx) = mpsc::channel::<String>(16);
-    let reader = read_llm(&agent, &request, turn, &inbox, sentences_tx, started);
-    let writer = speak_sentences(&agent, voice.as_deref(), turn, &inbox, sentences_rx);
+    let reader = read_llm(&agent, &request, &path, sentences_tx, started);
+    let writer = speak_sentences(&agent, voice.as_deref(), &path, sentences_rx);
     let (outcome, ()) = tokio::select! {
         _ = cancel.cancelled() => return,
         both = async { tokio::join!(reader, writer) } => both,
     };
-    report(&inbox, turn, outcome).await;
+    let _ = path.send(outcome).await;
 }
 
 /// Reads the LLM stream, splitting text into sentences for TTS; returns the final event.
 async fn read_llm(
     agent: &Agent,
     request: &ChatRequest,
-    turn: u64,
-    inbox: &mpsc::Sender<SessionInput>,
+    path: &mpsc::Sender<ReplyOutput>,
     sentences: mpsc::Sender<String>,
     started: Instant,
-) -> TurnEvent {
+) -> ReplyOutput {
     let mut text = String::new();
     let mut first_sentence_ms = None;
     let mut first_token = true;
@@ -164,7 +107,7 @@ async fn read_llm(
         if error.is_some() {
             metrics::counter!("sicha_errors_total", "kind" => "llm").increment(1);
         }
-        TurnEvent::ReplyFinished {
+        ReplyOutput::Finished {
             text,
             first_sentence_ms,
             error,
@@ -183,14 +126,8 @@ async fn read_llm(
                     first_token = false;
                     metrics::histogram!("sicha_llm_first_token_seconds")
                         .record(started.elapsed().as_secs_f64());
-                    report(
-                        inbox,
-                        turn,
-                        TurnEvent::LlmFirstToken {
-                            ms: millis(started),
-                        },
-                    )
-                    .await;
+                    let ms = millis(started);
+                    let _ = path.send(ReplyOutput::LlmFirstToken { ms }).await;
                 }
                 text.push_str(&piece);
                 for sentence in splitter.push(&piece) {
@@ -199,7 +136,7 @@ async fn read_llm(
                     let _ = sentences.send(sentence).await;
                     if first {
                         let stage = StageTime::LlmFirstSentence(ms);
-                        report(inbox, turn, TurnEvent::Timing(stage)).await;
+                        let _ = path.send(ReplyOutput::Timing(stage)).await;
                     }
                 }
             }
@@ -222,12 +159,12 @@ async fn read_llm(
         let _ = sentences.send(tail).await;
         if first {
             let stage = StageTime::LlmFirstSentence(ms);
-            report(inbox, turn, TurnEvent::Timing(stage)).await;
+            let _ = path.send(ReplyOutput::Timing(stage)).await;
         }
     }
     drop(sentences);
     for call in tool_calls {
-        report(inbox, turn, TurnEvent::ToolCall(call)).await;
+        let _ = path.send(ReplyOutput::ToolCall(call)).await;
     }
     finish(text, None, false, first_sentence_ms)
 }
@@ -236,12 +173,10 @@ async fn read_llm(
 async fn speak_sentences(
     agent: &Agent,
     voice: Option<&str>,
-    turn: u64,
-    inbox: &mpsc::Sender<SessionInput>,
+    path: &mpsc::Sender<ReplyOutput>,
     mut sentences: mpsc::Receiver<String>,
 ) {
     while let Some(sentence) = sentences.recv().await {
-        let started = Instant::now();
         let output = match agent.tts.synthesize(&sentence, voice).await {
             Ok(output) => output,
             Err(error) => {
@@ -250,15 +185,13 @@ async fn speak_sentences(
                     .iter()
                     .map(|(p, e)| (p.to_string(), e.to_string()))
                     .collect();
-                report(
-                    inbox,
-                    turn,
-                    TurnEvent::SentenceFailed {
-                        text: sentence,
-                        failures,
-                    },
-                )
-                .await;
+                let failed = ReplyOutput::SentenceFailed {
+                    text: sentence,
+                    failures,
+                };
+                if path.send(failed).await.is_err() {
+                    return;
+                }
                 continue;
             }
         };
@@ -276,17 +209,17 @@ async fn speak_sentences(
                 Ok(samples) if samples.is_empty() => {}
                 Ok(samples) => {
                     if let Some(text) = unannounced.take() {
-                        let started = TurnEvent::SentenceStarted {
+                        let started = ReplyOutput::SentenceStarted {
                             text,
                             first_audio_ms,
                         };
-                        if !report(inbox, turn, started).await {
+                        if path.send(started).await.is_err() {
                             return;
                         }
                     }
                     let mut codes = vec![mulaw::SILENCE; samples.len()];
                     mulaw::encode_into(&samples, &mut codes);
-                    if !report(inbox, turn, TurnEvent::Audio(codes)).await {
+                    if path.send(ReplyOutput::Audio(codes)).await.is_err() {
                         return;
                     }
                 }
@@ -296,22 +229,14 @@ async fn speak_sentences(
                 }
             }
         }
-        let _ = started;
-        report(
-            inbox,
-            turn,
-            TurnEvent::SentenceDone {
-                text: sentence,
-                provider,
-                first_audio_ms,
-                failures,
-            },
-        )
-        .await;
+        let done = ReplyOutput::SentenceDone {
+            text: sentence,
+            provider,
+            first_audio_ms,
+            failures,
+        };
+        if path.send(done).await.is_err() {
+            return;
+        }
     }
 }
-
-/// How long after the caller's speech ended (hangover included) a turn with nothing to say yet plays a
-/// filler, so that the caller never waits more than 3 s in silence: the filler is cached and plays at
-/// once, with this margin for the send and Twilio's buffer.
-pub const FILLER_AFTER: Duration = Duration::from_millis(2400);

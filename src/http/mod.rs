@@ -34,6 +34,8 @@ pub struct AppInner {
     /// Live calls' records, committed behind the calls (see [`crate::store::writer`]).
     pub records: RecordWriter,
     pub registry: Registry,
+    /// What the calls share: the stream's call side is started from it.
+    pub calls: crate::call::context::CallServices,
     pub token_key: StreamTokenKey,
     pub allow_unsigned: bool,
     pub mode: AgentMode,

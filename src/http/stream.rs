@@ -9,17 +9,15 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use sicha_audio::endpoint::EndpointConfig;
-use tokio::sync::mpsc;
 
 use super::AppState;
 use super::twilio_auth::{check, public_base, websocket_url};
 use super::voice::TOKEN_PARAMETER;
-use crate::call::session::{self, CallContext, Reconnect, SilencePolicy};
-use crate::call::{OutboundCommand, SessionInput};
+use crate::call::line::Line;
 use crate::clock::now_ms;
-use crate::store::{Business, Call};
-use crate::twilio::socket::{Attached, Rejection, StreamLimits, WireFrame, serve_stream};
+use crate::twilio::socket::{
+    Attached, Rejection, StreamEnd, StreamLimits, WireFrame, serve_stream,
+};
 use crate::twilio::stream::StartInfo;
 use crate::twilio::stream_log::StreamLogWriter;
 
@@ -27,8 +25,8 @@ use crate::twilio::stream_log::StreamLogWriter;
 /// zero-fills it before every read, so it is kept small; a larger message takes more reads.
 const READ_BUFFER_BYTES: usize = 1024;
 
-/// Commands a session may queue for its socket before it waits: whole pieces of audio, so few.
-const OUTBOUND_CAPACITY: usize = 64;
+/// How long an accepted socket may wait for its `start` before it is closed.
+const START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn stream_upgrade(
     State(state): State<AppState>,
@@ -55,9 +53,12 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
         max_message_bytes: state.settings.limits.max_ws_message_bytes,
         max_messages_per_sec: state.settings.limits.max_ws_messages_per_sec,
         max_messages_before_start: 8,
+        start_deadline: START_DEADLINE,
     };
-    // With --record-streams, every inbound text frame is also written to a session file (blocking
-    // writes of one short line; a diagnostic, off by default). A failing log stops itself, not the call.
+    let max_message_bytes = limits.max_message_bytes;
+    // With --record-streams, every inbound text frame within the size limit is also written to a
+    // session file (blocking writes of one short line; a diagnostic, off by default). A failing log
+    // stops itself, not the call.
     let mut log = state
         .settings
         .record_streams_dir
@@ -73,6 +74,7 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
         .map(|message| message.map(wire_from_axum))
         .inspect(move |frame| {
             if let (Some(writer), Ok(WireFrame::Text(text))) = (log.as_mut(), frame)
+                && text.len() <= max_message_bytes
                 && let Err(error) = writer.record(text)
             {
                 tracing::error!(%error, "stream recording stopped");
@@ -83,12 +85,9 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
             futures::future::ready(Ok::<_, axum::Error>(axum_from_wire(frame)))
         });
     let attach_state = state.clone();
-    let report = serve_stream(
-        Box::pin(socket),
-        limits,
-        endpoint_config(&state.settings.conversation),
-        move |start| attach(attach_state, start, stream_url),
-    )
+    let report = serve_stream(Box::pin(socket), limits, move |start| {
+        attach(attach_state, start, stream_url)
+    })
     .await;
     tracing::info!(
         call_sid = report.call_sid.as_deref().unwrap_or("-"),
@@ -98,9 +97,7 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
         dropped = ?report.dropped,
         "media stream closed"
     );
-    if let (Some(call_sid), Some(crate::call::StreamEnd::Rejected(reason))) =
-        (&report.call_sid, &report.end)
-    {
+    if let (Some(call_sid), Some(StreamEnd::Rejected(reason))) = (&report.call_sid, &report.end) {
         record_if_known(
             &state,
             call_sid,
@@ -111,12 +108,12 @@ async fn run_socket(state: AppState, socket: WebSocket, stream_url: url::Url) {
     }
 }
 
-/// Validates the `start` and joins the stream to its call's session.
+/// Validates the `start` (format, token, call) and joins the stream to its call.
 async fn attach(
     state: AppState,
     start: StartInfo,
     stream_url: url::Url,
-) -> Result<Attached, Rejection> {
+) -> Result<Attached<Line>, Rejection> {
     let call_sid = start.call_sid.clone();
     if !start.media_format.is_mulaw_8k_mono() {
         return Err(Rejection(format!(
@@ -157,108 +154,7 @@ async fn attach(
             return Err(Rejection("call cannot be loaded now".into()));
         }
     };
-    let business = match &call.business_id {
-        Some(id) => state.store.business_by_id(id).await.map_err(|error| {
-            tracing::error!(%error, "could not load the call's business");
-            Rejection("business cannot be loaded now".into())
-        })?,
-        None => None,
-    };
-    let context = call_context(&state, call, business, stream_url);
-    let recording = state.settings.after_call.recordings_dir.is_some();
-
-    // A session that is just ending may close its inbox between lookup and send: then start afresh.
-    for _ in 0..2 {
-        let inbox = start_or_find_session(&state, &call_sid, context.clone());
-        let (outbound, from_session) = mpsc::channel::<OutboundCommand>(OUTBOUND_CAPACITY);
-        let attached = SessionInput::StreamAttached {
-            stream_sid: start.stream_sid.clone(),
-            outbound,
-        };
-        if inbox.send(attached).await.is_ok() {
-            return Ok(Attached {
-                to_session: inbox,
-                from_session,
-                forward_audio: recording,
-            });
-        }
-    }
-    Err(Rejection("call session unavailable".into()))
-}
-
-fn call_context(
-    state: &AppState,
-    call: Call,
-    business: Option<Business>,
-    stream_url: url::Url,
-) -> CallContext {
-    let base = public_base_of(&stream_url);
-    CallContext {
-        call_sid: call.call_sid,
-        store: state.store.clone(),
-        records: state.records.clone(),
-        registry: state.registry.clone(),
-        mode: state.mode,
-        agent: state.agent.clone(),
-        business,
-        customer_id: call.customer_id,
-        caller_number: call.from_number,
-        started_at_ms: call.started_at_ms,
-        max_call: state.settings.limits.max_call,
-        reconnect: Some(Reconnect {
-            status_callback: base.join("/twilio/stream-status").ok(),
-            stream_url,
-            token_key: state.token_key.clone(),
-            token_ttl: state.settings.stream_token_ttl,
-            wait: RECONNECT_WAIT,
-        }),
-        after_call: state.settings.after_call.clone(),
-        silence: SilencePolicy {
-            after: state.settings.conversation.silence_prompt_after,
-            max_prompts: state.settings.conversation.silence_prompts,
-        },
-        outbox: state.outbox.clone(),
-    }
-}
-
-/// The https origin behind a ws(s) stream URL.
-fn public_base_of(stream_url: &url::Url) -> url::Url {
-    let mut base = stream_url.clone();
-    let scheme = if base.scheme() == "wss" {
-        "https"
-    } else {
-        "http"
-    };
-    // Both schemes are special with the same host rules, so the change cannot fail.
-    let _ = base.set_scheme(scheme);
-    base.set_path("/");
-    base
-}
-
-/// The endpointer as configured; the rest of its settings keep their measured defaults.
-pub fn endpoint_config(conversation: &crate::config::ConversationSettings) -> EndpointConfig {
-    EndpointConfig {
-        start_ms: conversation.vad_start_ms,
-        hangover_ms: conversation.vad_hangover_ms,
-        eager_ms: conversation.eager_stt_ms,
-        ..EndpointConfig::default()
-    }
-}
-
-/// How long a call redirected to `<Say>` may take to come back on a new stream.
-const RECONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The live session of `call_sid`, or a new one started with `context`.
-fn start_or_find_session(
-    state: &AppState,
-    call_sid: &str,
-    context: CallContext,
-) -> mpsc::Sender<SessionInput> {
-    state
-        .registry
-        .get_or_start(call_sid, move |me, inbox, cancel| {
-            session::run(context, me, inbox, cancel)
-        })
+    crate::call::attach::attach(&state.calls, call, start.stream_sid, stream_url).await
 }
 
 async fn record_if_known(state: &AppState, call_sid: &str, kind: &str, detail: serde_json::Value) {

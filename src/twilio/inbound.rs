@@ -1,10 +1,10 @@
-//! The inbound side of a Media Streams socket, per frame: the rate gate against floods, and the audio
-//! front end (base64 → μ-law → PCM → endpointer) with its reusable buffers and the lag measurement.
+//! The inbound side of a Media Streams socket, per frame: the rate gate against floods, and the wire
+//! work on media (base64 → μ-law bytes) with its reusable buffer, the lag measurement and the frame
+//! count. What the μ-law means (PCM, speech) is the call side's business.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use sicha_audio::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
-use sicha_audio::{frame::FRAME_SAMPLES, mulaw};
+use sicha_audio::frame::FRAME_SAMPLES;
 use tokio::time::Instant;
 
 /// Token bucket over inbound messages, in tokio time so tests can pause it.
@@ -33,14 +33,13 @@ impl RateGate {
     }
 }
 
-/// Reusable buffers of the inbound audio path: allocated once per stream, reused for every frame.
-pub(super) struct InboundAudio {
-    pub(super) endpointer: Endpointer,
+/// The wire-level work of each inbound media message: base64 into a reusable buffer, the lag
+/// measurement and the frame count. Allocated once per stream, reused for every frame.
+pub(super) struct InboundWire {
     /// The first media frame's arrival and its stream timestamp: later frames are compared with it
     /// to see how far behind real time the loop runs (`sicha_inbound_lag_seconds`).
     anchor: Option<(Instant, u64)>,
-    pub(super) mulaw: Vec<u8>,
-    pub(super) pcm: Vec<i16>,
+    mulaw: Vec<u8>,
     /// Metric handles looked up once per stream, not once per frame (fifty times a second a call).
     lag_seconds: metrics::Histogram,
     frames_in: metrics::Counter,
@@ -52,19 +51,19 @@ pub(super) struct InboundAudio {
 /// Frames counted locally before they are added to the shared counter: one second's worth.
 const FRAMES_PER_COUNT: u64 = 50;
 
-impl InboundAudio {
-    pub(super) fn new(config: EndpointConfig) -> Self {
+impl Default for InboundWire {
+    fn default() -> Self {
         Self {
-            endpointer: Endpointer::new(config),
             anchor: None,
             mulaw: Vec::with_capacity(FRAME_SAMPLES * 4),
-            pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
             lag_seconds: metrics::histogram!("sicha_inbound_lag_seconds"),
             frames_in: metrics::counter!("sicha_frames_in_total"),
             frames_uncounted: 0,
         }
     }
+}
 
+impl InboundWire {
     /// Records how late this frame is processed, relative to the first frame and the stream's own
     /// media timestamps (milliseconds since the stream started).
     pub(super) fn observe_lag(&mut self, timestamp: Option<&str>) {
@@ -79,24 +78,17 @@ impl InboundAudio {
         self.lag_seconds.record(lag.as_secs_f64());
     }
 
-    /// Decodes one media payload and runs the endpointer; speech events go to `on_event`.
-    pub(super) fn push_payload(
-        &mut self,
-        payload: &str,
-        on_event: impl FnMut(EndpointEvent),
-    ) -> Result<usize, ()> {
+    /// Decodes one media payload into μ-law bytes; `Err` when it is not base64.
+    pub(super) fn decode(&mut self, payload: &str) -> Result<&[u8], ()> {
         self.mulaw.clear();
         BASE64
             .decode_vec(payload.as_bytes(), &mut self.mulaw)
             .map_err(|_| ())?;
-        self.pcm.resize(self.mulaw.len(), 0);
-        mulaw::decode_into(&self.mulaw, &mut self.pcm);
-        self.endpointer.push(&self.pcm, on_event);
         self.frames_uncounted += 1;
         if self.frames_uncounted == FRAMES_PER_COUNT {
             self.count_frames();
         }
-        Ok(self.mulaw.len())
+        Ok(&self.mulaw)
     }
 
     /// Adds the frames not yet counted to the shared counter.
@@ -106,7 +98,7 @@ impl InboundAudio {
     }
 }
 
-impl Drop for InboundAudio {
+impl Drop for InboundWire {
     /// The last frames are counted however the stream ends, cancelled included.
     fn drop(&mut self) {
         self.count_frames();

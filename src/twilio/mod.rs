@@ -4,10 +4,13 @@
 //! - [`token`]     stream tokens bound to a CallSid, carried as a TwiML `<Parameter>`.
 //! - [`stream`]    the Media Streams JSON messages, typed, both directions.
 //! - [`stream_log`] recorded sessions: inbound frames with arrival times, for replay.
-//! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`.
+//! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`, with its own event
+//!   and end types (it never sees the call).
+//! - [`outbound`]  the call side's voice on a stream: audio and marks in order, clears first.
 //! - [`rest`]      the REST client (update a call, end it, SMS, fetch).
 
 mod inbound;
+pub mod outbound;
 pub mod rest;
 pub mod signature;
 pub mod socket;

@@ -21,6 +21,7 @@ mod browser;
 mod cli;
 mod conversation;
 mod conversation_dtmf;
+mod conversation_flood;
 mod conversation_timers;
 mod conversation_tools;
 mod customers;

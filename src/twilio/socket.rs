@@ -146,6 +146,9 @@ macro_rules! dropped {
     };
 }
 
+#[cfg(test)]
+mod tests;
+
 enum Flow {
     Continue,
     End(StreamEnd),

@@ -85,7 +85,11 @@ async fn time_to_clear(w: &common::AiWorld, call_sid: &str) -> Duration {
             next_frame_at += FRAME;
         }
         let wait = next_frame_at.saturating_duration_since(Instant::now());
-        match stream.recv(wait.max(Duration::from_millis(1))).await.unwrap() {
+        match stream
+            .recv(wait.max(Duration::from_millis(1)))
+            .await
+            .unwrap()
+        {
             Some(Received::Message(Outbound::Clear { .. })) => break started.elapsed(),
             Some(Received::Closed(code)) => panic!("{call_sid} closed: {code:?}"),
             _ if started.elapsed() > Duration::from_secs(10) => panic!("no clear on {call_sid}"),

@@ -114,3 +114,74 @@ async fn a_silent_caller_is_prompted_then_told_goodbye() {
     })
     .await;
 }
+
+/// A transcription slower than the caller: their first words are still with STT when they speak
+/// again after the filler. Nothing is lost and the records keep speech order: one caller turn with
+/// both utterances in the order spoken, one answer after it, the filler as its own event.
+#[tokio::test]
+async fn a_slow_transcription_loses_no_words_and_keeps_the_turns_in_speech_order() {
+    for_each_engine(|db| async move {
+        let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+        let app = app_with(&db, &openai, &[]).await;
+        let mut stream = app.connect_call("CA620").await;
+        listen(&mut stream, QUIET, true).await;
+        openai.set_profile(SimProfile {
+            stt_ms: 6000,
+            ..SimProfile::instant()
+        });
+        openai.push_transcripts(["אני רוצה לקבוע תור", "למחר בבוקר"]);
+        let mut first = fixture_mulaw("single/u03_booking.wav");
+        first.extend(silence(900));
+        stream.send_audio(&first).await.unwrap();
+        // The filler comes 2.4 s after the speech; then the caller says more.
+        let filler = listen(&mut stream, QUIET, true).await;
+        assert!(
+            !filler.marks.is_empty(),
+            "a filler while STT is slow: {filler:?}"
+        );
+        let mut second = fixture_mulaw("single/u05_haircut_price.wav");
+        second.extend(silence(900));
+        stream.send_audio(&second).await.unwrap();
+        let chats = || {
+            openai
+                .requests()
+                .into_iter()
+                .filter(|r| r.endpoint == sicha::sim::openai::SimEndpoint::ChatCompletions)
+                .collect::<Vec<_>>()
+        };
+        // Both transcriptions take 6 s; meanwhile the caller may hear another filler.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while chats().is_empty() && tokio::time::Instant::now() < deadline {
+            listen(&mut stream, Duration::from_millis(300), true).await;
+        }
+        let answer = listen(&mut stream, QUIET, true).await;
+        assert!(answer.media_bytes > 0, "the caller is answered: {answer:?}");
+        stream.send_stop("CA620").await.unwrap();
+        app.wait_for_call("CA620", |c| c.ended_at_ms.is_some())
+            .await;
+
+        let chats = chats();
+        assert_eq!(chats.len(), 1, "one answer, to both utterances");
+        let asked = chats[0].json.as_ref().unwrap().to_string();
+        let (first_at, second_at) = (asked.find("אני רוצה לקבוע תור"), asked.find("למחר בבוקר"));
+        assert!(
+            first_at.is_some() && first_at < second_at,
+            "in speech order: {asked}"
+        );
+        let turns = app.store.turns_for_call("CA620").await.unwrap();
+        let roles: Vec<(i64, &str)> = turns.iter().map(|t| (t.seq, t.role.as_str())).collect();
+        assert_eq!(
+            roles[..3],
+            [(1, "agent"), (2, "caller"), (3, "agent")],
+            "{turns:?}"
+        );
+        assert_eq!(turns[1].text, "אני רוצה לקבוע תור למחר בבוקר");
+        assert!(
+            app.event_kinds("CA620")
+                .await
+                .contains(&"filler".to_string())
+        );
+        app.shutdown().await;
+    })
+    .await;
+}

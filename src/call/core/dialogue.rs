@@ -253,13 +253,14 @@ impl Dialogue {
         self.outcome.as_deref()
     }
 
-    /// The model's request: the business's prompt, the recent history and the tools.
+    /// The model's request: the business's prompt, what the agent can and cannot do (from the
+    /// tools it has), the recent history and the tools.
     pub fn request(
         &self,
         business: &Business,
         tools: Vec<crate::providers::llm::ToolSpec>,
     ) -> ChatRequest {
-        let mut messages = vec![ChatMessage::system(system_prompt(business))];
+        let mut messages = vec![ChatMessage::system(system_prompt(business, &tools))];
         let skip = self.history.len().saturating_sub(HISTORY_LIMIT);
         messages.extend(self.history[skip..].iter().cloned());
         let mut request = ChatRequest::new(messages);
@@ -270,11 +271,24 @@ impl Dialogue {
     }
 }
 
-fn system_prompt(business: &Business) -> String {
+fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec]) -> String {
+    let can: Vec<&str> = tools
+        .iter()
+        .filter_map(|tool| match tool.name.as_str() {
+            "end_call" => Some("לסיים את השיחה"),
+            "send_sms" => Some("לשלוח ללקוח הודעת SMS אחת"),
+            "transfer_to_human" => Some("להעביר את השיחה לנציג"),
+            _ => None,
+        })
+        .collect();
     format!(
         "{}\n\nאת הסוכנת הטלפונית של \"{}\". את מדברת עם לקוח בטלפון: עני בעברית, בקצרה, במשפטים \
          קצרים וברורים שנשמעים טבעי בקול, בלי רשימות, בלי סימונים ובלי אימוג'י. אם אינך יודעת — אמרי זאת \
-         והציעי שנציג יחזור ללקוח.",
-        business.system_prompt, business.name
+         והציעי שנציג יחזור ללקוח.\n\nהפעולות היחידות שאת יכולה לבצע בשיחה: {}. אין לך דרך לבצע שום \
+         פעולה אחרת (למשל לקבוע, לשנות או לבטל תור, להזמין או לשלם): לעולם אל תאמרי שביצעת פעולה שלא \
+         ביצעת בעזרת הכלים. אם הלקוח מבקש פעולה כזו, אמרי בכנות שאינך יכולה לבצע אותה בשיחה ושנציג מהעסק יוכל לעזור.",
+        business.system_prompt,
+        business.name,
+        can.join(", ")
     )
 }

@@ -97,3 +97,30 @@ fn the_tools_offered_follow_what_the_business_can_do() {
         "unknown tool book_appointment"
     );
 }
+
+#[test]
+fn the_prompt_says_what_the_agent_can_do_and_forbids_claiming_anything_else() {
+    let mut call = Call::greeted();
+    call.says(2000, 2500);
+    let effects = call.feed(3000, heard(1, "תקבעי לי תור למחר"));
+    let Effect::Reply { request, .. } =
+        &effects[position(&effects, |e| matches!(e, Effect::Reply { .. }))]
+    else {
+        unreachable!()
+    };
+    let crate::providers::llm::ChatMessage::System(prompt) = &request.messages[0] else {
+        panic!("the system prompt comes first")
+    };
+    assert!(
+        prompt.contains("לסיים את השיחה, לשלוח ללקוח הודעת SMS אחת"),
+        "{prompt}"
+    );
+    assert!(
+        !prompt.contains("להעביר את השיחה לנציג"),
+        "no transfer number, no transfer"
+    );
+    assert!(
+        prompt.contains("לעולם אל תאמרי שביצעת פעולה שלא ביצעת"),
+        "{prompt}"
+    );
+}

@@ -5,14 +5,19 @@ use super::normalize;
 
 /// Fillers in squeezed normal form (runs of a letter written once, final letters regular). Each is
 /// a common Hebrew hesitation as callers say it and Whisper spells it.
+#[rustfmt::skip]
 const FILLERS: &[&str] = &[
     // "אה", "אהה", "אההה": a lengthened eh
     "אה",
     // "אמ", "אממ", "אמממ": um (also the word "אם", "if", which alone is no question either)
-    "אמ", // "הממ", "המממ": hmm
-    "המ", // "אהמ", "אהממ": ahem
-    "אהמ", // "ממ", "מממ": mm
-    "מ", // the same sounds as Whisper spells them in Latin letters
+    "אמ",
+    // "הממ", "המממ": hmm
+    "המ",
+    // "אהמ", "אהממ": ahem
+    "אהמ",
+    // "ממ", "מממ": mm
+    "מ",
+    // the same sounds as Whisper spells them in Latin letters
     "um", "uh", "hm", "m", "ah", "eh", "er", "erm",
 ];
 

@@ -14,7 +14,7 @@ use crate::call::hebrew::fillers::is_lone_filler;
 use crate::call::hebrew::hallucination::{Hallucination, hallucination};
 use crate::call::hebrew::{letter_scripts, normalize};
 
-pub use crate::call::hebrew::prompts::{APOLOGY, REPEAT_PROMPT};
+pub use crate::call::hebrew::prompts::{DID_NOT_CATCH, REPEAT_PROMPT};
 
 /// Confident speech from which an utterance counts as clear speech. A one-syllable reply ("כן",
 /// "לא") holds 260–360 ms of it on a phone line, even 10 dB above white noise; a click or a knock
@@ -139,7 +139,7 @@ pub enum Judgement {
     /// text before what they say next.
     WaitForMore(String),
     /// No answer from the model. With `apologise` the audio was clear speech, so the caller hears
-    /// [`APOLOGY`] at once; without it the drop is silent (noise, breath, line clicks).
+    /// [`DID_NOT_CATCH`] at once; without it the drop is silent (noise, breath, line clicks).
     Drop { reason: Reason, apologise: bool },
 }
 

@@ -306,5 +306,8 @@ fn asks_to_repeat_after_consecutive_rejections() {
         assert_eq!(counter.consecutive(), consecutive, "step {i}");
     }
     assert!(REPEAT_PROMPT.ends_with('?'));
-    assert!(APOLOGY.ends_with('?') && APOLOGY.chars().count() < REPEAT_PROMPT.chars().count());
+    assert!(
+        DID_NOT_CATCH.ends_with('?')
+            && DID_NOT_CATCH.chars().count() < REPEAT_PROMPT.chars().count()
+    );
 }

@@ -10,8 +10,13 @@
 //! hold the turn open. Audio from before the start is kept in a preallocated ring
 //! (pre-roll); the only allocation is one buffer per utterance, sized up front
 //! for the longest utterance allowed.
+//!
+//! Each utterance carries [`SpeechEvidence`], gathered while its frames go by:
+//! how much of it the classifier was confident is the caller's speech, and how
+//! far the loudest of that speech stood above the line's noise floor. A
+//! transcript judge weighs it against what speech-to-text made of the audio.
 
-use crate::vad::{Vad, VadConfig};
+use crate::vad::{FrameDecision, Vad, VadConfig};
 
 /// Settings of the endpointer. Durations are in milliseconds and converted to samples once.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +60,7 @@ impl Default for EndpointConfig {
 }
 
 /// One caller utterance, ready for speech-to-text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Utterance {
     /// Pre-roll + speech + the silence heard before the decision.
     pub pcm: Vec<i16>,
@@ -67,10 +72,70 @@ pub struct Utterance {
     pub end_sample: u64,
     /// Cut at `max_utterance_ms` rather than ended by silence.
     pub forced: bool,
+    /// How surely this was the caller speaking, from the classifier's frames.
+    pub evidence: SpeechEvidence,
+}
+
+/// What the classifier saw of one utterance, from its first speech frame to its decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpeechEvidence {
+    /// Samples in frames the classifier was confident were the caller's speech (not quiet
+    /// speech on a line with other talkers, not the silence after it).
+    pub confident_samples: u64,
+    /// How far the loudest 100 ms of that speech stood above the line's noise floor, in dB:
+    /// the highest mean of the classifier's score (its best band against that band's floor)
+    /// over [`LOUDEST_WINDOW_FRAMES`] frames in a row, other frames counting 0. A vowel peak
+    /// rather than the mean, which a caller's quiet word ends pull down to the level of a
+    /// breath; a window rather than one frame, so a click is no peak.
+    pub level_over_floor_db: f32,
+}
+
+/// Frames in the window of [`SpeechEvidence::level_over_floor_db`]: 100 ms of 20 ms frames.
+pub const LOUDEST_WINDOW_FRAMES: usize = 5;
+
+impl SpeechEvidence {
+    /// `confident_samples` as milliseconds at `sample_rate` Hz (saturating).
+    pub fn confident_ms(&self, sample_rate: u32) -> u32 {
+        let ms = self.confident_samples * 1000 / u64::from(sample_rate.max(1));
+        u32::try_from(ms).unwrap_or(u32::MAX)
+    }
+}
+
+/// Running state behind [`SpeechEvidence`]: a count, the latest scores and the loudest window
+/// so far, a handful of adds per frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct EvidenceSums {
+    confident_frames: u32,
+    /// Scores of the latest frames (0 for frames that are not confident speech), by frame % len.
+    recent: [f32; LOUDEST_WINDOW_FRAMES],
+    frames: u32,
+    loudest: f32,
+}
+
+impl EvidenceSums {
+    fn add(&mut self, decision: &FrameDecision) {
+        let score = if decision.confident {
+            self.confident_frames += 1;
+            decision.score.max(0.0)
+        } else {
+            0.0
+        };
+        self.recent[self.frames as usize % LOUDEST_WINDOW_FRAMES] = score;
+        self.frames = self.frames.wrapping_add(1);
+        let window: f32 = self.recent.iter().sum::<f32>() / LOUDEST_WINDOW_FRAMES as f32;
+        self.loudest = self.loudest.max(window);
+    }
+
+    fn summary(&self, frame_len: usize) -> SpeechEvidence {
+        SpeechEvidence {
+            confident_samples: u64::from(self.confident_frames) * frame_len as u64,
+            level_over_floor_db: self.loudest,
+        }
+    }
 }
 
 /// What the endpointer reports, in stream order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EndpointEvent {
     /// `start_ms` of speech confirmed; the speech began at `start_sample`.
     SpeechStarted { start_sample: u64 },
@@ -156,6 +221,8 @@ pub struct Endpointer {
     current_pcm_start: u64,
     /// End of the last frame the classifier was confident is the caller's speech.
     confident_end: u64,
+    /// Evidence of the utterance being gathered, from the frame that left `Quiet`.
+    evidence: EvidenceSums,
 }
 
 impl Endpointer {
@@ -180,6 +247,7 @@ impl Endpointer {
             current: Vec::new(),
             current_pcm_start: 0,
             confident_end: 0,
+            evidence: EvidenceSums::default(),
         }
     }
 
@@ -197,6 +265,7 @@ impl Endpointer {
         self.ring_valid_from = 0;
         self.current = Vec::new();
         self.confident_end = 0;
+        self.evidence = EvidenceSums::default();
     }
 
     /// Consumes `pcm` (any length) and reports events as frames complete.
@@ -223,6 +292,11 @@ impl Endpointer {
         }
         let is_speech = decision.confident
             || (decision.is_speech && frame_end - self.confident_end <= self.limits.weak_speech);
+        // Outside an utterance each frame may be the first of one: evidence starts afresh.
+        if self.state == State::Quiet {
+            self.evidence = EvidenceSums::default();
+        }
+        self.evidence.add(&decision);
         self.write_ring(frame_start);
         self.framed = frame_end;
         if matches!(self.state, State::Speaking { .. }) {
@@ -318,6 +392,7 @@ impl Endpointer {
                 start_sample: start,
                 end_sample: speech_end,
                 forced: false,
+                evidence: self.evidence.summary(self.limits.frame),
             };
             on_event(EndpointEvent::Tentative(guess));
             tentative_sent = true;
@@ -356,6 +431,7 @@ impl Endpointer {
             start_sample: start,
             end_sample: speech_end,
             forced,
+            evidence: self.evidence.summary(self.limits.frame),
         }
     }
 

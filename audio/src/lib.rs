@@ -9,7 +9,8 @@
 //!   declared delay and reset.
 //! - [`frame`]    PCM types and Twilio framing (160 μ-law bytes = 20 ms at 8 kHz).
 //! - [`vad`]      frame classifier (speech / non-speech) that adapts to the line's noise floor.
-//! - [`endpoint`] the utterance state machine (quiet → starting → speaking → stopping).
+//! - [`endpoint`] the utterance state machine (quiet → starting → speaking → stopping), each
+//!   utterance with the evidence that it was the caller speaking.
 //! - [`wav`]      WAV helpers: utterances to WAV bytes for STT, fixtures (PCM or μ-law WAV) in.
 //! - [`opus`]     two-track call recordings as Ogg Opus.
 

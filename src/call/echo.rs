@@ -35,6 +35,7 @@ mod tests {
             start_sample: 1000,
             end_sample: 1050,
             forced: false,
+            evidence: Default::default(),
         };
         let audio = reply_audio(&utterance);
         assert_eq!(audio.len(), 50);

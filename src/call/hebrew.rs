@@ -1,9 +1,18 @@
-//! Hebrew text helpers for the conversation: a normal form for comparing what callers say, the share of
-//! Hebrew letters in a transcript, and the splitter that cuts a streamed LLM reply into pieces for TTS.
+//! Hebrew as callers speak it and as Whisper writes it. Here: a normal form for comparing what
+//! callers say, and which scripts a transcript's letters are in. Beside it:
+//! - [`sentences`]       the splitter that cuts a streamed LLM reply into pieces for TTS.
+//! - [`whisper_phrases`] table: what Whisper writes on silence (outros, credits, thanks).
+//! - [`hallucination`]   whether a transcript is nothing but those lines.
+//! - [`fillers`]         table and check: hesitation sounds said alone ("אממ").
+//! - [`prompts`]         what the agent says when it could not make out the caller.
 //!
 //! Everything here is pure and linear in the text it is given; it runs on every caller turn.
 
+pub mod fillers;
+pub mod hallucination;
+pub mod prompts;
 mod sentences;
+pub mod whisper_phrases;
 
 pub use sentences::{SentenceSplitter, SplitterConfig};
 
@@ -50,6 +59,36 @@ pub fn hebrew_letter_ratio(text: &str) -> f32 {
     } else {
         hebrew as f32 / letters as f32
     }
+}
+
+/// How many of a text's letters are in each script a transcript of a Hebrew call may hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LetterScripts {
+    pub hebrew: usize,
+    /// Latin letters: English words, names, emails, product names ("iPhone", "OK").
+    pub latin: usize,
+    /// Letters of any other script (Cyrillic, Arabic, ...).
+    pub other: usize,
+}
+
+/// Counts the letters of `text` by script (marks, digits and punctuation are not letters).
+pub fn letter_scripts(text: &str) -> LetterScripts {
+    let mut scripts = LetterScripts::default();
+    for c in text.chars().filter(|&c| is_letter(c)) {
+        if is_hebrew_letter(c) {
+            scripts.hebrew += 1;
+        } else if is_latin_letter(c) {
+            scripts.latin += 1;
+        } else {
+            scripts.other += 1;
+        }
+    }
+    scripts
+}
+
+/// A Latin letter, accented ones included (Basic Latin through Latin Extended-B).
+fn is_latin_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || (matches!(c, '\u{00C0}'..='\u{024F}') && c.is_alphabetic())
 }
 
 /// A letter of the Hebrew alphabet (final forms and the Yiddish ligatures included).
@@ -127,6 +166,29 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input), expected, "normalize({input:?})");
+        }
+    }
+
+    #[test]
+    fn letters_are_counted_by_script() {
+        let cases = [
+            ("המייל שלי dani.cohen@gmail.com", (8, 17, 0)),
+            ("iPhone 15", (0, 6, 0)),
+            ("OK.", (0, 2, 0)),
+            ("Привет, как дела?", (0, 0, 13)),
+            ("שָׁלוֹם Café", (4, 4, 0)),
+            ("123 ?!", (0, 0, 0)),
+        ];
+        for (input, (hebrew, latin, other)) in cases {
+            assert_eq!(
+                letter_scripts(input),
+                LetterScripts {
+                    hebrew,
+                    latin,
+                    other
+                },
+                "{input:?}"
+            );
         }
     }
 

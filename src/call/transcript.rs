@@ -1,42 +1,97 @@
-//! What STT returned, judged before the agent answers it. Whisper invents text on silence and line
-//! noise ("תודה רבה", "כתוביות", English), and its own confidence signals mark some windows as silence
-//! or as a failed decode. A rejected transcript gets no answer; several in a row make the agent ask the
-//! caller to repeat.
+//! What STT returned, judged with the audio it came from before the agent answers it. Whisper
+//! invents text on silence and line noise (video outros, subtitle credits, "תודה") and its own
+//! confidence numbers mark some windows as silence or a failed decode; the endpointer's
+//! [`AudioEvidence`] tells whether the caller surely spoke. The [`Judgement`]: answer the
+//! transcript, wait for more (a lone filler), or drop it, with an apology at once when the audio
+//! was clear speech and in silence when it was not (noise, breath, line clicks).
+//!
+//! The Hebrew tables behind it live in [`crate::call::hebrew`]; the table-driven tests in
+//! `transcript/tests.rs`.
 
-use crate::call::hebrew::{hebrew_letter_ratio, is_letter, normalize};
+use sicha_audio::endpoint::SpeechEvidence;
 
-/// What the agent says after too many turns it could not understand.
-pub const REPEAT_PROMPT: &str = "סליחה, לא שמעתי טוב. אפשר לחזור על זה?";
+use crate::call::hebrew::fillers::is_lone_filler;
+use crate::call::hebrew::hallucination::{Hallucination, hallucination};
+use crate::call::hebrew::{letter_scripts, normalize};
 
-/// Phrases Whisper produces on Hebrew silence and noise, in normal form; rejected when a transcript
-/// consists of nothing else.
-const HALLUCINATIONS: [&str; 9] = [
-    "תודה",
-    "תודה רבה",
-    "תודה שצפיתמ",
-    "תודה רבה שצפיתמ",
-    "תודה על הצפייה",
-    "תודה על הצפיה",
-    "תודה רבה על הצפייה",
-    "תודה רבה על הצפיה",
-    "כתוביות",
-];
+pub use crate::call::hebrew::prompts::{DID_NOT_CATCH, REPEAT_PROMPT};
 
-/// Openings after which Whisper names a made-up subtitler; rejected whatever follows.
-const HALLUCINATION_OPENINGS: [&str; 2] = ["הכתוביות נעשו על ידי", "כתוביות על ידי"];
+/// Confident speech from which an utterance counts as clear speech. A one-syllable reply ("כן",
+/// "לא") holds 260–360 ms of it on a phone line, even 10 dB above white noise; a click or a knock
+/// stays under 100 ms.
+pub const CLEAR_SPEECH_MIN_MS: u32 = 200;
 
-/// Thresholds for accepting a transcript.
+/// How far the loudest 100 ms must stand above the line's noise floor, in dB, for clear speech.
+/// One-word replies 20 dB above white noise reach 22–24 dB and sentences 10 dB above it 20–26,
+/// while breath-like bursts of noise peaking 14 dB above the hiss reach 19–20 (measured with the
+/// audio crate's `vad_evidence` example and synthesised Hebrew words). Between the two the
+/// evidence cannot tell them apart, and the transcript decides alone.
+pub const CLEAR_SPEECH_MIN_DB: f32 = 20.0;
+
+/// What the endpointer heard of the utterance a transcript came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AudioEvidence {
+    /// Speech the voice detector was confident was the caller's.
+    pub speech_ms: u32,
+    /// How far the loudest 100 ms of that speech stood above the line's noise floor.
+    pub level_over_floor_db: f32,
+}
+
+/// Whether the caller surely spoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioClass {
+    /// Enough confident speech, well above the line: a dropped transcript still deserves an
+    /// answer.
+    ClearSpeech,
+    /// Little or faint speech: as likely noise, breath or a click as a quiet caller.
+    WeakAudio,
+}
+
+impl AudioEvidence {
+    /// No evidence at all; classed as weak audio, so nothing that may have been noise is
+    /// apologised for.
+    pub const UNKNOWN: Self = Self {
+        speech_ms: 0,
+        level_over_floor_db: 0.0,
+    };
+
+    /// The evidence an endpointer gathered, its time in samples at `sample_rate` Hz.
+    pub fn from_endpoint(evidence: &SpeechEvidence, sample_rate: u32) -> Self {
+        Self {
+            speech_ms: evidence.confident_ms(sample_rate),
+            level_over_floor_db: evidence.level_over_floor_db,
+        }
+    }
+
+    pub fn class(&self) -> AudioClass {
+        if self.speech_ms >= CLEAR_SPEECH_MIN_MS && self.level_over_floor_db >= CLEAR_SPEECH_MIN_DB
+        {
+            AudioClass::ClearSpeech
+        } else {
+            AudioClass::WeakAudio
+        }
+    }
+}
+
+/// Thresholds for the text and for the STT's own confidence numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilterConfig {
-    /// Fewer letters and digits than this is too short to act on.
+    /// Fewer letters and digits than this is too short to act on; on clear speech a number of
+    /// any length is an answer ("5").
     pub min_letters: usize,
-    /// Below this share of Hebrew among the letters, the text is taken as noise decoded as another
-    /// language.
-    pub min_hebrew_ratio: f32,
+    /// On weak audio, a transcript without Hebrew letters is speech only when it is a Latin
+    /// phrase of at most this many words ("OK", "iPhone 15", an email): Whisper told to write
+    /// Hebrew slips into whole English sentences on noise, while a caller's English on a Hebrew
+    /// call is a word or two.
+    pub max_latin_words_on_weak_audio: usize,
     /// Whisper's silence gate: no_speech_prob above this ...
     pub max_no_speech_prob: f32,
     /// ... together with avg_logprob below this.
     pub min_avg_logprob: f32,
+    /// On clear speech the gate holds only above this no_speech_prob: between the two, Whisper
+    /// is unsure and the endpointer heard the caller, so the transcript is kept. Above it Whisper
+    /// is sure nothing was said (a tone or music the detector took for a voice).
+    pub clear_speech_max_no_speech_prob: f32,
     /// A compression ratio above this means the decoder looped.
     pub max_compression_ratio: f32,
 }
@@ -45,9 +100,10 @@ impl Default for FilterConfig {
     fn default() -> Self {
         Self {
             min_letters: 2,
-            min_hebrew_ratio: 0.5,
+            max_latin_words_on_weak_audio: 3,
             max_no_speech_prob: 0.6,
             min_avg_logprob: -1.0,
+            clear_speech_max_no_speech_prob: 0.8,
             max_compression_ratio: 2.4,
         }
     }
@@ -61,23 +117,30 @@ pub struct SpeechSignals {
     pub compression_ratio: Option<f32>,
 }
 
-/// Why a transcript gets no answer.
+/// Why a transcript gets no answer from the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     Empty,
     TooShort,
     PunctuationOnly,
+    /// Neither Hebrew nor a short Latin phrase, on weak audio: noise decoded as another language.
     NotHebrew,
     KnownHallucination,
     NoSpeech,
     FailedDecode,
 }
 
+/// What to do with one transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The transcript, tidied, for the LLM.
-    Accept(String),
-    Reject(Reason),
+pub enum Judgement {
+    /// The transcript, tidied, for the model.
+    Answer(String),
+    /// A lone filler ("אממ"): the caller is thinking, not asking. Extend the turn and put this
+    /// text before what they say next.
+    WaitForMore(String),
+    /// No answer from the model. With `apologise` the audio was clear speech, so the caller hears
+    /// [`DID_NOT_CATCH`] at once; without it the drop is silent (noise, breath, line clicks).
+    Drop { reason: Reason, apologise: bool },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,43 +153,80 @@ impl TranscriptFilter {
         Self { config }
     }
 
-    pub fn check(&self, text: &str, signals: SpeechSignals) -> Verdict {
-        let config = &self.config;
+    /// Weighs `text` with the STT's `signals` and the endpointer's `audio` evidence.
+    pub fn judge(&self, text: &str, signals: SpeechSignals, audio: AudioEvidence) -> Judgement {
+        let clear = audio.class() == AudioClass::ClearSpeech;
+        let drop = |reason| Judgement::Drop {
+            reason,
+            apologise: clear,
+        };
         let cleaned = tidy(text);
         if cleaned.is_empty() {
-            return Verdict::Reject(Reason::Empty);
+            return drop(Reason::Empty);
         }
-        // Whisper's gate needs both numbers; without avg_logprob, no_speech_prob alone decides.
-        let silent = signals
-            .no_speech_prob
-            .is_some_and(|p| p > config.max_no_speech_prob)
-            && signals
-                .avg_logprob
-                .is_none_or(|logprob| logprob < config.min_avg_logprob);
-        if silent {
-            return Verdict::Reject(Reason::NoSpeech);
+        if self.whisper_heard_silence(signals, clear) {
+            return drop(Reason::NoSpeech);
         }
         if signals
             .compression_ratio
-            .is_some_and(|ratio| ratio > config.max_compression_ratio)
+            .is_some_and(|ratio| ratio > self.config.max_compression_ratio)
         {
-            return Verdict::Reject(Reason::FailedDecode);
+            return drop(Reason::FailedDecode);
         }
         let normal = normalize(&cleaned);
         if normal.is_empty() {
-            return Verdict::Reject(Reason::PunctuationOnly);
+            return drop(Reason::PunctuationOnly);
         }
-        if is_hallucination(&normal) {
-            return Verdict::Reject(Reason::KnownHallucination);
+        match hallucination(&cleaned) {
+            Some(Hallucination::SilenceLine) => return drop(Reason::KnownHallucination),
+            Some(Hallucination::Thanks) if !clear => return drop(Reason::KnownHallucination),
+            _ => {}
         }
-        if normal.chars().filter(|c| c.is_alphanumeric()).count() < config.min_letters {
-            return Verdict::Reject(Reason::TooShort);
+        if is_lone_filler(&cleaned) {
+            return Judgement::WaitForMore(cleaned);
         }
-        if cleaned.chars().any(is_letter) && hebrew_letter_ratio(&cleaned) < config.min_hebrew_ratio
-        {
-            return Verdict::Reject(Reason::NotHebrew);
+        if !self.long_enough(&normal, clear) {
+            return drop(Reason::TooShort);
         }
-        Verdict::Accept(cleaned)
+        if !clear && !self.speech_on_weak_audio(&cleaned) {
+            return drop(Reason::NotHebrew);
+        }
+        Judgement::Answer(cleaned)
+    }
+
+    /// Whisper's own gate (no_speech_prob high and, when given, avg_logprob low), which clear
+    /// speech overrules up to `clear_speech_max_no_speech_prob`.
+    fn whisper_heard_silence(&self, signals: SpeechSignals, clear: bool) -> bool {
+        let config = &self.config;
+        let Some(no_speech) = signals.no_speech_prob else {
+            return false;
+        };
+        let limit = if clear {
+            config.clear_speech_max_no_speech_prob
+        } else {
+            config.max_no_speech_prob
+        };
+        no_speech > limit
+            && signals
+                .avg_logprob
+                .is_none_or(|logprob| logprob < config.min_avg_logprob)
+    }
+
+    fn long_enough(&self, normal: &str, clear: bool) -> bool {
+        let mut alphanumeric = normal.chars().filter(|c| c.is_alphanumeric());
+        let count = alphanumeric.clone().count();
+        count >= self.config.min_letters || (clear && alphanumeric.all(|c| c.is_numeric()))
+    }
+
+    /// On weak audio: Hebrew (mixed with anything), a short Latin phrase, or digits.
+    fn speech_on_weak_audio(&self, cleaned: &str) -> bool {
+        let scripts = letter_scripts(cleaned);
+        if scripts.hebrew > 0 {
+            return true;
+        }
+        scripts.other == 0
+            && (scripts.latin == 0
+                || cleaned.split_whitespace().count() <= self.config.max_latin_words_on_weak_audio)
     }
 }
 
@@ -160,38 +260,29 @@ fn tidy(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Whether the normalised transcript is nothing but known hallucinations: one of them, several in a
-/// row ("תודה, תודה"), or ending in a subtitler credit.
-fn is_hallucination(normal: &str) -> bool {
-    let words: Vec<&str> = normal.split(' ').collect();
-    // covered[i]: words[..i] is a sequence of whole phrases.
-    let mut covered = vec![false; words.len() + 1];
-    covered[0] = true;
-    for start in 0..words.len() {
-        if !covered[start] {
-            continue;
-        }
-        let rest = &words[start..];
-        if HALLUCINATION_OPENINGS
-            .iter()
-            .any(|opening| starts_with_words(rest, opening))
-        {
-            return true;
-        }
-        for phrase in HALLUCINATIONS {
-            if starts_with_words(rest, phrase) {
-                covered[start + phrase.split(' ').count()] = true;
-            }
+// kept for the old session until the call core lands
+/// The old session's verdict: answer or not, with nothing to wait for and no apology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The transcript, tidied, for the LLM.
+    Accept(String),
+    Reject(Reason),
+}
+
+impl TranscriptFilter {
+    // kept for the old session until the call core lands
+    /// [`Self::judge`] without audio evidence (weak audio, so "תודה" stays dropped there) in the
+    /// old verdict's terms. A lone filler is accepted, as that session cannot wait for more.
+    pub fn check(&self, text: &str, signals: SpeechSignals) -> Verdict {
+        match self.judge(text, signals, AudioEvidence::UNKNOWN) {
+            Judgement::Answer(text) | Judgement::WaitForMore(text) => Verdict::Accept(text),
+            Judgement::Drop { reason, .. } => Verdict::Reject(reason),
         }
     }
-    covered[words.len()]
 }
 
-fn starts_with_words(words: &[&str], phrase: &str) -> bool {
-    let len = phrase.split(' ').count();
-    words.len() >= len && words[..len].iter().copied().eq(phrase.split(' '))
-}
-
+// kept for the old session until the call core lands: the judgement makes it redundant, since a
+// drop on clear speech is apologised for at once and one on weak audio is kept silent.
 /// Counts transcripts in a row that got no answer, to ask the caller to repeat after `limit` of them.
 #[derive(Debug, Clone)]
 pub struct UnintelligibleCounter {
@@ -233,145 +324,4 @@ impl UnintelligibleCounter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NONE: SpeechSignals = SpeechSignals {
-        no_speech_prob: None,
-        avg_logprob: None,
-        compression_ratio: None,
-    };
-
-    fn signals(no_speech_prob: f32, avg_logprob: f32, compression_ratio: f32) -> SpeechSignals {
-        SpeechSignals {
-            no_speech_prob: Some(no_speech_prob),
-            avg_logprob: Some(avg_logprob),
-            compression_ratio: Some(compression_ratio),
-        }
-    }
-
-    #[test]
-    fn judges_transcripts() {
-        use Reason::*;
-        let confident = signals(0.05, -0.3, 1.4);
-        let cases: &[(&str, SpeechSignals, Result<&str, Reason>)] = &[
-            ("אני רוצה לקבוע תור", NONE, Ok("אני רוצה לקבוע תור")),
-            (
-                "  אני רוצה\n לקבוע   תור. ",
-                confident,
-                Ok("אני רוצה לקבוע תור."),
-            ),
-            ("כן", NONE, Ok("כן")),
-            ("המספר שלי 0521234567", NONE, Ok("המספר שלי 0521234567")),
-            (
-                "אני רוצה לבטל את ה-subscription",
-                NONE,
-                Ok("אני רוצה לבטל את ה-subscription"),
-            ),
-            // A real sentence that starts like a hallucination is the caller speaking.
-            (
-                "תודה רבה, אני רוצה לקבוע תור",
-                NONE,
-                Ok("תודה רבה, אני רוצה לקבוע תור"),
-            ),
-            ("[מוזיקה] שלום, מדבר דני", NONE, Ok("שלום, מדבר דני")),
-            ("", NONE, Err(Empty)),
-            ("   \n ", NONE, Err(Empty)),
-            ("[מוזיקה]", NONE, Err(Empty)),
-            ("(צחוק) ♪", NONE, Err(Empty)),
-            ("...", NONE, Err(PunctuationOnly)),
-            ("?!", NONE, Err(PunctuationOnly)),
-            ("א", NONE, Err(TooShort)),
-            ("5", NONE, Err(TooShort)),
-            ("Thank you.", NONE, Err(NotHebrew)),
-            ("you you you", NONE, Err(NotHebrew)),
-            ("תודה", NONE, Err(KnownHallucination)),
-            ("תודה רבה.", NONE, Err(KnownHallucination)),
-            ("תּוֹדָה רַבָּה!", NONE, Err(KnownHallucination)),
-            ("תודה שצפיתם!", NONE, Err(KnownHallucination)),
-            ("תודה על הצפייה", NONE, Err(KnownHallucination)),
-            ("כתוביות", NONE, Err(KnownHallucination)),
-            (
-                "הכתוביות נעשו על ידי יוסי כהן",
-                NONE,
-                Err(KnownHallucination),
-            ),
-            ("תודה, תודה, תודה", NONE, Err(KnownHallucination)),
-            ("תודה רבה. תודה רבה. תודה", NONE, Err(KnownHallucination)),
-            (
-                "תודה רבה. הכתוביות נעשו על ידי הקהילה",
-                NONE,
-                Err(KnownHallucination),
-            ),
-            ("שלום", signals(0.9, -1.5, 1.2), Err(NoSpeech)),
-            (
-                "שלום",
-                SpeechSignals {
-                    no_speech_prob: Some(0.8),
-                    ..NONE
-                },
-                Err(NoSpeech),
-            ),
-            // Whisper's gate: a confident decode is kept even when no_speech_prob is high.
-            ("שלום", signals(0.9, -0.4, 1.2), Ok("שלום")),
-            ("שלום", signals(0.5, -1.5, 1.2), Ok("שלום")),
-            (
-                "כן כן כן כן כן כן כן כן כן כן",
-                signals(0.1, -0.5, 2.9),
-                Err(FailedDecode),
-            ),
-        ];
-        let filter = TranscriptFilter::default();
-        for (text, signals, expected) in cases {
-            let expected = match expected {
-                Ok(cleaned) => Verdict::Accept(cleaned.to_string()),
-                Err(reason) => Verdict::Reject(*reason),
-            };
-            assert_eq!(
-                filter.check(text, *signals),
-                expected,
-                "check({text:?}, {signals:?})"
-            );
-        }
-    }
-
-    #[test]
-    fn thresholds_come_from_the_config() {
-        let strict = TranscriptFilter::new(FilterConfig {
-            min_letters: 5,
-            min_hebrew_ratio: 0.9,
-            ..FilterConfig::default()
-        });
-        assert_eq!(strict.check("כן", NONE), Verdict::Reject(Reason::TooShort));
-        assert_eq!(
-            strict.check("אני רוצה iPhone", NONE),
-            Verdict::Reject(Reason::NotHebrew)
-        );
-        assert_eq!(
-            TranscriptFilter::default().check("אני רוצה iPhone", NONE),
-            Verdict::Accept("אני רוצה iPhone".into())
-        );
-    }
-
-    #[test]
-    fn asks_to_repeat_after_consecutive_rejections() {
-        let accept = Verdict::Accept("כן".into());
-        let reject = Verdict::Reject(Reason::NoSpeech);
-        let mut counter = UnintelligibleCounter::new(2);
-        // (verdict, asks to repeat, rejections counted afterwards)
-        let steps = [
-            (&reject, false, 1),
-            (&accept, false, 0),
-            (&reject, false, 1),
-            (&reject, true, 0),
-            (&reject, false, 1),
-            (&reject, true, 0),
-            (&accept, false, 0),
-        ];
-        for (i, (verdict, asks, consecutive)) in steps.into_iter().enumerate() {
-            assert_eq!(counter.observe(verdict), asks, "step {i}");
-            assert_eq!(counter.consecutive(), consecutive, "step {i}");
-        }
-        assert!(REPEAT_PROMPT.ends_with('?'));
-    }
-}
+mod tests;

@@ -3,10 +3,15 @@
 //!
 //! A chunk ends at `?` or `!`, at a `.` that is not part of an abbreviation (נ.ב., Dr.), number (3.5,
 //! 1.2.2024) or address, and at a newline; closing quotes and brackets stay with the sentence they
-//! close. Ellipses are pauses, not ends. Only the first chunk of a reply may also end at a comma, a
+//! close. A gershayim acronym (מע"מ, צה"ל, ש״ח) has no period of its own, so one after it ends the
+//! sentence. A numbered list keeps each number with its item: a colon before a list ("שירותים: 1.
+//! תספורת.") ends a chunk, and a number that would start a chunk alone joins what follows. Ellipses
+//! are pauses, not ends. Only the first chunk of a reply may also end at a comma, a
 //! spaced dash or an ellipsis once it is long enough, which starts speech sooner; every chunk is capped.
 //! A decision that needs the next character waits for the next delta, so the chunks do not depend on
 //! how the reply was split into deltas. Markdown and emoji the LLM may emit are not spoken.
+
+use super::is_hebrew_letter;
 
 /// Where chunks may be cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +136,7 @@ impl SentenceSplitter {
             let ends_sentence = if run.iter().any(|&c| c == '?' || c == '!') {
                 true
             } else if run.len() == 1 && run[0] != '…' {
-                !is_abbreviation(word_before(text, i))
+                !is_abbreviation(word_before(text, i)) || acronym_before(text, i)
             } else {
                 may_pause // an ellipsis
             };
@@ -139,6 +144,13 @@ impl SentenceSplitter {
                 Step::Cut(end)
             } else {
                 Step::Continue(end)
+            };
+        }
+        if c == ':' {
+            return match list_item_follows(text, i + 1) {
+                None => Step::Wait,
+                Some(true) => Step::Cut(i + 1),
+                Some(false) => Step::Continue(i + 1),
             };
         }
         let is_pause = matches!(c, ',' | ';' | '–' | '—')
@@ -178,6 +190,48 @@ fn word_before(text: &[char], end: usize) -> &[char] {
         .take_while(|&&c| c.is_alphanumeric() || c == '.')
         .count();
     &text[end - len..end]
+}
+
+/// Whether a Hebrew acronym (letters, gershayim, letters: מע"מ, בצה"ל, ש״ח) ends just before `end`.
+/// An opening quote ("כן) is not one: its gershayim comes first.
+fn acronym_before(text: &[char], end: usize) -> bool {
+    let len = text[..end]
+        .iter()
+        .rev()
+        .take_while(|&&c| is_hebrew_letter(c) || is_gershayim(c))
+        .count();
+    let word = &text[end - len..end];
+    len >= 3
+        && is_hebrew_letter(word[0])
+        && is_hebrew_letter(word[len - 1])
+        && word[1..len - 1].iter().any(|&c| is_gershayim(c))
+}
+
+fn is_gershayim(c: char) -> bool {
+    matches!(c, '"' | '\u{05F4}')
+}
+
+/// Whether a numbered list item ("1. ", "12. ") follows the colon before `from`, after spaces on
+/// the same line; `None` until enough text has arrived to tell.
+fn list_item_follows(text: &[char], from: usize) -> Option<bool> {
+    let spaces = text[from..]
+        .iter()
+        .take_while(|&&c| c.is_whitespace() && c != '\n')
+        .count();
+    let start = from + spaces;
+    let digits = text[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    // The marker is the digits, a period and a space: "3.5" and "10:30" are not markers.
+    let after = |offset: usize| text.get(start + digits + offset);
+    match (spaces, digits, after(0), after(1)) {
+        (_, _, None, _) => None,
+        (0, _, _, _) | (_, 0, _, _) => Some(false),
+        (_, 1..=2, Some('.'), None) => None,
+        (_, 1..=2, Some('.'), Some(c)) => Some(c.is_whitespace()),
+        _ => Some(false),
+    }
 }
 
 /// Words whose period is part of the word: single letters and dotted initials (נ.ב, e.g, א), and a

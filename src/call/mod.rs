@@ -17,9 +17,12 @@
 //! - [`agent`]      the AI agent's shared parts: providers, the phrase cache.
 //! - [`phrases`]    the agent's fixed Hebrew phrases.
 //! - [`echo`]       the line-check agent: plays the caller's own words back.
-//! - [`hebrew`]     Hebrew text: a comparable normal form and the sentence splitter for streaming TTS.
-//! - [`transcript`] what STT returned: cleanup, Whisper hallucinations, asking the caller to repeat.
-//! - [`loops`]      repeated utterances (the caller's or the agent's own) that call for escalation.
+//! - [`hebrew`]     Hebrew as data and text: the drop-list of Whisper's hallucinations, fillers, the
+//!   agent's prompts, a comparable normal form, the sentence splitter for streaming TTS.
+//! - [`transcript`] what STT returned, judged with the utterance's audio evidence: answer it, wait
+//!   for more, or drop it (with an apology when the caller surely spoke).
+//! - [`loops`]      repetition, the caller's and the agent's (caught at an answer's opening):
+//!   escalate once, then end the call politely.
 
 pub mod actions;
 pub mod agent;

@@ -3,8 +3,12 @@
 
 /// While a slow answer is still being prepared: the caller never waits in silence.
 pub const FILLER: &str = "רגע, אני בודקת.";
-/// STT failed or the caller was not understood several times.
+/// STT failed.
 pub const REPEAT: &str = super::transcript::REPEAT_PROMPT;
+/// The caller surely spoke, but their words could not be used: said at once.
+pub const DID_NOT_CATCH: &str = super::transcript::DID_NOT_CATCH;
+/// The conversation looped again after it had escalated once.
+pub const LOOP_GOODBYE: &str = super::hebrew::prompts::LOOP_GOODBYE;
 /// The language model failed before saying anything.
 pub const APOLOGY: &str = "סליחה, יש לי תקלה רגעית. אפשר לנסות שוב?";
 /// The caller repeated the same thing three times, and a human can take over.
@@ -22,6 +26,8 @@ pub const GOODBYE: &str = "תודה שהתקשרתם, להתראות.";
 pub const ALL: &[&str] = &[
     FILLER,
     REPEAT,
+    DID_NOT_CATCH,
+    LOOP_GOODBYE,
     APOLOGY,
     ESCALATE_TRANSFER,
     ESCALATE_CALLBACK,

@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::call::loops::RepetitionDetector;
-use crate::call::transcript::{UnintelligibleCounter, Verdict};
+use crate::call::loops::{LoopDecision, LoopGuard, MIN_OPENING_CHARS};
 
 /// What the agent does when the caller goes quiet: after `after` of silence (nothing playing, no turn
 /// in flight) it asks whether they are still there; after `max_prompts` unanswered prompts it says
@@ -35,9 +34,10 @@ pub enum SilenceStep {
 
 pub struct Escalation {
     silence: SilencePolicy,
-    caller_loops: RepetitionDetector,
-    agent_loops: RepetitionDetector,
-    unintelligible: UnintelligibleCounter,
+    /// The caller's and the agent's loops, under one escalate-once policy.
+    loops: LoopGuard,
+    /// The opening of the answer streaming now, while it is too short to judge; `None` once judged.
+    opening: Option<String>,
     /// Since when the line has been quiet on both sides; `None` while anyone speaks or a turn runs.
     quiet_since: Option<Instant>,
     /// "Are you still there?" prompts said since the caller last spoke.
@@ -48,29 +48,47 @@ impl Escalation {
     pub fn new(silence: SilencePolicy) -> Self {
         Self {
             silence,
-            caller_loops: RepetitionDetector::default(),
-            agent_loops: RepetitionDetector::default(),
-            unintelligible: UnintelligibleCounter::new(2),
+            loops: LoopGuard::default(),
+            opening: None,
             quiet_since: None,
             silence_prompts: 0,
         }
     }
 
-    /// The caller said `text`: how many times in the window, and whether to escalate.
-    pub fn caller_said(&mut self, text: &str) -> crate::call::loops::Repetition {
-        self.unintelligible
-            .observe(&Verdict::Accept(text.to_string()));
-        self.caller_loops.observe(text)
+    /// The caller said `text` (about to be answered): a loop escalates once, then ends the call.
+    pub fn caller_said(&mut self, text: &str) -> LoopDecision {
+        self.loops.caller_said(text)
     }
 
-    /// The agent answered `text` (a whole answer): true when it is the same answer again, too often.
-    pub fn agent_said(&mut self, text: &str) -> bool {
-        !text.trim().is_empty() && self.agent_loops.observe(text).escalate
+    /// An answer starts streaming: its opening is judged before its audio is sent.
+    pub fn answer_started(&mut self) {
+        self.opening = Some(String::new());
     }
 
-    /// A turn got no answer; true when the caller should now be asked to repeat.
-    pub fn not_understood(&mut self, verdict: &Verdict) -> bool {
-        self.unintelligible.observe(verdict)
+    /// The streaming answer's next sentence, before its audio: judged with the sentences before it
+    /// until the opening is long enough to compare with earlier answers.
+    pub fn answer_sentence(&mut self, sentence: &str) -> LoopDecision {
+        let Some(opening) = &mut self.opening else {
+            return LoopDecision::Continue;
+        };
+        if !opening.is_empty() {
+            opening.push(' ');
+        }
+        opening.push_str(sentence.trim());
+        if opening.chars().filter(|c| c.is_alphanumeric()).count() < MIN_OPENING_CHARS {
+            return LoopDecision::Continue;
+        }
+        let opening = self.opening.take().unwrap_or_default();
+        self.loops.agent_opening(&opening)
+    }
+
+    /// The answer ended having said `text`; a loop its opening was too short to show is caught here.
+    pub fn answer_finished(&mut self, text: &str) -> LoopDecision {
+        self.opening = None;
+        if text.trim().is_empty() {
+            return LoopDecision::Continue;
+        }
+        self.loops.record_answer(text)
     }
 
     /// The caller started speaking: the line is not quiet, and prompts start over.

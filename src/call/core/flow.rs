@@ -11,8 +11,9 @@ use super::{
     ActionResult, AgentMode, CallCore, Effect, Ending, Input, Now, PhraseId, PhrasePurpose,
     ReplyOutput, SttOutcome, TurnId,
 };
+use crate::call::loops::LoopDecision;
 use crate::call::phrases;
-use crate::call::transcript::Verdict;
+use crate::call::transcript::{AudioEvidence, Judgement};
 use crate::providers::llm::ToolCall;
 use crate::store::{CallStatus, Record};
 use crate::twilio::socket::StreamEnd;
@@ -152,9 +153,10 @@ impl CallCore {
         };
         let speech = utterance.end_sample.saturating_sub(utterance.start_sample);
         let start = utterance.start_sample;
-        if let Some(turn) = self
-            .turns
-            .utterance(start, speech, endpoint_ms, confirmed, now.at)
+        let evidence = AudioEvidence::from_endpoint(&utterance.evidence, 8000);
+        if let Some(turn) =
+            self.turns
+                .utterance(start, speech, evidence, endpoint_ms, confirmed, now.at)
         {
             let name = self
                 .config
@@ -196,10 +198,11 @@ impl CallCore {
             return;
         };
         let mut texts = Vec::new();
+        let mut fillers = Vec::new();
         let mut stt_ms = 0;
         let mut stt_failed = false;
-        let mut last_rejection = None;
-        for outcome in &heard.outcomes {
+        let mut apologise = false;
+        for (outcome, evidence) in &heard.outcomes {
             match outcome {
                 SttOutcome::Text {
                     text,
@@ -207,15 +210,20 @@ impl CallCore {
                     stt_ms: ms,
                 } => {
                     stt_ms = stt_ms.max(*ms);
-                    match self.filter.check(text, *signals) {
-                        Verdict::Accept(text) => texts.push(text),
-                        Verdict::Reject(reason) => {
-                            self.event(
-                                now,
-                                "transcript_dropped",
-                                Some(json!({ "reason": format!("{reason:?}"), "text": text })),
-                            );
-                            last_rejection = Some(reason);
+                    match self.filter.judge(text, *signals, *evidence) {
+                        Judgement::Answer(text) => texts.push(text),
+                        Judgement::WaitForMore(text) => fillers.push(text),
+                        Judgement::Drop {
+                            reason,
+                            apologise: clear,
+                        } => {
+                            let detail = json!({
+                                "reason": format!("{reason:?}"),
+                                "text": text,
+                                "clear_speech": clear,
+                            });
+                            self.event(now, "transcript_dropped", Some(detail));
+                            apologise |= clear;
                         }
                     }
                 }
@@ -229,15 +237,24 @@ impl CallCore {
         if texts.is_empty() {
             self.turns.nothing_to_answer();
             self.filler_wait = None;
-            let ask_again = stt_failed
-                || last_rejection
-                    .is_some_and(|reason| self.escalation.not_understood(&Verdict::Reject(reason)));
-            if ask_again {
+            if stt_failed {
                 self.say(phrases::REPEAT, now);
+            } else if apologise {
+                // The caller surely spoke: they hear at once that they were not understood.
+                self.say(phrases::DID_NOT_CATCH, now);
+            } else if !fillers.is_empty() {
+                // "אממ…": the caller is thinking. Their next words are answered with these before.
+                self.event(
+                    now,
+                    "turn_extended",
+                    Some(json!({ "text": fillers.join(" ") })),
+                );
+                self.carried.extend(fillers);
             }
             self.settle(now);
             return;
         }
+        texts.splice(0..0, std::mem::take(&mut self.carried));
         let text = texts.join(" ");
         let since_heard = now.at.saturating_duration_since(heard.heard_at);
         let spoke_until_ms =
@@ -249,18 +266,15 @@ impl CallCore {
             spoke_until_ms,
             spoke_from_ms: spoke_until_ms - (heard.speech_samples / 8) as i64,
         };
-        let repetition = self.escalation.caller_said(&text);
-        if repetition.escalate {
+        let decision = self.escalation.caller_said(&text);
+        if decision != LoopDecision::Continue {
             self.turns.nothing_to_answer();
             self.filler_wait = None;
             let record = self.dialogue.caller_turn(words, now);
             self.emit(Effect::Record(record));
-            self.event(
-                now,
-                "loop_detected",
-                Some(json!({ "who": "caller", "count": repetition.count, "text": text })),
-            );
-            self.escalate(now);
+            let detail = json!({ "who": "caller", "text": text });
+            self.event(now, "loop_detected", Some(detail));
+            self.on_loop(decision, now);
             return;
         }
         let record = self.dialogue.caller_turn(words.clone(), now);
@@ -268,6 +282,7 @@ impl CallCore {
             self.emit(Effect::CancelTurn(old));
         }
         self.dialogue.answer_started(&words, heard.stt_wait, now);
+        self.escalation.answer_started();
         if let Some(waited) = self.filler_wait.take() {
             // The filler the caller heard while STT was slow opens this answer.
             self.dialogue.say(phrases::FILLER, false, now);
@@ -331,6 +346,19 @@ impl CallCore {
                 text,
                 first_audio_ms,
             } => {
+                // The answer's opening is judged before any of its audio goes out.
+                let decision = self.escalation.answer_sentence(&text);
+                if decision != LoopDecision::Continue {
+                    if let Some(id) = self.turns.cancel_reply() {
+                        self.emit(Effect::CancelTurn(id));
+                    }
+                    self.dialogue.finish_answer();
+                    let detail = json!({ "who": "agent", "text": text });
+                    self.event(now, "loop_detected", Some(detail));
+                    self.on_loop(decision, now);
+                    self.settle(now);
+                    return;
+                }
                 let stage = super::StageTime::TtsFirstAudio(first_audio_ms);
                 self.dialogue.timings(now).stage(stage);
                 self.ledger.begin_sentence(text);
@@ -406,7 +434,7 @@ impl CallCore {
         let said_something = self.turns.reply_sounding();
         self.turns.reply_finished(turn);
         self.dialogue.timings(now).llm_first_sentence_ms = first_sentence_ms.map(|ms| ms as i64);
-        let repeated = self.escalation.agent_said(text);
+        let decision = self.escalation.answer_finished(text);
         if let Some(error) = error {
             let kind = if truncated {
                 "llm_truncated"
@@ -419,13 +447,10 @@ impl CallCore {
             }
         }
         self.dialogue.finish_answer();
-        if repeated {
-            self.event(
-                now,
-                "loop_detected",
-                Some(json!({ "who": "agent", "text": text })),
-            );
-            self.escalate(now);
+        if decision != LoopDecision::Continue {
+            let detail = json!({ "who": "agent", "text": text });
+            self.event(now, "loop_detected", Some(detail));
+            self.on_loop(decision, now);
         }
         self.settle(now);
     }
@@ -554,6 +579,20 @@ impl CallCore {
     }
 
     // --- escalation, keys, timers -------------------------------------------------------------
+
+    /// A loop was found: the first escalates, one after that ends the call politely (a second
+    /// escalation would promise a second call-back for the same request).
+    fn on_loop(&mut self, decision: LoopDecision, now: Now) {
+        match decision {
+            LoopDecision::Continue => {}
+            LoopDecision::Escalate => self.escalate(now),
+            LoopDecision::EndPolitely => {
+                self.dialogue.outcome_if_unset("callback_requested");
+                self.say(phrases::LOOP_GOODBYE, now);
+                self.end_after_playback = Some(Ending::completed("loop_after_escalation"));
+            }
+        }
+    }
 
     /// The same thing too often: a person takes over where one exists, otherwise a call-back is
     /// promised and recorded.

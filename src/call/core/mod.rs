@@ -268,6 +268,8 @@ pub struct CallCore {
     caller_speaking: bool,
     /// A filler broke the caller's wait before their turn was formed: what they had waited.
     filler_wait: Option<Duration>,
+    /// Lone fillers the caller said ("אממ"), put before their next words rather than answered.
+    carried: Vec<String>,
     /// The call's length limit, from the first stream.
     hard_deadline: Option<Instant>,
     /// A REST update sent the call to a new stream: the end of this one is not the end of the call.
@@ -307,6 +309,7 @@ impl CallCore {
             stream_live: false,
             caller_speaking: false,
             filler_wait: None,
+            carried: Vec::new(),
             hard_deadline: None,
             awaiting_reconnect: None,
             end_after_playback: None,

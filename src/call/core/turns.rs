@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{SttOutcome, TurnId};
+use crate::call::transcript::AudioEvidence;
 
 /// How long after the caller's speech ended a turn with nothing to say yet plays a filler, so that the
 /// caller never waits more than 3 s in silence: the filler is cached and plays at once, with this
@@ -27,6 +28,8 @@ struct Waiting {
     start_sample: u64,
     /// Its speech length, in samples.
     speech_samples: u64,
+    /// How surely the endpointer heard the caller speak.
+    evidence: AudioEvidence,
     /// False while an eager guess waits for the hangover.
     confirmed: bool,
     /// When the end of speech was confirmed, and how long the endpointer waited before that.
@@ -41,8 +44,8 @@ struct Waiting {
 pub struct Heard {
     /// The newest utterance's turn: the reply is started under this id.
     pub id: TurnId,
-    /// Each utterance's STT outcome, in speech order.
-    pub outcomes: Vec<SttOutcome>,
+    /// Each utterance's STT outcome with its audio evidence, in speech order.
+    pub outcomes: Vec<(SttOutcome, AudioEvidence)>,
     /// The newest utterance's end-of-speech confirmation and the endpointer's wait before it.
     pub heard_at: Instant,
     pub endpoint_ms: u64,
@@ -97,6 +100,7 @@ impl TurnTaking {
         &mut self,
         start_sample: u64,
         speech_samples: u64,
+        evidence: AudioEvidence,
         endpoint_ms: u64,
         confirmed: bool,
         at: Instant,
@@ -112,6 +116,7 @@ impl TurnTaking {
             last.heard_at = at;
             last.endpoint_ms = endpoint_ms;
             last.speech_samples = speech_samples;
+            last.evidence = evidence;
             self.wait_from(at, endpoint_ms);
             return None;
         }
@@ -120,6 +125,7 @@ impl TurnTaking {
             id,
             start_sample,
             speech_samples,
+            evidence,
             confirmed,
             heard_at: at,
             endpoint_ms,
@@ -184,7 +190,7 @@ impl TurnTaking {
             speech_samples += waiting.speech_samples;
             if let Some((outcome, at)) = waiting.transcript {
                 last_at = last_at.max(at);
-                outcomes.push(outcome);
+                outcomes.push((outcome, waiting.evidence));
             }
         }
         Some(Heard {

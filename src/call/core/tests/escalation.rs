@@ -45,8 +45,38 @@ fn the_third_repetition_escalates_to_a_callback_instead_of_an_answer() {
     let effects = turn(&mut call, 10000, "אני רוצה לדבר עם מישהו");
     assert!(replies(&effects).is_empty());
     assert_eq!(events(&effects), ["loop_detected", "callback_requested"]);
-    assert_eq!(event_detail(&effects, "loop_detected")["count"], 3);
+    assert_eq!(event_detail(&effects, "loop_detected")["who"], "caller");
     assert_eq!(phrases(&effects), [phrases::ESCALATE_CALLBACK]);
+}
+
+#[test]
+fn a_caller_who_loops_again_after_the_escalation_is_told_goodbye_not_promised_twice() {
+    let mut call = Call::greeted();
+    for at in [2000, 6000] {
+        turn(&mut call, at, "אני רוצה לדבר עם מישהו");
+        answer(&mut call, at + 2000, "במה אפשר לעזור?");
+    }
+    let escalated = turn(&mut call, 10000, "אני רוצה לדבר עם מישהו");
+    call.feed(10_500, phrase_audio(phrase_ids(&escalated)[0], 800));
+    call.echo_marks_until(10_700);
+    // The counts start again after the escalation: two more are answered, the third ends the call.
+    for at in [14_000, 18_000] {
+        assert_eq!(
+            replies(&turn(&mut call, at, "אני רוצה לדבר עם מישהו")).len(),
+            1
+        );
+        answer(&mut call, at + 2000, "במה אפשר לעזור?");
+    }
+    let effects = turn(&mut call, 22_000, "אני רוצה לדבר עם מישהו");
+    assert_eq!(events(&effects), ["loop_detected"]);
+    assert_eq!(phrases(&effects), [phrases::LOOP_GOODBYE]);
+    call.feed(22_500, phrase_audio(phrase_ids(&effects)[0], 800));
+    let effects = call.echo_marks_until(22_700);
+    let (ending, outcome) = ended(&effects).unwrap();
+    assert_eq!(
+        (ending.reason.as_str(), outcome.as_str()),
+        ("loop_after_escalation", "callback_requested")
+    );
 }
 
 #[test]
@@ -99,24 +129,53 @@ fn a_transferred_call_records_its_stop_as_the_transfer() {
 }
 
 #[test]
-fn two_turns_not_understood_ask_the_caller_to_repeat_with_the_real_reasons() {
+fn a_transcript_dropped_on_clear_speech_is_answered_at_once_and_one_on_faint_audio_is_not() {
     let mut call = Call::greeted();
-    let effects = turn(&mut call, 2000, "Thank you.");
-    assert_eq!(
-        event_detail(&effects, "transcript_dropped")["reason"],
-        "NotHebrew"
-    );
-    assert!(
-        phrases(&effects).is_empty(),
-        "one drop is not yet a reason to ask"
-    );
-    let effects = turn(&mut call, 5000, "...");
+    let effects = turn(&mut call, 2000, "...");
     assert_eq!(
         event_detail(&effects, "transcript_dropped")["reason"],
         "PunctuationOnly"
     );
-    assert_eq!(phrases(&effects), [phrases::REPEAT]);
+    assert_eq!(
+        phrases(&effects),
+        [phrases::DID_NOT_CATCH],
+        "the caller spoke: say so at once"
+    );
+    call.feed(3500, phrase_audio(phrase_ids(&effects)[0], 800));
+    call.echo_marks_until(3700);
+    call.feed(5120, speech_started(5000));
+    let faint = faint_utterance(5000, 5300, 5900);
+    let confirm = call.feed(
+        5900,
+        Input::Speech(sicha_audio::endpoint::EndpointEvent::Utterance(faint)),
+    );
+    let effects = call.feed(6300, heard(transcribed(&confirm)[0], "תודה רבה"));
+    assert_eq!(
+        event_detail(&effects, "transcript_dropped")["reason"],
+        "KnownHallucination"
+    );
+    assert!(phrases(&effects).is_empty(), "a breath is not spoken to");
     assert!(replies(&call.log).is_empty());
+}
+
+#[test]
+fn thanks_on_clear_speech_reach_the_model() {
+    let mut call = Call::greeted();
+    let effects = turn(&mut call, 2000, "תודה");
+    assert_eq!(asked(&effects), ["תודה"]);
+}
+
+#[test]
+fn a_lone_filler_extends_the_turn_instead_of_being_answered() {
+    let mut call = Call::greeted();
+    let effects = turn(&mut call, 2000, "אממ");
+    assert!(
+        replies(&effects).is_empty() && phrases(&effects).is_empty(),
+        "{effects:?}"
+    );
+    assert_eq!(events(&effects), ["turn_extended"]);
+    let effects = turn(&mut call, 4000, "אני רוצה לקבוע תור");
+    assert_eq!(asked(&effects), ["אממ אני רוצה לקבוע תור"]);
 }
 
 #[test]
@@ -226,14 +285,30 @@ fn keys_do_what_the_business_map_says() {
 }
 
 #[test]
-fn an_agent_repeating_its_answer_a_third_time_is_escalated() {
+fn an_agent_about_to_give_the_same_answer_a_third_time_is_escalated_before_it_is_heard() {
     let mut call = Call::greeted();
-    let mut last = Vec::new();
-    let questions = ["מה שעות הפתיחה", "כמה עולה תספורת", "איפה אתם נמצאים"];
-    for (question, at) in questions.into_iter().zip([2000, 6000, 10000]) {
+    let same = "אני לא בטוחה שהבנתי, אפשר לפרט?";
+    let questions = ["מה שעות הפתיחה", "כמה עולה תספורת"];
+    for (question, at) in questions.into_iter().zip([2000, 6000]) {
         assert_eq!(replies(&turn(&mut call, at, question)).len(), 1);
-        last = answer(&mut call, at + 2000, "אני לא בטוחה שהבנתי, אפשר לפרט?");
+        answer(&mut call, at + 2000, same);
     }
-    assert_eq!(event_detail(&last, "loop_detected")["who"], "agent");
-    assert_eq!(phrases(&last), [phrases::ESCALATE_CALLBACK]);
+    assert_eq!(
+        replies(&turn(&mut call, 10_000, "איפה אתם נמצאים")).len(),
+        1
+    );
+    let id = replies(&call.log).last().copied().unwrap();
+    let effects: Vec<Effect> = sentence(id, same, 800)
+        .into_iter()
+        .flat_map(|input| call.feed(12_000, input))
+        .collect();
+    assert_eq!(event_detail(&effects, "loop_detected")["who"], "agent");
+    assert_eq!(cancelled(&effects), [id]);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Audio(a) if a.len() == 800)),
+        "not a word of it is sent"
+    );
+    assert_eq!(phrases(&effects), [phrases::ESCALATE_CALLBACK]);
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sicha_audio::endpoint::{EndpointEvent, Utterance};
+use sicha_audio::endpoint::{EndpointEvent, SpeechEvidence, Utterance};
 
 use crate::call::core::*;
 use crate::call::transcript::SpeechSignals;
@@ -138,7 +138,8 @@ pub fn speech_started(from_ms: u64) -> Input {
     })
 }
 
-/// An utterance of speech from `from_ms` to `to_ms`, emitted at `emitted_ms` (with 200 ms pre-roll).
+/// An utterance of clear speech from `from_ms` to `to_ms`, emitted at `emitted_ms` (with 200 ms
+/// pre-roll).
 pub fn utterance(from_ms: u64, to_ms: u64, emitted_ms: u64) -> Utterance {
     let pcm_start = from_ms.saturating_sub(200) * 8;
     Utterance {
@@ -147,7 +148,21 @@ pub fn utterance(from_ms: u64, to_ms: u64, emitted_ms: u64) -> Utterance {
         start_sample: from_ms * 8,
         end_sample: to_ms * 8,
         forced: false,
+        evidence: SpeechEvidence {
+            confident_samples: (to_ms - from_ms) * 8,
+            level_over_floor_db: 30.0,
+        },
     }
+}
+
+/// The same as [`utterance`], but faint: a breath or line noise as far as the endpointer can tell.
+pub fn faint_utterance(from_ms: u64, to_ms: u64, emitted_ms: u64) -> Utterance {
+    let mut utterance = utterance(from_ms, to_ms, emitted_ms);
+    utterance.evidence = SpeechEvidence {
+        confident_samples: 40 * 8,
+        level_over_floor_db: 8.0,
+    };
+    utterance
 }
 
 pub fn heard(turn: TurnId, text: &str) -> Input {

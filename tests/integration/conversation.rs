@@ -19,6 +19,7 @@ use sicha::twilio::stream::Outbound;
 const QUIET: Duration = Duration::from_millis(1200);
 
 mod failures;
+mod hebrew;
 
 type World = common::AiWorld;
 

@@ -21,7 +21,7 @@ use sicha_audio::mulaw;
 use url::Url;
 
 use super::google_tts::{Injected, Injections, speech_8k};
-use super::local_server::{RequestLog, ServerGuard, serve_at};
+use super::local_server::{LocalServer, RequestLog};
 
 /// 100 ms of μ-law per streamed chunk.
 const CHUNK_BYTES: usize = 800;
@@ -39,9 +39,7 @@ pub struct ElevenLabsRequest {
 /// Handle to a running stand-in; clones share it, and the server stops when the last one is dropped.
 #[derive(Clone)]
 pub struct ElevenLabsSim {
-    shared: Arc<Shared>,
-    base_url: Url,
-    _server: Arc<ServerGuard>,
+    server: LocalServer<Shared>,
 }
 
 struct Shared {
@@ -58,41 +56,36 @@ impl ElevenLabsSim {
     }
 
     pub async fn start_with_key(api_key: &str) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             api_key: api_key.to_string(),
             injections: Injections::default(),
             chunk_interval: Mutex::new(Duration::from_millis(5)),
             requests: RequestLog::default(),
-        });
-        let app = Router::new()
+        };
+        let routes = Router::new()
             .route("/v1/text-to-speech/{voice_id}/stream", post(stream_speech))
-            .fallback(|| async { detail_error(StatusCode::NOT_FOUND, "not_found", "Not Found") })
-            .with_state(shared.clone());
-        let (base_url, server) = serve_at(app, "ElevenLabs", "").await?;
-        Ok(Self {
-            shared,
-            base_url,
-            _server: server,
-        })
+            .fallback(|| async { detail_error(StatusCode::NOT_FOUND, "not_found", "Not Found") });
+        let server = LocalServer::start(shared, routes, "ElevenLabs", "").await?;
+        Ok(Self { server })
     }
 
     /// The root to configure instead of `https://api.elevenlabs.io`.
     pub fn base_url(&self) -> Url {
-        self.base_url.clone()
+        self.server.base_url()
     }
     pub fn api_key(&self) -> &str {
-        &self.shared.api_key
+        &self.server.api_key
     }
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<ElevenLabsRequest> {
-        self.shared.requests.all()
+        self.server.requests.all()
     }
     pub fn injections(&self) -> &Injections {
-        &self.shared.injections
+        &self.server.injections
     }
     /// The pause between streamed chunks (5 ms unless set).
     pub fn set_chunk_interval(&self, interval: Duration) {
-        *self.shared.chunk_interval.lock().expect("interval lock") = interval;
+        *self.server.chunk_interval.lock().expect("interval lock") = interval;
     }
 }
 

@@ -23,7 +23,7 @@ use sicha_audio::mulaw;
 use sicha_audio::wav::{mulaw_wav_bytes, pcm16_to_wav_bytes};
 use url::Url;
 
-use super::local_server::{RequestLog, ServerGuard, serve_at};
+use super::local_server::{LocalServer, RequestLog};
 
 use crate::providers::tts::{EspeakConfig, EspeakTts, Tts};
 
@@ -43,9 +43,7 @@ pub struct GoogleTtsRequest {
 /// Handle to a running stand-in; clones share it, and the server stops when the last one is dropped.
 #[derive(Clone)]
 pub struct GoogleTtsSim {
-    shared: Arc<Shared>,
-    base_url: Url,
-    _server: Arc<ServerGuard>,
+    server: LocalServer<Shared>,
 }
 
 struct Shared {
@@ -61,36 +59,31 @@ impl GoogleTtsSim {
     }
 
     pub async fn start_with_key(api_key: &str) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             api_key: api_key.to_string(),
             injections: Injections::default(),
             requests: RequestLog::default(),
-        });
-        let app = Router::new()
+        };
+        let routes = Router::new()
             .route("/v1/text:synthesize", post(synthesize))
-            .fallback(|| async { google_error(StatusCode::NOT_FOUND, "Method not found.") })
-            .with_state(shared.clone());
-        let (base_url, server) = serve_at(app, "Google TTS", "").await?;
-        Ok(Self {
-            shared,
-            base_url,
-            _server: server,
-        })
+            .fallback(|| async { google_error(StatusCode::NOT_FOUND, "Method not found.") });
+        let server = LocalServer::start(shared, routes, "Google TTS", "").await?;
+        Ok(Self { server })
     }
 
     /// The root to configure instead of `https://texttospeech.googleapis.com`.
     pub fn base_url(&self) -> Url {
-        self.base_url.clone()
+        self.server.base_url()
     }
     pub fn api_key(&self) -> &str {
-        &self.shared.api_key
+        &self.server.api_key
     }
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<GoogleTtsRequest> {
-        self.shared.requests.all()
+        self.server.requests.all()
     }
     pub fn injections(&self) -> &Injections {
-        &self.shared.injections
+        &self.server.injections
     }
 }
 

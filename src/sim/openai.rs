@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::local_server::{RequestLog, ServerGuard, serve_at};
+use super::local_server::{LocalServer, RequestLog};
 use recognition::UtteranceLibrary;
 
 use crate::config::Secret;
@@ -99,9 +99,7 @@ impl SimRequest {
 /// Handle to a running stand-in; clones share it, and the server stops when the last one is dropped.
 #[derive(Clone)]
 pub struct OpenAiSim {
-    shared: Arc<Shared>,
-    base_url: Url,
-    _server: Arc<ServerGuard>,
+    server: LocalServer<Shared>,
 }
 
 struct Shared {
@@ -133,7 +131,7 @@ struct SimState {
 impl OpenAiSim {
     /// Starts on 127.0.0.1 at an ephemeral port with the given latency profile.
     pub async fn start(profile: SimProfile) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             state: Mutex::new(SimState {
                 profile,
                 api_key: None,
@@ -152,31 +150,26 @@ impl OpenAiSim {
             }),
             requests: RequestLog::default(),
             started_at: Instant::now(),
-        });
-        let app = Router::new()
+        };
+        let routes = Router::new()
             .route("/v1/audio/transcriptions", post(transcriptions::handle))
             .route("/v1/chat/completions", post(chat::handle))
             .route("/v1/audio/speech", post(speech::handle))
             .route("/v1/models", get(models))
             .fallback(not_found)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(shared.clone());
-        let (base_url, server) = serve_at(app, "OpenAI-compatible", "/v1").await?;
-        Ok(Self {
-            shared,
-            base_url,
-            _server: server,
-        })
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        let server = LocalServer::start(shared, routes, "OpenAI-compatible", "/v1").await?;
+        Ok(Self { server })
     }
 
     /// The versioned root to give a client, ending in `/v1`.
     pub fn base_url(&self) -> Url {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// When the stand-in started, to turn [`SimRequest::received_at`] into offsets.
     pub fn started_at(&self) -> Instant {
-        self.shared.started_at
+        self.server.started_at
     }
 
     pub fn profile(&self) -> SimProfile {
@@ -258,12 +251,12 @@ impl OpenAiSim {
 
     /// Every request so far, oldest first, refused ones included.
     pub fn requests(&self) -> Vec<SimRequest> {
-        self.shared.requests.all()
+        self.server.requests.all()
     }
 
     /// How many requests reached `endpoint`.
     pub fn count(&self, endpoint: SimEndpoint) -> usize {
-        self.shared.requests.count(|r| r.endpoint == endpoint)
+        self.server.requests.count(|r| r.endpoint == endpoint)
     }
 
     /// Streamed answers (chat or speech) whose client went away before the end.
@@ -272,7 +265,7 @@ impl OpenAiSim {
     }
 
     fn state(&self) -> MutexGuard<'_, SimState> {
-        self.shared.state()
+        self.server.state()
     }
 }
 

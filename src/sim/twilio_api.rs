@@ -15,7 +15,7 @@ mod messages;
 mod routes;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use tokio::sync::broadcast;
 use url::Url;
 
-use super::local_server::{RequestLog, ServerGuard, serve_at};
+use super::local_server::{LocalServer, RequestLog};
 use crate::clock;
 
 const API_VERSION: &str = "2010-04-01";
@@ -98,9 +98,7 @@ pub enum LostAnswer {
 /// Handle to a running stand-in; clones share it, and the server stops when the last one is dropped.
 #[derive(Clone)]
 pub struct TwilioApiSim {
-    shared: Arc<Shared>,
-    base_url: Url,
-    _server: Arc<ServerGuard>,
+    server: LocalServer<Shared>,
 }
 
 struct Shared {
@@ -139,38 +137,33 @@ impl TwilioApiSim {
     }
 
     pub async fn start_with(account_sid: &str, auth_token: &str) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
             requests: RequestLog::default(),
             state: Mutex::new(SimState::default()),
             updates: broadcast::channel(64).0,
-        });
-        let app = Router::new()
-            .fallback(routes::handle)
-            .with_state(shared.clone());
-        let (base_url, server) = serve_at(app, "Twilio API", &format!("/{API_VERSION}")).await?;
-        Ok(Self {
-            shared,
-            base_url,
-            _server: server,
-        })
+        };
+        let routes = Router::new().fallback(routes::handle);
+        let root = format!("/{API_VERSION}");
+        let server = LocalServer::start(shared, routes, "Twilio API", &root).await?;
+        Ok(Self { server })
     }
 
     /// The versioned root to give the client, like `https://api.twilio.com/2010-04-01`.
     pub fn base_url(&self) -> Url {
-        self.base_url.clone()
+        self.server.base_url()
     }
     pub fn account_sid(&self) -> &str {
-        &self.shared.account_sid
+        &self.server.account_sid
     }
     pub fn auth_token(&self) -> &str {
-        &self.shared.auth_token
+        &self.server.auth_token
     }
 
     /// Every request so far, oldest first, including refused ones.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests.all()
+        self.server.requests.all()
     }
 
     /// The next `count` authorised requests get `status` with Twilio's error JSON (code
@@ -284,11 +277,11 @@ impl TwilioApiSim {
 
     /// Receives every accepted call update from now on.
     pub fn subscribe_call_updates(&self) -> broadcast::Receiver<CallUpdate> {
-        self.shared.updates.subscribe()
+        self.server.updates.subscribe()
     }
 
     fn state(&self) -> MutexGuard<'_, SimState> {
-        self.shared.state.lock().expect("stand-in state lock")
+        self.server.state.lock().expect("stand-in state lock")
     }
 }
 

@@ -12,7 +12,7 @@ use clap::builder::NonEmptyStringValueParser;
 use super::calls::format_utc;
 use crate::clock::now_ms;
 use crate::store::businesses::{DtmfMap, DtmfMapError};
-use crate::store::{Business, BusinessChanges, NewBusiness, Store, validate_e164};
+use crate::store::{Business, BusinessChanges, NewBusiness, Store, StoreError, validate_e164};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BusinessCommand {
@@ -122,18 +122,48 @@ pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> a
     }
 }
 
-async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+/// A business as `sicha business add` adds it, its prompt already read from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessSpec {
+    /// The Twilio number callers dial, E.164.
+    pub number: String,
+    pub name: String,
+    pub greeting: String,
+    pub system_prompt: String,
+    /// `None` uses the server's default voice.
+    pub voice: Option<String>,
+    pub transfer_to: Option<String>,
+    /// `None` keeps the default key map (0 transfers).
+    pub dtmf: Option<DtmfMap>,
+}
+
+/// Adds a business the way `sicha business add` does; the demo's business is made through it too, so
+/// it is whatever a user's command would make. A number already taken is [`StoreError::Duplicate`].
+pub async fn add_business(store: &Store, spec: BusinessSpec) -> Result<Business, StoreError> {
     let new = NewBusiness {
+        number: spec.number,
+        name: spec.name,
+        greeting: spec.greeting,
+        system_prompt: spec.system_prompt,
+        voice: spec.voice,
+        transfer_to: spec.transfer_to,
+        dtmf_map: spec.dtmf,
+        now_ms: now_ms(),
+    };
+    store.create_business(&new).await
+}
+
+async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+    let spec = BusinessSpec {
         number: args.number,
         name: args.name,
         greeting: args.greeting,
         system_prompt: read_prompt(&args.prompt_file)?,
         voice: args.voice,
         transfer_to: args.transfer_to,
-        dtmf_map: args.dtmf,
-        now_ms: now_ms(),
+        dtmf: args.dtmf,
     };
-    let business = store.create_business(&new).await?;
+    let business = add_business(store, spec).await?;
     writeln!(
         out,
         "added business {} (id {})",

@@ -222,6 +222,19 @@ pub mod demo_business {
         אפשר לקבוע תורים מיום ראשון עד שישי. מי שמבקש נציג מועבר לשירה.";
     pub const TRANSFER_TO: &str = "+972535550199";
     pub const CALLER: &str = "+972545550123";
+
+    /// The business as `sicha business add` takes it.
+    pub fn spec() -> crate::cli::business::BusinessSpec {
+        crate::cli::business::BusinessSpec {
+            number: NUMBER.to_string(),
+            name: NAME.to_string(),
+            greeting: GREETING.to_string(),
+            system_prompt: PROMPT.to_string(),
+            voice: None,
+            transfer_to: Some(TRANSFER_TO.to_string()),
+            dtmf: None,
+        }
+    }
 }
 
 /// What the demo's agent answers, by a phrase of the caller's line (the first match wins).

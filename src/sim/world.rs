@@ -10,7 +10,8 @@ use url::Url;
 use super::openai::{OpenAiSim, SimProfile};
 use super::scenario::demo_business;
 use super::twilio_api::TwilioApiSim;
-use crate::store::{NewBusiness, Store, StoreError};
+use crate::cli::business::add_business;
+use crate::store::{Store, StoreError};
 
 /// The Twilio account the stand-ins and the server agree on.
 pub const SIM_ACCOUNT_SID: &str = "ACsimworld0000000000000000000000000";
@@ -65,23 +66,14 @@ impl SimWorld {
     }
 }
 
-/// Adds the demo business (the barber's shop every simulated call dials) unless it is there.
+/// Adds the demo business (the barber's shop every simulated call dials) unless it is there, as
+/// `sicha business add` would.
 pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> {
     let store = Store::connect(database_url).await?;
     let found = store.business_by_number(demo_business::NUMBER).await;
     let result = match found {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => store
-            .create_business(&NewBusiness {
-                number: demo_business::NUMBER.to_string(),
-                name: demo_business::NAME.to_string(),
-                greeting: demo_business::GREETING.to_string(),
-                system_prompt: demo_business::PROMPT.to_string(),
-                voice: None,
-                transfer_to: Some(demo_business::TRANSFER_TO.to_string()),
-                dtmf_map: None,
-                now_ms: crate::clock::now_ms(),
-            })
+        Ok(None) => add_business(&store, demo_business::spec())
             .await
             .map(|_| ()),
         Err(error) => Err(error),

@@ -86,7 +86,7 @@ pub struct UpdateArgs {
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
-pub(super) fn e164(text: &str) -> Result<String, String> {
+pub fn e164(text: &str) -> Result<String, String> {
     validate_e164(text)
         .map(|()| text.to_string())
         .map_err(|error| error.to_string())

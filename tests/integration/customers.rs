@@ -1,7 +1,7 @@
 //! `sicha customer …` through the real binary, on every engine: naming a caller by phone number
 //! (and the pages showing it), telling apart a phone that called two businesses, listing.
 
-use sicha::store::testing::for_each_engine;
+use crate::common::databases::for_each_engine;
 use sicha::store::{NewBusiness, Store};
 
 use crate::common::{sicha_err as refused, sicha_ok as ok};

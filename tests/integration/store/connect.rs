@@ -49,7 +49,7 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
 
 #[tokio::test]
 async fn postgres_database_is_created_when_missing() {
-    let Ok(server) = std::env::var(sicha::store::testing::POSTGRES_URL_VARIABLE) else {
+    let Ok(server) = std::env::var(crate::common::databases::POSTGRES_URL_VARIABLE) else {
         println!("postgres skipped: no server configured");
         return;
     };

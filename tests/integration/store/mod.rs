@@ -10,8 +10,8 @@ mod writer;
 
 use std::collections::HashSet;
 
+use crate::common::databases::{TestDatabase, for_each_engine, for_each_store};
 use serde_json::json;
-use sicha::store::testing::{TestDatabase, for_each_engine, for_each_store};
 use sicha::store::{
     Business, BusinessChanges, CallFilter, CallStatus, Engine, NewBusiness, NewCall,
     NewInteraction, NewTurn, Store, StoreError,

@@ -1,5 +1,8 @@
 //! The server's commands: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `admin …`.
 //! Everything here is thin: parse, load settings, call into the library, print.
+//! Layout: this file ([`Command`], `serve` and `migrate`), then one file per command group:
+//! [`business`] (including [`business::add_business`], which the demo's business is made with too),
+//! [`customers`], [`calls`], [`admin`].
 //!
 //! There is no binary in this package: the `sicha` executable is built by the simulator's crate
 //! (`sim/`), which flattens [`Command`] next to its own `demo`, `call` and `bench`, loads the

@@ -224,15 +224,15 @@ pub mod demo_business {
     pub const CALLER: &str = "+972545550123";
 
     /// The business as `sicha business add` takes it.
-    pub fn spec() -> sicha::cli::business::BusinessSpec {
-        sicha::cli::business::BusinessSpec {
+    pub fn spec() -> sicha::store::NewBusiness {
+        sicha::store::NewBusiness {
             number: NUMBER.to_string(),
             name: NAME.to_string(),
             greeting: GREETING.to_string(),
             system_prompt: PROMPT.to_string(),
             voice: None,
             transfer_to: Some(TRANSFER_TO.to_string()),
-            dtmf: None,
+            dtmf_map: None,
         }
     }
 }

@@ -73,7 +73,7 @@ pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> 
     let found = store.business_by_number(demo_business::NUMBER).await;
     let result = match found {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => add_business(&store, demo_business::spec())
+        Ok(None) => add_business(&store, &demo_business::spec())
             .await
             .map(|_| ()),
         Err(error) => Err(error),

@@ -122,48 +122,24 @@ pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> a
     }
 }
 
-/// A business as `sicha business add` adds it, its prompt already read from the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BusinessSpec {
-    /// The Twilio number callers dial, E.164.
-    pub number: String,
-    pub name: String,
-    pub greeting: String,
-    pub system_prompt: String,
-    /// `None` uses the server's default voice.
-    pub voice: Option<String>,
-    pub transfer_to: Option<String>,
-    /// `None` keeps the default key map (0 transfers).
-    pub dtmf: Option<DtmfMap>,
-}
-
-/// Adds a business the way `sicha business add` does; the demo's business is made through it too, so
-/// it is whatever a user's command would make. A number already taken is [`StoreError::Duplicate`].
-pub async fn add_business(store: &Store, spec: BusinessSpec) -> Result<Business, StoreError> {
-    let new = NewBusiness {
-        number: spec.number,
-        name: spec.name,
-        greeting: spec.greeting,
-        system_prompt: spec.system_prompt,
-        voice: spec.voice,
-        transfer_to: spec.transfer_to,
-        dtmf_map: spec.dtmf,
-        now_ms: now_ms(),
-    };
-    store.create_business(&new).await
+/// Adds a business the way `sicha business add` does, its prompt already read from the file; the demo's
+/// business is made through it too, so it is whatever a user's command would make. A number already
+/// taken is [`StoreError::Duplicate`].
+pub async fn add_business(store: &Store, new: &NewBusiness) -> Result<Business, StoreError> {
+    store.create_business(new, now_ms()).await
 }
 
 async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
-    let spec = BusinessSpec {
+    let new = NewBusiness {
         number: args.number,
         name: args.name,
         greeting: args.greeting,
         system_prompt: read_prompt(&args.prompt_file)?,
         voice: args.voice,
         transfer_to: args.transfer_to,
-        dtmf: args.dtmf,
+        dtmf_map: args.dtmf,
     };
-    let business = add_business(store, spec).await?;
+    let business = add_business(store, &new).await?;
     writeln!(
         out,
         "added business {} (id {})",

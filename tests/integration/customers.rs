@@ -17,16 +17,18 @@ const T0: i64 = 1_750_000_000_000;
 async fn seed(store: &Store) {
     for (number, name) in [(SHOP, "מספרת דני"), (CLINIC, "מרפאת שיניים")] {
         let business = store
-            .create_business(&NewBusiness {
-                number: number.into(),
-                name: name.into(),
-                greeting: "שלום".into(),
-                system_prompt: "את עוזרת טלפונית.".into(),
-                voice: None,
-                transfer_to: None,
-                dtmf_map: None,
-                now_ms: T0,
-            })
+            .create_business(
+                &NewBusiness {
+                    number: number.into(),
+                    name: name.into(),
+                    greeting: "שלום".into(),
+                    system_prompt: "את עוזרת טלפונית.".into(),
+                    voice: None,
+                    transfer_to: None,
+                    dtmf_map: None,
+                },
+                T0,
+            )
             .await
             .unwrap();
         store

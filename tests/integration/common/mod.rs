@@ -124,16 +124,18 @@ impl TestApp {
 
     pub async fn add_business(&self, number: &str) {
         self.store
-            .create_business(&NewBusiness {
-                number: number.to_string(),
-                name: "מספרת <דני> & בניו".to_string(),
-                greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
-                system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
-                voice: None,
-                transfer_to: Some("+972529999999".to_string()),
-                dtmf_map: None,
-                now_ms: sicha::clock::now_ms(),
-            })
+            .create_business(
+                &NewBusiness {
+                    number: number.to_string(),
+                    name: "מספרת <דני> & בניו".to_string(),
+                    greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
+                    system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
+                    voice: None,
+                    transfer_to: Some("+972529999999".to_string()),
+                    dtmf_map: None,
+                },
+                sicha::clock::now_ms(),
+            )
             .await
             .expect("business added");
     }

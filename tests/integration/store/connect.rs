@@ -72,7 +72,7 @@ async fn postgres_database_is_created_when_missing() {
 async fn sqlite_in_memory_keeps_one_database_across_concurrent_queries() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let added = store
-        .create_business(&new_business("+97231234567"))
+        .create_business(&new_business("+97231234567"), T0)
         .await
         .unwrap();
     let (a, b) = tokio::join!(

@@ -28,7 +28,6 @@ fn new_business(number: &str) -> NewBusiness {
         voice: Some("he-IL-Wavenet-A".to_string()),
         transfer_to: Some("+972501112222".to_string()),
         dtmf_map: None,
-        now_ms: T0,
     }
 }
 
@@ -71,7 +70,7 @@ fn agent_turn(call_sid: &str, seq: i64) -> NewTurn {
 
 async fn business_with_call(store: &Store, call_sid: &str) -> Business {
     let business = store
-        .create_business(&new_business("+97231234567"))
+        .create_business(&new_business("+97231234567"), T0)
         .await
         .unwrap();
     assert!(

@@ -1,7 +1,8 @@
 //! sicha: a real-time Hebrew phone voice agent for Twilio Media Streams.
 //!
 //! Layout (the path of one call, top to bottom):
-//! - [`cli`]       the `sicha` commands (serve, migrate, business, calls).
+//! - [`cli`]       the server's commands (serve, migrate, business, customer, calls, admin); the `sicha`
+//!   binary that runs them is built by the simulator's crate.
 //! - [`config`]    typed settings from the environment and an optional TOML file; secrets redacted.
 //! - [`startup`]   builds the app (store, registry, router, listener on any port) and runs it until shutdown.
 //! - [`telemetry`] tracing subscriber and the Prometheus recorder.
@@ -16,11 +17,12 @@
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
 //! - [`deliveries`] after-call CRM webhooks and SMS through the durable outbox, and the worker delivering them.
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
-//! - [`sim`]       local stand-ins for paid services (Twilio REST, ...), used by tests, demo and bench.
-//! - [`bench`]     `sicha bench`: whole-call latency, per-stage breakdown and capacity, with report and plots.
 //! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
+//!
+//! Not here: the local stand-ins for paid services, the simulated caller, `demo`, `call`, `bench` and the
+//! `sicha` binary are the workspace member `sicha-sim` (sim/), which uses only this library's public API;
+//! the integration tests (tests/integration) are its test target.
 
-pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod clock;
@@ -28,7 +30,6 @@ pub mod config;
 pub mod deliveries;
 pub mod http;
 pub mod providers;
-pub mod sim;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use clap::builder::NonEmptyStringValueParser;
 use super::calls::format_utc;
 use crate::clock::now_ms;
 use crate::store::businesses::{DtmfMap, DtmfMapError};
-use crate::store::{Business, BusinessChanges, NewBusiness, Store, validate_e164};
+use crate::store::{Business, BusinessChanges, NewBusiness, Store, StoreError, validate_e164};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BusinessCommand {
@@ -86,7 +86,7 @@ pub struct UpdateArgs {
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
-pub(super) fn e164(text: &str) -> Result<String, String> {
+pub fn e164(text: &str) -> Result<String, String> {
     validate_e164(text)
         .map(|()| text.to_string())
         .map_err(|error| error.to_string())
@@ -122,6 +122,13 @@ pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> a
     }
 }
 
+/// Adds a business the way `sicha business add` does, its prompt already read from the file; the demo's
+/// business is made through it too, so it is whatever a user's command would make. A number already
+/// taken is [`StoreError::Duplicate`].
+pub async fn add_business(store: &Store, new: &NewBusiness) -> Result<Business, StoreError> {
+    store.create_business(new, now_ms()).await
+}
+
 async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
     let new = NewBusiness {
         number: args.number,
@@ -131,9 +138,8 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
         voice: args.voice,
         transfer_to: args.transfer_to,
         dtmf_map: args.dtmf,
-        now_ms: now_ms(),
     };
-    let business = store.create_business(&new).await?;
+    let business = add_business(store, &new).await?;
     writeln!(
         out,
         "added business {} (id {})",

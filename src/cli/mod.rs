@@ -1,36 +1,25 @@
-//! The `sicha` command line: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `demo`, `call`,
-//! `bench`.
+//! The server's commands: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `admin …`.
 //! Everything here is thin: parse, load settings, call into the library, print.
+//! Layout: this file ([`Command`], `serve` and `migrate`), then one file per command group:
+//! [`business`] (including [`business::add_business`], which the demo's business is made with too),
+//! [`customers`], [`calls`], [`admin`].
+//!
+//! There is no binary in this package: the `sicha` executable is built by the simulator's crate
+//! (`sim/`), which flattens [`Command`] next to its own `demo`, `call` and `bench`, loads the
+//! [`Settings`] (`--config FILE`, then the environment) and hands each server command to [`run`].
 
 pub mod admin;
-pub mod bench;
 pub mod business;
-pub mod call;
 pub mod calls;
 pub mod customers;
-pub mod demo;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::config::Settings;
 use crate::store::Store;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "sicha",
-    version,
-    about = "A real-time Hebrew phone voice agent for Twilio"
-)]
-pub struct Cli {
-    /// Optional flat TOML file of settings (environment variables override it).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -47,12 +36,6 @@ pub enum Command {
     /// Inspect calls: list them, or show one with its events and transcript.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
-    /// One whole simulated call, end to end, on this machine: no credentials, no network.
-    Demo(demo::DemoArgs),
-    /// Play a fixture as a Twilio caller against a running sicha and show the call from the caller's side.
-    Call(call::CallArgs),
-    /// Whole-call latency, per-stage times and capacity: N simulated calls, C at a time, with report and plots.
-    Bench(bench::BenchArgs),
     /// Web page administration: make the password hash for SICHA_ADMIN_PASSWORD_HASH.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -73,16 +56,8 @@ pub struct ServeArgs {
     pub record_streams: Option<PathBuf>,
 }
 
-pub fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let settings = Settings::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(cli.command, settings))
-}
-
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+/// Runs one server command to its end, printing to standard output.
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             let mut settings = settings;
@@ -106,9 +81,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Calls(cmd) => {
             calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
         }
-        Command::Demo(args) => demo::run(args, &mut std::io::stdout()).await,
-        Command::Call(args) => call::run(args, &mut std::io::stdout()).await,
-        Command::Bench(args) => bench::run(args, &mut std::io::stdout()).await,
         Command::Admin(cmd) => admin::run(cmd, &mut std::io::stdout()),
     }
 }

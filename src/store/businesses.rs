@@ -41,7 +41,6 @@ pub struct NewBusiness {
     pub transfer_to: Option<String>,
     /// `None` keeps the default map.
     pub dtmf_map: Option<DtmfMap>,
-    pub now_ms: i64,
 }
 
 /// What to change; `None` keeps the current value. For `voice` and `transfer_to`,
@@ -110,8 +109,13 @@ fn check_numbers(number: &str, transfer_to: Option<&str>) -> Result<(), StoreErr
 }
 
 impl Store {
-    /// Adds a business. A number already taken is [`StoreError::Duplicate`].
-    pub async fn create_business(&self, new: &NewBusiness) -> Result<Business, StoreError> {
+    /// Adds a business, created and updated at `now_ms`. A number already taken is
+    /// [`StoreError::Duplicate`].
+    pub async fn create_business(
+        &self,
+        new: &NewBusiness,
+        now_ms: i64,
+    ) -> Result<Business, StoreError> {
         check_numbers(&new.number, new.transfer_to.as_deref())?;
         // The conflict is answered by the insert itself, so two racing adds cannot both succeed.
         let row = sqlx::query(concat!(
@@ -129,7 +133,7 @@ impl Store {
         .bind(new.voice.as_deref())
         .bind(new.transfer_to.as_deref())
         .bind(new.dtmf_map.as_ref().map(DtmfMap::to_string))
-        .bind(new.now_ms)
+        .bind(now_ms)
         .fetch_optional(self.pool())
         .await?;
         match row {

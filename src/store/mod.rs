@@ -7,9 +7,9 @@
 //!
 //! Layout: [`businesses`], [`customers`] (named by hand in [`customer_names`]), [`calls`], [`events`],
 //! [`turns`], [`interactions`], [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the
-//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), [`writer`] (live calls'
-//! records, written behind the call in group commits), and [`testing`] (fresh databases for tests on
-//! every engine).
+//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), and [`writer`] (live calls'
+//! records, written behind the call in group commits). Fresh databases for tests, on every engine,
+//! are made by the integration tests' own helpers.
 
 pub mod businesses;
 pub mod calls;
@@ -21,7 +21,6 @@ pub mod events;
 pub mod interactions;
 pub mod outbox;
 pub mod stream_tokens;
-pub mod testing;
 pub mod turns;
 pub mod web_queries;
 pub mod web_sessions;

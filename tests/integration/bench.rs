@@ -2,7 +2,7 @@
 //! of the scripts) against the server it starts itself. Checks the shape of report.json and that
 //! the plots were drawn; never how fast anything was.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -23,8 +23,8 @@ const LATENCIES: [&str; 11] = [
     "inbound_lag_ms",
 ];
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scripts"))
+fn fixtures() -> PathBuf {
+    crate::common::fixtures_dir().join("scripts")
 }
 
 fn number(report: &Value, pointer: &str) -> f64 {

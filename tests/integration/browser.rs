@@ -162,7 +162,7 @@ async fn script(client: &Client, source: &str) -> Value {
 async fn a_person_signs_in_reads_a_call_right_to_left_and_plays_its_recording() {
     let chromium = installed(&CHROMIUM, "Chromium");
     let chromedriver = installed(&CHROMEDRIVER, "chromedriver");
-    let database = sicha::store::testing::TestDatabase::sqlite().unwrap();
+    let database = crate::common::databases::TestDatabase::sqlite().unwrap();
     let call = real_call(database.url()).await;
     let driver = Driver::start(&chromedriver).await;
     let profile = tempfile::tempdir().unwrap();

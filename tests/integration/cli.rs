@@ -5,9 +5,9 @@ mod calls;
 
 use std::path::Path;
 
+use crate::common::databases::for_each_engine;
 use crate::common::{sicha_err, sicha_ok};
 use sicha::store::Store;
-use sicha::store::testing::for_each_engine;
 
 const SHOP: &str = "+97231234567";
 const SHOP_NAME: &str = "מספרת שירה";

@@ -6,13 +6,13 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, TestApp, fixture_mulaw, line, listen, silence};
 use sicha::call::agent::phrases;
-use sicha::sim::openai::{ChatRule, SimEndpoint, SimProfile, SimTranscript};
-use sicha::sim::twilio_caller::{MediaStreamClient, Received, stream_target};
 use sicha::store::CallStatus;
-use sicha::store::testing::for_each_engine;
 use sicha::twilio::stream::Outbound;
+use sicha_sim::openai::{ChatRule, SimEndpoint, SimProfile, SimTranscript};
+use sicha_sim::twilio_caller::{MediaStreamClient, Received, stream_target};
 
 /// How long the server must stay quiet for an answer to count as finished: above the gap between
 /// two sentences' synthesis on a loaded machine.

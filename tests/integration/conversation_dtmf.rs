@@ -6,14 +6,14 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{BUSINESS_NUMBER, CALLER_NUMBER, Heard, TestApp, is_mark, listen, recv_until};
 use sicha::call::agent::phrases;
-use sicha::sim::twilio_api::TwilioApiSim;
-use sicha::sim::twilio_caller::{MediaStreamClient, Received};
 use sicha::store::businesses::DtmfMap;
-use sicha::store::testing::for_each_engine;
 use sicha::store::{BusinessChanges, CallStatus};
 use sicha::twilio::stream::Outbound;
+use sicha_sim::twilio_api::TwilioApiSim;
+use sicha_sim::twilio_caller::{MediaStreamClient, Received};
 
 /// How long the server must stay quiet for an answer to count as finished: above the gap between
 /// two sentences' synthesis on a loaded machine.

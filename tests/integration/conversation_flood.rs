@@ -6,11 +6,11 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{fixture_mulaw, line, listen};
-use sicha::sim::openai::ChatRule;
-use sicha::sim::twilio_caller::Received;
-use sicha::store::testing::for_each_engine;
 use sicha::twilio::stream::Outbound;
+use sicha_sim::openai::ChatRule;
+use sicha_sim::twilio_caller::Received;
 use tokio::time::Instant;
 
 /// How long after the caller's first frame the `clear` must arrive: the fixture's lead-in before the

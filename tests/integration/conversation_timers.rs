@@ -5,12 +5,12 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, fixture_mulaw, listen, silence, spawn_app_with};
 use sicha::call::session::AgentMode;
-use sicha::sim::openai::{OpenAiSim, SimProfile};
-use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::startup::ServeOptions;
-use sicha::store::testing::for_each_engine;
+use sicha_sim::openai::{OpenAiSim, SimProfile};
+use sicha_sim::twilio_api::TwilioApiSim;
 
 /// How long the server must stay quiet for an answer to count as finished: above the gap between
 /// two sentences' synthesis on a loaded machine.
@@ -146,7 +146,7 @@ async fn a_slow_transcription_loses_no_words_and_keeps_the_turns_in_speech_order
             openai
                 .requests()
                 .into_iter()
-                .filter(|r| r.endpoint == sicha::sim::openai::SimEndpoint::ChatCompletions)
+                .filter(|r| r.endpoint == sicha_sim::openai::SimEndpoint::ChatCompletions)
                 .collect::<Vec<_>>()
         };
         // Both transcriptions take 6 s; meanwhile the caller may hear another filler.

@@ -6,16 +6,16 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, line, listen, spawn_app_with};
 use serde_json::json;
 use sicha::call::agent::phrases;
 use sicha::call::session::AgentMode;
-use sicha::sim::elevenlabs::ElevenLabsSim;
-use sicha::sim::google_tts::GoogleTtsSim;
-use sicha::sim::openai::{ChatRule, OpenAiSim, SimProfile};
-use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::startup::ServeOptions;
-use sicha::store::testing::for_each_engine;
+use sicha_sim::elevenlabs::ElevenLabsSim;
+use sicha_sim::google_tts::GoogleTtsSim;
+use sicha_sim::openai::{ChatRule, OpenAiSim, SimProfile};
+use sicha_sim::twilio_api::TwilioApiSim;
 
 /// How long the server must stay quiet for an answer to count as finished: above the gap between
 /// two sentences' synthesis on a loaded machine.

@@ -1,7 +1,7 @@
 //! `sicha customer …` through the real binary, on every engine: naming a caller by phone number
 //! (and the pages showing it), telling apart a phone that called two businesses, listing.
 
-use sicha::store::testing::for_each_engine;
+use crate::common::databases::for_each_engine;
 use sicha::store::{NewBusiness, Store};
 
 use crate::common::{sicha_err as refused, sicha_ok as ok};
@@ -17,16 +17,18 @@ const T0: i64 = 1_750_000_000_000;
 async fn seed(store: &Store) {
     for (number, name) in [(SHOP, "מספרת דני"), (CLINIC, "מרפאת שיניים")] {
         let business = store
-            .create_business(&NewBusiness {
-                number: number.into(),
-                name: name.into(),
-                greeting: "שלום".into(),
-                system_prompt: "את עוזרת טלפונית.".into(),
-                voice: None,
-                transfer_to: None,
-                dtmf_map: None,
-                now_ms: T0,
-            })
+            .create_business(
+                &NewBusiness {
+                    number: number.into(),
+                    name: name.into(),
+                    greeting: "שלום".into(),
+                    system_prompt: "את עוזרת טלפונית.".into(),
+                    voice: None,
+                    transfer_to: None,
+                    dtmf_map: None,
+                },
+                T0,
+            )
             .await
             .unwrap();
         store

@@ -9,6 +9,7 @@ mod sms;
 
 use std::time::{Duration, Instant};
 
+use crate::common::databases::for_each_engine;
 use receiver::{CrmReceiver, Reply};
 use sicha::clock;
 use sicha::deliveries::{
@@ -16,7 +17,6 @@ use sicha::deliveries::{
     TranscriptLine, WorkerOptions, enqueue_crm_webhook, enqueue_sms,
 };
 use sicha::store::Store;
-use sicha::store::testing::for_each_engine;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

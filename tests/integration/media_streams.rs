@@ -8,15 +8,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{
     AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until,
     silence, spawn_app, spawn_app_with,
 };
-use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
-use sicha::store::testing::for_each_engine;
 use sicha::twilio::stream::Outbound;
+use sicha_sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 
 mod tokens;
 

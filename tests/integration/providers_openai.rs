@@ -10,7 +10,7 @@ use sicha::config::Secret;
 use sicha::providers::OpenAiConfig;
 use sicha::providers::llm::{ChatDelta, ChatMessage, ChatRequest, LlmError, OpenAiChat, ToolSpec};
 use sicha::providers::stt::{OpenAiStt, SttError};
-use sicha::sim::openai::{ChatRule, OpenAiSim, SimEndpoint, SimProfile, SimTranscript};
+use sicha_sim::openai::{ChatRule, OpenAiSim, SimEndpoint, SimProfile, SimTranscript};
 
 mod chat;
 

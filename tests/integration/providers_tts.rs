@@ -21,9 +21,9 @@ use sicha::providers::tts::{
     ElevenLabsConfig, ElevenLabsTts, EspeakConfig, EspeakTts, GoogleTts, GoogleTtsConfig,
     OpenAiTts, OpenAiTtsConfig, PcmStream, Tts, TtsChain, TtsError,
 };
-use sicha::sim::elevenlabs::ElevenLabsSim;
-use sicha::sim::google_tts::GoogleTtsSim;
-use sicha::sim::openai::{OpenAiSim, SimEndpoint, SimProfile};
+use sicha_sim::elevenlabs::ElevenLabsSim;
+use sicha_sim::google_tts::GoogleTtsSim;
+use sicha_sim::openai::{OpenAiSim, SimEndpoint, SimProfile};
 use url::Url;
 
 const SENTENCE: &str = "שלום, הגעתם למספרה של דני. במה אפשר לעזור?";

@@ -5,16 +5,16 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{
     AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_mark, recv_until, silence,
     spawn_app_with,
 };
 use sicha::call::session::AgentMode;
-use sicha::sim::replay::replay;
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
-use sicha::store::testing::for_each_engine;
 use sicha::twilio::stream_log::read_stream_log;
+use sicha_sim::replay::replay;
 
 #[tokio::test]
 async fn a_recorded_stream_replays_as_a_new_call_with_the_same_messages() {
@@ -40,7 +40,7 @@ async fn a_recorded_stream_replays_as_a_new_call_with_the_same_messages() {
         audio.extend(silence(900));
         stream.send_audio(&audio).await.unwrap();
         let (_, mark) = recv_until(&mut stream, is_mark, Duration::from_secs(10)).await;
-        let Some(sicha::sim::twilio_caller::Received::Message(
+        let Some(sicha_sim::twilio_caller::Received::Message(
             sicha::twilio::stream::Outbound::Mark { mark, .. },
         )) = mark
         else {

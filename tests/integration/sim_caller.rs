@@ -7,16 +7,16 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, TestApp, spawn_app_with};
 use sicha::call::session::AgentMode;
-use sicha::sim::caller::{CallerOptions, TraceKind, run_call};
-use sicha::sim::openai::{OpenAiSim, SimProfile};
-use sicha::sim::playback::PlaybackBuffer;
-use sicha::sim::scenario::Scenario;
-use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
-use sicha::store::testing::for_each_engine;
+use sicha_sim::caller::{CallerOptions, TraceKind, run_call};
+use sicha_sim::openai::{OpenAiSim, SimProfile};
+use sicha_sim::playback::PlaybackBuffer;
+use sicha_sim::scenario::Scenario;
+use sicha_sim::twilio_api::TwilioApiSim;
 use tokio::time::Instant;
 
 /// `ms` milliseconds of agent audio (any codes will do: the buffer only counts them).
@@ -300,7 +300,7 @@ fn sicha_demo_plays_a_whole_simulated_call_and_writes_what_was_heard() {
 
 #[tokio::test]
 async fn sicha_call_plays_a_fixture_against_a_running_server() {
-    let db = sicha::store::testing::TestDatabase::sqlite().unwrap();
+    let db = crate::common::databases::TestDatabase::sqlite().unwrap();
     let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
     openai.set_espeak(false);
     openai.set_default_transcript("מה שעות הפתיחה שלכם?");
@@ -308,7 +308,7 @@ async fn sicha_call_plays_a_fixture_against_a_running_server() {
         .await
         .unwrap();
     let app = ai_app(db.url(), &openai, &twilio).await;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/single/u01_hours.wav");
+    let fixture = common::fixtures_dir().join("single/u01_hours.wav");
     let output = tokio::process::Command::from(common::sicha_binary())
         .args([
             "call",

@@ -7,8 +7,8 @@ mod messages;
 use std::time::{Duration, Instant};
 
 use sicha::config::Secret;
-use sicha::sim::twilio_api::TwilioApiSim;
 use sicha::twilio::rest::{RetryPolicy, TwilioClient, TwilioError};
+use sicha_sim::twilio_api::TwilioApiSim;
 
 const CALL: &str = "CA11111111111111111111111111111111";
 const CALLER: &str = "+972501234567";

@@ -9,8 +9,8 @@ mod sessions;
 use crate::common;
 use crate::web_support;
 
+use crate::common::databases::for_each_engine;
 use common::spawn_app;
-use sicha::store::testing::for_each_engine;
 use web_support::{
     ADMIN, CALLER_TEXT, FINAL_ANSWER, HEARD_PART, PASSWORD, get_signed_in, plain_client, seed,
     sign_in, web_app,

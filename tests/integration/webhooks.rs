@@ -3,12 +3,12 @@
 
 use crate::common;
 
+use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, spawn_app, spawn_app_with};
 use sicha::call::session::AgentMode;
-use sicha::sim::twilio_caller::{place_call, signed_post, stream_target, voice_webhook_form};
 use sicha::startup::ServeOptions;
-use sicha::store::testing::for_each_engine;
 use sicha::store::{CallStatus, NewCall};
+use sicha_sim::twilio_caller::{place_call, signed_post, stream_target, voice_webhook_form};
 
 #[tokio::test]
 async fn a_signed_call_to_a_known_number_gets_a_stream_and_a_committed_call_row() {

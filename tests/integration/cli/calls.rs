@@ -1,7 +1,7 @@
 //! `sicha calls list` and `sicha calls show` over a call stored with its events and transcript.
 
+use crate::common::databases::for_each_engine;
 use serde_json::json;
-use sicha::store::testing::for_each_engine;
 use sicha::store::{CallStatus, NewCall, NewTurn, Store};
 
 use super::{

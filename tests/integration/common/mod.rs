@@ -1,20 +1,21 @@
 //! The real app on port 0 with a fresh database, as every integration test starts it.
 
 mod binary;
+pub mod databases;
 
 pub use binary::{sicha_binary, sicha_err, sicha_ok};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sicha::call::session::AgentMode;
 use sicha::config::Settings;
-use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 use sicha::startup::{Application, ServeOptions};
 use sicha::store::{NewBusiness, Store};
 use sicha::twilio::stream::Outbound;
+use sicha_sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -123,16 +124,18 @@ impl TestApp {
 
     pub async fn add_business(&self, number: &str) {
         self.store
-            .create_business(&NewBusiness {
-                number: number.to_string(),
-                name: "מספרת <דני> & בניו".to_string(),
-                greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
-                system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
-                voice: None,
-                transfer_to: Some("+972529999999".to_string()),
-                dtmf_map: None,
-                now_ms: sicha::clock::now_ms(),
-            })
+            .create_business(
+                &NewBusiness {
+                    number: number.to_string(),
+                    name: "מספרת <דני> & בניו".to_string(),
+                    greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
+                    system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
+                    voice: None,
+                    transfer_to: Some("+972529999999".to_string()),
+                    dtmf_map: None,
+                },
+                sicha::clock::now_ms(),
+            )
             .await
             .expect("business added");
     }
@@ -211,11 +214,14 @@ impl TestApp {
     }
 }
 
+/// The repository's fixtures folder (these tests are a target of the crate in sim/, one folder down).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
 /// A fixture as μ-law bytes, the way Twilio would send it.
 pub fn fixture_mulaw(relative: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(relative);
+    let path = fixtures_dir().join(relative);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let audio = sicha_audio::wav::read_wav(std::io::BufReader::new(file)).unwrap();
     assert_eq!(audio.sample_rate, 8000);
@@ -352,15 +358,15 @@ impl Heard {
 /// and the test business added.
 pub struct AiWorld {
     pub app: TestApp,
-    pub openai: sicha::sim::openai::OpenAiSim,
-    pub twilio: sicha::sim::twilio_api::TwilioApiSim,
+    pub openai: sicha_sim::openai::OpenAiSim,
+    pub twilio: sicha_sim::twilio_api::TwilioApiSim,
 }
 
 /// [`AiWorld`] with `tts` as the TTS chain and `more` settings on top.
 pub async fn ai_world(db: &str, tts: &str, more: &[(&str, &str)]) -> AiWorld {
-    use sicha::sim::openai::{OpenAiSim, SimProfile};
+    use sicha_sim::openai::{OpenAiSim, SimProfile};
     let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
-    let twilio = sicha::sim::twilio_api::TwilioApiSim::start_with(
+    let twilio = sicha_sim::twilio_api::TwilioApiSim::start_with(
         "ACtest0000000000000000000000000000",
         AUTH_TOKEN,
     )

@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::common::databases::for_each_engine;
 use sicha::clock;
 use sicha::deliveries::{
     Deliverers, DeliveryOutcome, OutboxWorker, RetryPolicy, enqueue_crm_webhook,
 };
 use sicha::store::Store;
-use sicha::store::testing::for_each_engine;
 
 use super::receiver::{CrmReceiver, Reply};
 use super::{PATIENCE, Running, eventually, fast_policy, interaction, next_report, options};

@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
+use crate::common::databases::for_each_engine;
 use sicha::clock;
 use sicha::config::{PostCallSms, Secret};
 use sicha::deliveries::{
     Deliverers, DeliveryOutcome, DeliveryReport, OutboxWorker, RetryPolicy, SmsAudience, SmsSender,
     enqueue_post_call_sms, post_call_sms_body,
 };
-use sicha::sim::twilio_api::{LostAnswer, TwilioApiSim};
 use sicha::store::Store;
-use sicha::store::testing::for_each_engine;
 use sicha::twilio::rest::TwilioClient;
+use sicha_sim::twilio_api::{LostAnswer, TwilioApiSim};
 use tokio::sync::broadcast;
 
 use super::{Running, fast_policy, interaction, next_report, options};

@@ -8,8 +8,8 @@ use sicha::providers::tts::{
     GoogleTts, GoogleTtsConfig, ProviderKind, TimeoutPhase, Tts, TtsChain, TtsError, TtsSettings,
     TtsTimeouts, parse_provider_list,
 };
-use sicha::sim::elevenlabs::ElevenLabsSim;
-use sicha::sim::google_tts::GoogleTtsSim;
+use sicha_sim::elevenlabs::ElevenLabsSim;
+use sicha_sim::google_tts::GoogleTtsSim;
 
 use super::{
     SENTENCE, collect, collect_chunks, elevenlabs, google, google_config, openai,

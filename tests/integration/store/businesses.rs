@@ -8,7 +8,7 @@ use super::*;
 async fn businesses_create_find_list_and_refuse_duplicates() {
     for_each_store(|store| async move {
         let added = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         assert_eq!(added.number, "+97231234567");
@@ -34,7 +34,7 @@ async fn businesses_create_find_list_and_refuse_duplicates() {
         assert_eq!(store.business_by_id("nope").await.unwrap(), None);
 
         let duplicate = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap_err();
         assert!(
@@ -43,7 +43,7 @@ async fn businesses_create_find_list_and_refuse_duplicates() {
         );
 
         let first = store
-            .create_business(&new_business("+14155550100"))
+            .create_business(&new_business("+14155550100"), T0)
             .await
             .unwrap();
         let numbers: Vec<String> = store
@@ -56,7 +56,7 @@ async fn businesses_create_find_list_and_refuse_duplicates() {
         assert_eq!(numbers, vec![first.number, added.number]);
 
         let invalid = store
-            .create_business(&new_business("031234567"))
+            .create_business(&new_business("031234567"), T0)
             .await
             .unwrap_err();
         assert!(matches!(invalid, StoreError::Invalid { .. }), "{invalid}");
@@ -65,7 +65,7 @@ async fn businesses_create_find_list_and_refuse_duplicates() {
             ..new_business("+97239999999")
         };
         assert!(matches!(
-            store.create_business(&bad_transfer).await,
+            store.create_business(&bad_transfer, T0).await,
             Err(StoreError::Invalid { .. })
         ));
     })
@@ -76,7 +76,7 @@ async fn businesses_create_find_list_and_refuse_duplicates() {
 async fn businesses_update_changes_only_what_is_given_and_can_clear() {
     for_each_store(|store| async move {
         let added = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         let renamed = store
@@ -161,7 +161,7 @@ async fn businesses_keep_a_key_map_that_can_be_set_changed_and_cleared() {
     for_each_store(|store| async move {
         // No map given: the default, 0 transfers.
         let plain = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         assert_eq!(plain.dtmf_map, DtmfMap::default());
@@ -169,10 +169,13 @@ async fn businesses_keep_a_key_map_that_can_be_set_changed_and_cleared() {
 
         let map: DtmfMap = "0=transfer,9=goodbye,*=callback".parse().unwrap();
         let mapped = store
-            .create_business(&NewBusiness {
-                dtmf_map: Some(map.clone()),
-                ..new_business("+97239876543")
-            })
+            .create_business(
+                &NewBusiness {
+                    dtmf_map: Some(map.clone()),
+                    ..new_business("+97239876543")
+                },
+                T0,
+            )
             .await
             .unwrap();
         assert_eq!(mapped.dtmf_map, map);
@@ -284,11 +287,11 @@ async fn businesses_keep_a_key_map_that_can_be_set_changed_and_cleared() {
 async fn customers_are_found_or_created_once_per_business_and_phone() {
     for_each_store(|store| async move {
         let shop = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         let other = store
-            .create_business(&new_business("+97239876543"))
+            .create_business(&new_business("+97239876543"), T0)
             .await
             .unwrap();
 
@@ -371,7 +374,7 @@ async fn customers_are_found_or_created_once_per_business_and_phone() {
 async fn customers_racing_from_one_phone_get_one_row() {
     for_each_store(|store| async move {
         let shop = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         let (a, b, c) = tokio::join!(

@@ -6,7 +6,7 @@ use super::*;
 async fn calls_are_recorded_once_and_finished_once() {
     for_each_store(|store| async move {
         let shop = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         let customer = store
@@ -132,7 +132,7 @@ async fn calls_are_recorded_once_and_finished_once() {
 async fn calls_list_newest_first_with_filters() {
     for_each_store(|store| async move {
         let shop = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         for (i, sid) in ["CA1", "CA2", "CA3"].iter().enumerate() {
@@ -197,7 +197,7 @@ async fn calls_list_newest_first_with_filters() {
 async fn reconcile_closes_only_this_instances_open_calls() {
     for_each_store(|store| async move {
         let shop = store
-            .create_business(&new_business("+97231234567"))
+            .create_business(&new_business("+97231234567"), T0)
             .await
             .unwrap();
         for (sid, instance) in [

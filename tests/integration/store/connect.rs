@@ -49,7 +49,7 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
 
 #[tokio::test]
 async fn postgres_database_is_created_when_missing() {
-    let Ok(server) = std::env::var(sicha::store::testing::POSTGRES_URL_VARIABLE) else {
+    let Ok(server) = std::env::var(crate::common::databases::POSTGRES_URL_VARIABLE) else {
         println!("postgres skipped: no server configured");
         return;
     };
@@ -72,7 +72,7 @@ async fn postgres_database_is_created_when_missing() {
 async fn sqlite_in_memory_keeps_one_database_across_concurrent_queries() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let added = store
-        .create_business(&new_business("+97231234567"))
+        .create_business(&new_business("+97231234567"), T0)
         .await
         .unwrap();
     let (a, b) = tokio::join!(

@@ -10,8 +10,8 @@ mod writer;
 
 use std::collections::HashSet;
 
+use crate::common::databases::{TestDatabase, for_each_engine, for_each_store};
 use serde_json::json;
-use sicha::store::testing::{TestDatabase, for_each_engine, for_each_store};
 use sicha::store::{
     Business, BusinessChanges, CallFilter, CallStatus, Engine, NewBusiness, NewCall,
     NewInteraction, NewTurn, Store, StoreError,
@@ -28,7 +28,6 @@ fn new_business(number: &str) -> NewBusiness {
         voice: Some("he-IL-Wavenet-A".to_string()),
         transfer_to: Some("+972501112222".to_string()),
         dtmf_map: None,
-        now_ms: T0,
     }
 }
 
@@ -71,7 +70,7 @@ fn agent_turn(call_sid: &str, seq: i64) -> NewTurn {
 
 async fn business_with_call(store: &Store, call_sid: &str) -> Business {
     let business = store
-        .create_business(&new_business("+97231234567"))
+        .create_business(&new_business("+97231234567"), T0)
         .await
         .unwrap();
     assert!(

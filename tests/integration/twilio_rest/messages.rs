@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use sicha::clock;
-use sicha::sim::twilio_api::{LostAnswer, TwilioApiSim};
 use sicha::twilio::rest::{Acceptance, MessageSearch, SmsSearch, TwilioError};
+use sicha_sim::twilio_api::{LostAnswer, TwilioApiSim};
 
 use super::{BUSINESS, CALLER, client};
 

@@ -1,6 +1,6 @@
 //! A call's recording: streamed whole or by byte range to a signed-in user, found by call id only.
 
-use sicha::store::testing::for_each_engine;
+use crate::common::databases::for_each_engine;
 
 use crate::common::TestApp;
 use crate::web_support::{plain_client, recorded_call, seed, sign_in, web_app};

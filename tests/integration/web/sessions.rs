@@ -1,9 +1,9 @@
 //! Sessions and the sign-in limit live in the database: several instances on one database (and a
 //! restarted one) share them, on SQLite and on PostgreSQL.
 
+use crate::common::databases::for_each_engine;
 use sha2::{Digest, Sha256};
 use sicha::clock::now_ms;
-use sicha::store::testing::for_each_engine;
 
 use crate::web_support::{ADMIN, PASSWORD, get_signed_in, plain_client, sign_in, web_app};
 

@@ -94,29 +94,33 @@ async fn turn(store: &Store, sid: &str, seq: i64, role: &str, text: &str, at: i6
 pub async fn seed(app: &TestApp, recordings: &Path) -> World {
     let store = &app.store;
     let business = store
-        .create_business(&NewBusiness {
-            number: "+97231234567".into(),
-            name: "מספרת דני".into(),
-            greeting: "שלום, הגעתם למספרה של דני.".into(),
-            system_prompt: "את עוזרת טלפונית של מספרה.".into(),
-            voice: None,
-            transfer_to: Some("+972529999999".into()),
-            dtmf_map: None,
-            now_ms: MORNING_MS - DAY_MS,
-        })
+        .create_business(
+            &NewBusiness {
+                number: "+97231234567".into(),
+                name: "מספרת דני".into(),
+                greeting: "שלום, הגעתם למספרה של דני.".into(),
+                system_prompt: "את עוזרת טלפונית של מספרה.".into(),
+                voice: None,
+                transfer_to: Some("+972529999999".into()),
+                dtmf_map: None,
+            },
+            MORNING_MS - DAY_MS,
+        )
         .await
         .unwrap();
     let other = store
-        .create_business(&NewBusiness {
-            number: "+97239876543".into(),
-            name: "מרפאת שיניים".into(),
-            greeting: "שלום, הגעתם למרפאה.".into(),
-            system_prompt: "את עוזרת טלפונית של מרפאה.".into(),
-            voice: Some("he-IL-Wavenet-B".into()),
-            transfer_to: None,
-            dtmf_map: None,
-            now_ms: MORNING_MS - DAY_MS,
-        })
+        .create_business(
+            &NewBusiness {
+                number: "+97239876543".into(),
+                name: "מרפאת שיניים".into(),
+                greeting: "שלום, הגעתם למרפאה.".into(),
+                system_prompt: "את עוזרת טלפונית של מרפאה.".into(),
+                voice: Some("he-IL-Wavenet-B".into()),
+                transfer_to: None,
+                dtmf_map: None,
+            },
+            MORNING_MS - DAY_MS,
+        )
         .await
         .unwrap();
     let dana = store

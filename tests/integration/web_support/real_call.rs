@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use sicha::sim::openai::ChatRule;
+use sicha_sim::openai::ChatRule;
 
 use super::{ADMIN, PASSWORD, cheap_hash};
 use crate::common::{
     AiWorld, CALLER_NUMBER, ai_world, fixture_mulaw, heard_within, line, listen, silence,
 };
-use sicha::sim::twilio_caller::MediaStreamClient;
+use sicha_sim::twilio_caller::MediaStreamClient;
 
 pub const CALL_SID: &str = "CAbrowser1";
 pub const CUSTOMER_NAME: &str = "דנה כהן";

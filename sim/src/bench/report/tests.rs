@@ -1,0 +1,71 @@
+use super::*;
+use sicha::store::turns::AnswerSpan;
+
+fn turn(role: &str, seq: i64) -> TimedTurn {
+    TimedTurn {
+        turn: sicha::store::Turn {
+            call_sid: "CA1".into(),
+            seq,
+            role: role.into(),
+            text: String::new(),
+            heard_text: None,
+            started_at_ms: 0,
+            ended_at_ms: 0,
+            interrupted: false,
+            stt_ms: None,
+            llm_ttft_ms: None,
+            llm_first_sentence_ms: None,
+            tts_ttfb_ms: None,
+            endpoint_ms: None,
+            v2v_ms: None,
+        },
+        span: AnswerSpan::default(),
+    }
+}
+
+fn answer(turnaround: i64, stt_wait: i64, first_sentence: i64, tts: i64) -> TimedTurn {
+    let mut answer = turn(ROLE_AGENT, 2);
+    answer.turn.endpoint_ms = Some(620);
+    answer.turn.stt_ms = Some(400);
+    answer.turn.llm_first_sentence_ms = Some(first_sentence);
+    answer.turn.tts_ttfb_ms = Some(tts);
+    answer.span = AnswerSpan {
+        turnaround_ms: Some(turnaround),
+        stt_wait_ms: Some(stt_wait),
+    };
+    answer
+}
+
+#[test]
+fn overhead_is_the_servers_turnaround_less_the_provider_stages_it_waited_for() {
+    // Without eager transcription the whole STT is waited for.
+    assert_eq!(overhead(&answer(1303, 400, 600, 300)), Some(3.0));
+    // With it, only what was left of STT when the end of speech was confirmed; neither the endpoint
+    // wait nor the whole STT time enters.
+    assert_eq!(overhead(&answer(952, 50, 600, 300)), Some(2.0));
+}
+
+#[test]
+fn an_answer_without_its_span_or_stages_has_no_overhead() {
+    let mut unmeasured = answer(1000, 0, 600, 300);
+    unmeasured.span = AnswerSpan::default();
+    assert_eq!(overhead(&unmeasured), None);
+    let mut cut = answer(1000, 0, 600, 300);
+    cut.turn.tts_ttfb_ms = None;
+    assert_eq!(overhead(&cut), None);
+}
+
+#[test]
+fn each_line_is_answered_by_the_agent_turn_after_its_own_caller_turn() {
+    let turns = vec![
+        turn(ROLE_AGENT, 1), // the greeting
+        turn(ROLE_CALLER, 2),
+        turn(ROLE_AGENT, 3),
+        turn(ROLE_CALLER, 4),
+        turn(ROLE_AGENT, 5),
+    ];
+    let answers = answers_by_line(&turns);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[&0].turn.seq, 3);
+    assert_eq!(answers[&1].turn.seq, 5);
+}

@@ -1,0 +1,320 @@
+//! What a simulated caller says and when: the lines of a labelled fixture (cut from its audio with
+//! their speech labels), each started after the agent's answer has played and a pause, or as a
+//! barge-in while the answer is still playing; and what the simulated providers should hear and
+//! answer for that script, so a whole call sounds plausible in Hebrew.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::openai::{ChatRule, OpenAiSim};
+use super::playback::SAMPLE_RATE;
+
+/// Samples in one 20 ms Media Streams frame.
+pub const FRAME_SAMPLES: usize = 160;
+/// Audio kept before a line's first labelled sample and after its last: breath, not speech.
+const LINE_MARGIN_SAMPLES: usize = 640;
+/// The caller's pause after the agent's answer has played, before speaking again.
+pub const DEFAULT_PAUSE: Duration = Duration::from_millis(800);
+
+/// The script the demo plays: booking a haircut, five lines (fixtures/scripts/call1_booking).
+const DEMO_WAV: &[u8] = include_bytes!("../../fixtures/scripts/call1_booking.wav");
+const DEMO_SIDECAR: &str = include_str!("../../fixtures/scripts/call1_booking.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("fixture audio: {0}")]
+    Wav(#[from] sicha_audio::wav::WavError),
+    #[error("fixture labels: {0}")]
+    Sidecar(#[from] serde_json::Error),
+    #[error("fixture audio must be 8 kHz (Twilio's rate), not {0} Hz")]
+    SampleRate(u32),
+    #[error("the fixture has no labelled speech")]
+    NoSpeech,
+    #[error("line {0} does not exist in this scenario")]
+    NoSuchLine(usize),
+}
+
+/// When a line starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineStart {
+    /// After the agent's answer (or the greeting) has played and been quiet this long.
+    AfterAnswer { pause: Duration },
+    /// This long after the agent's previous answer started playing, whether or not it has finished.
+    BargeIn { after_answer_starts: Duration },
+}
+
+/// One caller line, as μ-law frames with a speech flag per frame from the fixture's labels.
+#[derive(Debug, Clone)]
+pub struct ScenarioLine {
+    pub text: String,
+    /// μ-law 8 kHz, a whole number of 20 ms frames.
+    pub codes: Vec<u8>,
+    /// Per frame: whether it overlaps labelled speech.
+    pub voiced: Vec<bool>,
+    pub start: LineStart,
+}
+
+impl ScenarioLine {
+    pub fn frames(&self) -> impl Iterator<Item = (&[u8], bool)> {
+        self.codes
+            .chunks(FRAME_SAMPLES)
+            .zip(self.voiced.iter().copied())
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.codes.len() as f64 / f64::from(SAMPLE_RATE))
+    }
+}
+
+/// A whole call from the caller's side, with what the simulated providers should do for it.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub lines: Vec<ScenarioLine>,
+    /// What the speech-to-text stand-in hears, one per caller line in order.
+    pub transcripts: Vec<String>,
+    /// How the chat stand-in answers.
+    pub chat_rules: Vec<ChatRule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Sidecar {
+    #[serde(default)]
+    text: serde_json::Value,
+    speech: Vec<[usize; 2]>,
+    #[serde(default)]
+    lines: Vec<SidecarLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SidecarLine {
+    text: String,
+    start: usize,
+    end: usize,
+}
+
+impl Scenario {
+    /// A fixture file (a script, or a single utterance) with its JSON sidecar next to it, every
+    /// line started after the previous answer. Transcripts are the labelled texts; no chat rules.
+    pub fn from_fixture(wav_path: &Path) -> Result<Self, ScenarioError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ScenarioError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let wav = read(wav_path)?;
+        let sidecar = read(&wav_path.with_extension("json"))?;
+        let name = wav_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::from_bytes(&name, &wav, &String::from_utf8_lossy(&sidecar))
+    }
+
+    /// Like [`Self::from_fixture`], from the file contents.
+    pub fn from_bytes(name: &str, wav: &[u8], sidecar: &str) -> Result<Self, ScenarioError> {
+        let audio = sicha_audio::wav::read_wav(wav)?;
+        if audio.sample_rate != SAMPLE_RATE {
+            return Err(ScenarioError::SampleRate(audio.sample_rate));
+        }
+        let mut codes = vec![0u8; audio.samples.len()];
+        sicha_audio::mulaw::encode_into(&audio.samples, &mut codes);
+        let sidecar: Sidecar = serde_json::from_str(sidecar)?;
+        let spans = if sidecar.lines.is_empty() {
+            // A single utterance: one line from its first to its last labelled sample.
+            let first = sidecar.speech.first().ok_or(ScenarioError::NoSpeech)?[0];
+            let last = sidecar.speech.last().ok_or(ScenarioError::NoSpeech)?[1];
+            let text = match &sidecar.text {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            vec![SidecarLine {
+                text,
+                start: first,
+                end: last,
+            }]
+        } else {
+            sidecar.lines
+        };
+        let lines: Vec<ScenarioLine> = spans
+            .iter()
+            .map(|line| cut_line(&codes, &sidecar.speech, line))
+            .collect();
+        Ok(Self {
+            name: name.to_string(),
+            transcripts: lines.iter().map(|l| l.text.clone()).collect(),
+            lines,
+            chat_rules: Vec::new(),
+        })
+    }
+
+    /// The demo call: a haircut booked at a barber's, in five lines, the caller cutting in on the
+    /// third (the agent is still reading out the free times when the caller picks one).
+    pub fn demo() -> Self {
+        let mut scenario = Self::from_bytes("call1_booking", DEMO_WAV, DEMO_SIDECAR)
+            .expect("the embedded demo fixture is valid");
+        scenario
+            .barge_in(2, Duration::from_millis(2500))
+            .expect("the demo script has a third line");
+        scenario.chat_rules = DEMO_REPLIES
+            .iter()
+            .map(|(when, reply)| ChatRule::reply(when, reply))
+            .collect();
+        scenario
+    }
+
+    /// Makes line `index` start `after_answer_starts` into the previous answer's playback.
+    pub fn barge_in(
+        &mut self,
+        index: usize,
+        after_answer_starts: Duration,
+    ) -> Result<(), ScenarioError> {
+        let line = self
+            .lines
+            .get_mut(index)
+            .ok_or(ScenarioError::NoSuchLine(index))?;
+        line.start = LineStart::BargeIn {
+            after_answer_starts,
+        };
+        Ok(())
+    }
+
+    /// Teaches the simulated OpenAI-compatible server each line (its audio and text), so that its
+    /// transcriptions hear a line by its sound whichever call sends it, and adds the chat rules.
+    /// Many calls may teach the same scenario: nothing is learned or added twice.
+    pub fn teach(&self, openai: &OpenAiSim) {
+        let mut samples = Vec::new();
+        for line in &self.lines {
+            samples.resize(line.codes.len(), 0);
+            sicha_audio::mulaw::decode_into(&line.codes, &mut samples);
+            openai.learn_utterance(&line.text, &samples);
+        }
+        for rule in &self.chat_rules {
+            openai.add_chat_rule(rule.clone());
+        }
+    }
+
+    /// Indices of the lines that barge in.
+    pub fn barge_in_lines(&self) -> Vec<usize> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l.start, LineStart::BargeIn { .. }))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// The demo business: who answers the demo call.
+pub mod demo_business {
+    pub const NUMBER: &str = "+97235550100";
+    pub const NAME: &str = "מספרת שירה";
+    pub const GREETING: &str = "שלום, הגעתם למספרת שירה. במה אפשר לעזור?";
+    pub const PROMPT: &str = "את עוזרת טלפונית של מספרת שירה בתל אביב. עני בקצרה, בעברית, ובנימוס. \
+        אפשר לקבוע תורים מיום ראשון עד שישי. מי שמבקש נציג מועבר לשירה.";
+    pub const TRANSFER_TO: &str = "+972535550199";
+    pub const CALLER: &str = "+972545550123";
+
+    /// The business as `sicha business add` takes it.
+    pub fn spec() -> sicha::store::NewBusiness {
+        sicha::store::NewBusiness {
+            number: NUMBER.to_string(),
+            name: NAME.to_string(),
+            greeting: GREETING.to_string(),
+            system_prompt: PROMPT.to_string(),
+            voice: None,
+            transfer_to: Some(TRANSFER_TO.to_string()),
+            dtmf_map: None,
+        }
+    }
+}
+
+/// What the demo's agent answers, by a phrase of the caller's line (the first match wins).
+const DEMO_REPLIES: [(&str, &str); 5] = [
+    ("לקבוע תור", "בשמחה. לאיזה יום תרצה לקבוע?"),
+    (
+        "חמישי",
+        "ביום חמישי אחרי הצהריים יש כמה תורים פנויים. יש תור באחת וחצי. יש תור בשלוש. \
+         יש תור בארבע וחצי. ויש גם תור בשש בערב.",
+    ),
+    (
+        "ארבע וחצי",
+        "מצוין, שמרתי לך את ארבע וחצי ביום חמישי. על איזה שם לרשום?",
+    ),
+    ("דני", "תודה דני, התור נקבע. נשלח לך תזכורת יום לפני."),
+    ("להתראות", "להתראות דני, יום נעים!"),
+];
+
+/// Cuts one line out of the fixture with a small margin, padded to whole frames, with a speech flag
+/// per frame from the labelled spans.
+fn cut_line(codes: &[u8], speech: &[[usize; 2]], line: &SidecarLine) -> ScenarioLine {
+    let from = line.start.saturating_sub(LINE_MARGIN_SAMPLES);
+    let to = (line.end + LINE_MARGIN_SAMPLES).min(codes.len()).max(from);
+    let mut cut = codes[from..to].to_vec();
+    let frames = cut.len().div_ceil(FRAME_SAMPLES);
+    cut.resize(frames * FRAME_SAMPLES, sicha_audio::mulaw::SILENCE);
+    let voiced = (0..frames)
+        .map(|frame| {
+            let start = from + frame * FRAME_SAMPLES;
+            let end = start + FRAME_SAMPLES;
+            speech.iter().any(|[s, e]| *s < end && *e > start)
+        })
+        .collect();
+    ScenarioLine {
+        text: line.text.clone(),
+        codes: cut,
+        voiced,
+        start: LineStart::AfterAnswer {
+            pause: DEFAULT_PAUSE,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_script_has_five_labelled_lines_and_one_barge_in() {
+        let demo = Scenario::demo();
+        assert_eq!(demo.lines.len(), 5);
+        assert_eq!(demo.transcripts[2], "בארבע וחצי זה מצוין");
+        assert_eq!(demo.barge_in_lines(), vec![2]);
+        for line in &demo.lines {
+            assert_eq!(line.codes.len(), line.voiced.len() * FRAME_SAMPLES);
+            // The margin is unvoiced; the middle of the line is speech.
+            assert!(!line.voiced[0] && !line.voiced[line.voiced.len() - 1]);
+            assert!(line.voiced.iter().filter(|v| **v).count() > 25);
+        }
+        // Every line is answered by its own rule.
+        for text in &demo.transcripts {
+            let rule = demo
+                .chat_rules
+                .iter()
+                .find(|r| text.contains(&r.when_contains));
+            assert!(rule.is_some(), "no reply for {text}");
+        }
+    }
+
+    #[test]
+    fn a_single_utterance_is_one_line() {
+        let sidecar = r#"{"text": "שלום", "sample_rate": 8000, "speech": [[1600, 3200], [4000, 4800]], "kind": "utterance"}"#;
+        let wav = sicha_audio::wav::pcm16_to_wav_bytes(&[1000; 8000], 8000);
+        let scenario = Scenario::from_bytes("one", &wav, sidecar).unwrap();
+        assert_eq!(scenario.lines.len(), 1);
+        let line = &scenario.lines[0];
+        assert_eq!(line.text, "שלום");
+        // From 1600 - 640 to 4800 + 640 samples: 4480, i.e. 28 frames.
+        assert_eq!(line.voiced.len(), 28);
+        assert_eq!(line.voiced.iter().filter(|v| **v).count(), 15);
+        assert!(Scenario::from_bytes("x", &wav, r#"{"speech": []}"#).is_err());
+    }
+}

@@ -157,6 +157,9 @@ async fn attach(
             return Err(Rejection("call cannot be loaded now".into()));
         }
     };
+    if call.ended_at_ms.is_some() {
+        return Err(Rejection("call has ended".into()));
+    }
     let business = match &call.business_id {
         Some(id) => state.store.business_by_id(id).await.map_err(|error| {
             tracing::error!(%error, "could not load the call's business");

@@ -18,6 +18,7 @@ use sicha::store::CallStatus;
 use sicha::store::testing::for_each_engine;
 use sicha::twilio::stream::Outbound;
 
+mod replays;
 mod tokens;
 
 use tokens::token_for;
@@ -227,8 +228,8 @@ async fn a_second_stream_for_the_same_call_resumes_its_session() {
         let mut first = app.connect_call("CA250").await;
         app.wait_for_call("CA250", |c| c.status == CallStatus::Streaming)
             .await;
-        // As after a REST TwiML update: a fresh webhook answer (new token), a new stream, same CallSid.
-        let token = token_for(&app, "CA250").await;
+        // As when the session moves the call to a new stream: its own fresh token, same CallSid.
+        let token = app.stream_token("CA250");
         let url = format!("ws://{}/twilio/stream", app.addr);
         let mut second = MediaStreamClient::connect(&url, Some(AUTH_TOKEN), "MZsecond")
             .await

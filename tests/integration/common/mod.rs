@@ -30,6 +30,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub auth_token: Option<String>,
     pub database_url: String,
+    /// The app's stream-token key: tests issue a token the way a session does for its own reconnect.
+    pub token_key: sicha::twilio::token::StreamTokenKey,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -100,6 +102,7 @@ pub async fn spawn_app_with(
         .expect("the app builds");
     let addr = app.local_addr();
     let store = app.state().store.clone();
+    let token_key = app.state().token_key.clone();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = shutdown_rx.await;
@@ -111,6 +114,7 @@ pub async fn spawn_app_with(
         http: reqwest::Client::new(),
         auth_token,
         database_url: database_url.to_string(),
+        token_key,
         shutdown: Some(shutdown),
         server: Some(server),
     }
@@ -164,6 +168,16 @@ impl TestApp {
             .await
             .unwrap();
         stream
+    }
+
+    /// A fresh stream token for `call_sid`, as the call's session issues one when it moves the call
+    /// to a new stream (never from the voice webhook, which gives one only to a new call).
+    pub fn stream_token(&self, call_sid: &str) -> Vec<(String, String)> {
+        let expires = sicha::clock::now_ms() + 60_000;
+        vec![(
+            sicha::http::voice::TOKEN_PARAMETER.to_string(),
+            self.token_key.issue(call_sid, expires),
+        )]
     }
 
     /// Waits until `check` holds for the call's row (records are written by other tasks).

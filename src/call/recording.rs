@@ -61,7 +61,8 @@ impl CallRecording {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-        let (path, file) = create_new_part(dir, call_sid).map_err(|(path, e)| file_error(&path, e))?;
+        let (path, file) =
+            create_new_part(dir, call_sid).map_err(|(path, e)| file_error(&path, e))?;
         let writer = RecordingWriter::new(BufWriter::new(file), 8000)?;
         Ok(Self {
             path,
@@ -144,7 +145,10 @@ const MAX_PARTS: u32 = 100;
 /// call's recording must never be truncated by a later stream naming the same call. A second part is
 /// legitimate only when another session took the call over (another instance after a reconnect);
 /// the call row then names the part that finished last, and the others lie beside it.
-fn create_new_part(dir: &Path, call_sid: &str) -> Result<(PathBuf, File), (PathBuf, std::io::Error)> {
+fn create_new_part(
+    dir: &Path,
+    call_sid: &str,
+) -> Result<(PathBuf, File), (PathBuf, std::io::Error)> {
     let mut part = 1;
     loop {
         let name = match part {

@@ -124,6 +124,8 @@ pub struct WebSettings {
     pub admin_password_hash: Option<Secret>,
     pub session_ttl: Duration,
     pub sign_in_max_failures: u32,
+    /// A user name's wait after its first failed sign-in, doubling per further failure.
+    pub sign_in_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +236,7 @@ impl Settings {
                 admin_password_hash: values.password_hash("SICHA_ADMIN_PASSWORD_HASH")?,
                 session_ttl: values.seconds("SICHA_SESSION_TTL_SECS")?,
                 sign_in_max_failures: values.parsed("SICHA_SIGN_IN_MAX_FAILURES")?,
+                sign_in_delay: Duration::from_millis(values.parsed("SICHA_SIGN_IN_DELAY_MS")?),
             },
             record_streams_dir: values.path("SICHA_RECORD_STREAMS_DIR"),
             conversation: ConversationSettings {

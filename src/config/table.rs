@@ -152,7 +152,12 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "SICHA_SIGN_IN_MAX_FAILURES",
         "5",
-        "failed sign-ins per client address and per user name in 15 minutes before further tries are refused",
+        "failed sign-ins from one client address in 15 minutes before that address is refused",
+    ),
+    (
+        "SICHA_SIGN_IN_DELAY_MS",
+        "1000",
+        "after a failed sign-in, the user name waits this long before the next try, doubling with each further failure up to 60 s (0: no wait)",
     ),
     (
         "SICHA_VAD_START_MS",

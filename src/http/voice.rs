@@ -162,7 +162,9 @@ impl AnswerAgain {
         if call.ended_at_ms.is_some() || !call.status.is_live() {
             return AnswerAgain::HangUp("ended");
         }
-        if call.status == CallStatus::Streaming || call.stream_started_at_ms.is_some() || session_here
+        if call.status == CallStatus::Streaming
+            || call.stream_started_at_ms.is_some()
+            || session_here
         {
             return AnswerAgain::HangUp("live");
         }
@@ -175,7 +177,9 @@ fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
     match AnswerAgain::decide(call, state.registry.is_live(&call.call_sid)) {
         AnswerAgain::StreamToken => match connect_stream(state, base, &call.call_sid) {
             Ok(document) => {
-                tracing::info!("voice webhook again before any stream; connecting the media stream");
+                tracing::info!(
+                    "voice webhook again before any stream; connecting the media stream"
+                );
                 twiml_response(document)
             }
             Err(error) => {

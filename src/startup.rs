@@ -49,6 +49,8 @@ impl From<ServeArgs> for ServeOptions {
 
 pub struct Application {
     listener: TcpListener,
+    /// `SICHA_METRICS_BIND`: `/metrics` on an address of its own.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// Started with the server, stopped after the last call has queued its deliveries.
     outbox: OutboxWorker,
@@ -95,6 +97,14 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
+        let metrics_listener = match settings.metrics.bind {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {address}"))?,
+            ),
+            None => None,
+        };
         let records = RecordWriter::spawn(store.clone());
         let state = AppState(Arc::new(AppInner {
             store,
@@ -111,6 +121,7 @@ impl Application {
         }));
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             outbox,
         })
@@ -120,6 +131,15 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The metrics listener's address, when `SICHA_METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|listener| {
+            listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
     }
 
     pub fn state(&self) -> AppState {
@@ -133,6 +153,18 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         tracing::info!(address = %self.local_addr(), database = %state.store.display_url(), "sicha is serving");
+        // Metrics are read until the main server has stopped: shutdown itself is worth watching.
+        let metrics_stop = CancellationToken::new();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving /metrics");
+            let router = http::metrics_router(state.clone());
+            let stop = metrics_stop.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            })
+        });
         // The outbox worker runs until the calls are drained; what it has not delivered by then stays
         // queued in the database for the next start (or another instance).
         let outbox_stop = CancellationToken::new();
@@ -157,6 +189,12 @@ impl Application {
         .with_graceful_shutdown(graceful)
         .await
         .context("serving HTTP")?;
+        metrics_stop.cancel();
+        if let Some(server) = metrics_server
+            && let Ok(Err(error)) = server.await
+        {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
         tracing::info!("sicha stopped");
         Ok(())
     }

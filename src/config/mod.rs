@@ -116,6 +116,14 @@ pub struct ConversationSettings {
     pub silence_prompts: u32,
 }
 
+/// Where `/metrics` is served: on a listener of its own, or on the main one behind a bearer token.
+/// With neither, the main listener answers 404 for it (it faces Twilio, so the internet).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    pub bind: Option<SocketAddr>,
+    pub token: Option<Secret>,
+}
+
 /// Who may open the web pages, and for how long.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -142,6 +150,7 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub after_call: AfterCallSettings,
     pub web: WebSettings,
+    pub metrics: MetricsSettings,
     pub conversation: ConversationSettings,
     /// Where inbound Media Streams are recorded as JSON lines (`--record-streams`).
     pub record_streams_dir: Option<std::path::PathBuf>,
@@ -237,6 +246,13 @@ impl Settings {
                 session_ttl: values.seconds("SICHA_SESSION_TTL_SECS")?,
                 sign_in_max_failures: values.parsed("SICHA_SIGN_IN_MAX_FAILURES")?,
                 sign_in_delay: Duration::from_millis(values.parsed("SICHA_SIGN_IN_DELAY_MS")?),
+            },
+            metrics: MetricsSettings {
+                bind: values
+                    .get("SICHA_METRICS_BIND")
+                    .map(|bind| parse("SICHA_METRICS_BIND", bind))
+                    .transpose()?,
+                token: values.secret("SICHA_METRICS_TOKEN"),
             },
             record_streams_dir: values.path("SICHA_RECORD_STREAMS_DIR"),
             conversation: ConversationSettings {

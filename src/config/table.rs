@@ -189,6 +189,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "",
         "when set (or `serve --record-streams DIR`), every inbound Media Streams socket is written to DIR as JSON lines with arrival times, for `sicha call --replay`",
     ),
+    (
+        "SICHA_METRICS_BIND",
+        "",
+        "when set (e.g. 127.0.0.1:9090), `/metrics` is served on this address of its own, without authentication",
+    ),
+    (
+        "SICHA_METRICS_TOKEN",
+        "",
+        "when set, `/metrics` on the main listener answers requests with `Authorization: Bearer TOKEN`; without this or SICHA_METRICS_BIND it answers 404 there (secret)",
+    ),
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),
 ];

@@ -1,7 +1,9 @@
 //! Liveness, readiness and metrics.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
@@ -24,8 +26,53 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     }
 }
 
-/// Prometheus text format.
+/// Prometheus text format, on the metrics listener of its own (`SICHA_METRICS_BIND`).
 pub async fn metrics(State(state): State<AppState>) -> String {
     metrics::gauge!("sicha_live_calls").set(state.registry.live_calls() as f64);
     state.metrics.render()
+}
+
+/// `/metrics` on the main listener, which faces the internet: only with `Authorization: Bearer
+/// <SICHA_METRICS_TOKEN>`. Anything else gets 404, as if there were no such page.
+pub async fn metrics_for_bearer(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let allowed = state
+        .settings
+        .metrics
+        .token
+        .as_ref()
+        .is_some_and(|token| bearer_matches(&headers, token.expose()));
+    if !allowed {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    metrics(State(state)).await.into_response()
+}
+
+/// Whether the request carries `Authorization: Bearer <token>`, compared in constant time.
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert!(bearer_matches(&with("Bearer s3cret"), "s3cret"));
+        assert!(!bearer_matches(&with("Bearer s3cre"), "s3cret"));
+        assert!(!bearer_matches(&with("Bearer s3cretX"), "s3cret"));
+        assert!(!bearer_matches(&with("s3cret"), "s3cret"));
+        assert!(!bearer_matches(&with("Basic s3cret"), "s3cret"));
+        assert!(!bearer_matches(&HeaderMap::new(), "s3cret"));
+    }
 }

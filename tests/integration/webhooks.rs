@@ -326,7 +326,16 @@ async fn calls_left_open_by_a_crash_are_marked_interrupted_on_start_but_other_in
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     for_each_engine(|db| async move {
-        let app = spawn_app(&db).await;
+        let token = "metrics-token-for-tests";
+        let app = spawn_app_with(
+            &db,
+            &[("SICHA_METRICS_TOKEN", token)],
+            ServeOptions {
+                allow_unsigned: false,
+                agent: AgentMode::Echo,
+            },
+        )
+        .await;
         assert_eq!(
             app.http
                 .get(app.url("/healthz"))
@@ -359,6 +368,7 @@ async fn health_readiness_and_metrics_answer() {
         let metrics = app
             .http
             .get(app.url("/metrics"))
+            .bearer_auth(token)
             .send()
             .await
             .unwrap()

@@ -26,6 +26,8 @@ pub const CALLER_NUMBER: &str = "+972501234567";
 pub struct TestApp {
     pub base: Url,
     pub addr: SocketAddr,
+    /// The metrics listener's address, with `SICHA_METRICS_BIND`.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     pub http: reqwest::Client,
     pub auth_token: Option<String>,
@@ -101,6 +103,7 @@ pub async fn spawn_app_with(
         .await
         .expect("the app builds");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let store = app.state().store.clone();
     let token_key = app.state().token_key.clone();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
@@ -110,6 +113,7 @@ pub async fn spawn_app_with(
     TestApp {
         base: Url::parse(&format!("http://{addr}/")).unwrap(),
         addr,
+        metrics_addr,
         store,
         http: reqwest::Client::new(),
         auth_token,

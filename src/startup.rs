@@ -58,6 +58,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, options: ServeOptions) -> anyhow::Result<Self> {
+        // First of all: a handle taken from the `metrics` macros before a recorder is installed
+        // records into nothing for good (the record writer's were, in a fresh process).
+        let metrics = crate::telemetry::metrics_handle();
         let store = Store::connect(&settings.database_url)
             .await
             .context("opening the database")?;
@@ -115,7 +118,7 @@ impl Application {
             mode: options.agent,
             agent,
             outbox: Some(outbox_notifier),
-            metrics: crate::telemetry::metrics_handle(),
+            metrics,
             draining: AtomicBool::new(false),
             settings,
         }));

@@ -84,3 +84,83 @@ async fn a_metrics_listener_of_its_own_serves_them_and_the_main_one_does_not() {
     })
     .await;
 }
+
+/// A call against the real binary in a process of its own: the metrics the README names for the
+/// record writer are there afterwards (they were missing in a fresh process: the writer took its
+/// handles before the metrics recorder existed).
+#[tokio::test]
+async fn a_fresh_server_shows_the_record_writer_metrics_after_a_call() {
+    use common::served::ServedBinary;
+    use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER};
+    use sicha::sim::twilio_caller::{MediaStreamClient, place_call, stream_target};
+
+    for_each_engine(|db| async move {
+        let store = sicha::store::Store::connect(&db).await.unwrap();
+        store
+            .create_business(&sicha::store::NewBusiness {
+                number: BUSINESS_NUMBER.to_string(),
+                name: "מספרה".to_string(),
+                greeting: "שלום".to_string(),
+                system_prompt: "עוזרת".to_string(),
+                voice: None,
+                transfer_to: None,
+                dtmf_map: None,
+                now_ms: sicha::clock::now_ms(),
+            })
+            .await
+            .unwrap();
+        let token = "metrics-token-of-the-binary";
+        let server = ServedBinary::start(&db, &[("SICHA_METRICS_TOKEN", token)]).await;
+        let http = reqwest::Client::new();
+        let answer = place_call(
+            &http,
+            &server.base,
+            Some(AUTH_TOKEN),
+            "CA300",
+            CALLER_NUMBER,
+            BUSINESS_NUMBER,
+        )
+        .await
+        .unwrap();
+        let target = stream_target(&answer.twiml).unwrap();
+        let mut stream = MediaStreamClient::connect(&target.url, Some(AUTH_TOKEN), "MZCA300")
+            .await
+            .unwrap();
+        stream.send_connected().await.unwrap();
+        stream
+            .send_start("CA300", &target.parameters)
+            .await
+            .unwrap();
+        stream.send_stop("CA300").await.unwrap();
+        let mut ended = false;
+        for _ in 0..200 {
+            let call = store.call_by_sid("CA300").await.unwrap();
+            if call.is_some_and(|c| c.ended_at_ms.is_some()) {
+                ended = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(ended, "the call ended");
+        let metrics = http
+            .get(server.base.join("/metrics").unwrap())
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for name in [
+            "sicha_records_queued",
+            "sicha_record_batch_size",
+            "sicha_record_commit_seconds",
+            "sicha_records_failed_total",
+        ] {
+            assert!(metrics.contains(name), "{name} is missing:\n{metrics}");
+        }
+        server.stop().await;
+        store.close().await;
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The real app on port 0 with a fresh database, as every integration test starts it.
 
 mod binary;
+pub mod served;
 
 pub use binary::{sicha_binary, sicha_err, sicha_ok};
 

@@ -1,6 +1,7 @@
 //! Building and running the app. [`Application::build`] opens the store (creating and migrating it),
-//! reconciles calls a crash left open, binds the listener (port 0 picks a free one, as tests do) and
-//! assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
+//! reconciles calls a crash left open, starts synthesising the agent's fixed phrases (`/readyz` waits
+//! for them, up to `SICHA_WARM_UP_WAIT_SECS`), binds the listeners (port 0 picks a free one, as tests
+//! do) and assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
 //! shuts down in order:
 //! 1. draining: new calls hear a busy message, `/readyz` says 503, live calls go on;
 //! 2. live calls get up to `SICHA_SHUTDOWN_GRACE_SECS` to end by themselves;
@@ -27,6 +28,7 @@ use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::deliveries::Deliverers;
 use crate::deliveries::worker::{OutboxWorker, RetryPolicy};
+use crate::http::health::WarmUp;
 use crate::http::{self, AppInner, AppState};
 use crate::store::{RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
@@ -83,15 +85,21 @@ impl Application {
             }
         }
         let token_key = stream_token_key(&settings);
-        let agent = match options.agent {
+        let (agent, warm_up) = match options.agent {
             AgentMode::Ai => {
                 let agent = Arc::new(
                     Agent::from_settings(&settings).context("configuring the AI providers")?,
                 );
-                warm_phrases(&store, agent.clone());
-                Some(agent)
+                let warm_up = WarmUp::pending();
+                warm_phrases(
+                    &store,
+                    agent.clone(),
+                    warm_up.clone(),
+                    settings.warm_up_wait,
+                );
+                (Some(agent), warm_up)
             }
-            AgentMode::Echo | AgentMode::Silent => None,
+            AgentMode::Echo | AgentMode::Silent => (None, WarmUp::not_needed()),
         };
         let deliverers =
             Deliverers::from_settings(&settings).context("configuring after-call deliveries")?;
@@ -120,6 +128,7 @@ impl Application {
             outbox: Some(outbox_notifier),
             metrics,
             draining: AtomicBool::new(false),
+            warm_up,
             settings,
         }));
         Ok(Self {
@@ -265,7 +274,22 @@ fn prune_used_tokens(
 /// caller hears the greeting at once, then looks again every minute so a greeting changed with
 /// `sicha business update` (another process) is ready before its next call. Cached phrases cost
 /// nothing to look at again; failures are logged and the phrase is synthesised on demand instead.
-fn warm_phrases(store: &Store, agent: Arc<Agent>) {
+///
+/// `warm_up` is finished after the first pass, so the instance reports ready only then; or after
+/// `wait`, with a warning, so a TTS that hangs or is down cannot keep it out for good.
+fn warm_phrases(store: &Store, agent: Arc<Agent>, warm_up: WarmUp, wait: std::time::Duration) {
+    let waited = warm_up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if !waited.is_over() {
+            tracing::warn!(
+                wait_secs = wait.as_secs_f64(),
+                "the fixed phrases are not all synthesised yet (the TTS is slow or failing): \
+                 reporting ready anyway; an early call may wait for its greeting"
+            );
+            waited.finish();
+        }
+    });
     let store = store.clone();
     // Runs for the life of the server; it holds no call state, so it simply ends with the runtime.
     tokio::spawn(async move {
@@ -282,11 +306,14 @@ fn warm_phrases(store: &Store, agent: Arc<Agent>) {
                 }
             };
             let failed = agent.warm(&greetings).await;
-            if failed > 0 && first {
-                tracing::warn!(
-                    failed,
-                    "some phrases could not be synthesised ahead; each is tried again when needed"
-                );
+            if first {
+                warm_up.finish();
+                if failed > 0 {
+                    tracing::warn!(
+                        failed,
+                        "some phrases could not be synthesised ahead; each is tried again when needed"
+                    );
+                }
             }
             first = false;
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;

@@ -151,6 +151,8 @@ pub struct Settings {
     pub after_call: AfterCallSettings,
     pub web: WebSettings,
     pub metrics: MetricsSettings,
+    /// How long a fresh instance waits for its fixed phrases before it reports ready anyway.
+    pub warm_up_wait: Duration,
     pub conversation: ConversationSettings,
     /// Where inbound Media Streams are recorded as JSON lines (`--record-streams`).
     pub record_streams_dir: Option<std::path::PathBuf>,
@@ -254,6 +256,7 @@ impl Settings {
                     .transpose()?,
                 token: values.secret("SICHA_METRICS_TOKEN"),
             },
+            warm_up_wait: values.seconds("SICHA_WARM_UP_WAIT_SECS")?,
             record_streams_dir: values.path("SICHA_RECORD_STREAMS_DIR"),
             conversation: ConversationSettings {
                 vad_start_ms: values.parsed("SICHA_VAD_START_MS")?,

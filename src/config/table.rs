@@ -190,6 +190,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "when set (or `serve --record-streams DIR`), every inbound Media Streams socket is written to DIR as JSON lines with arrival times, for `sicha call --replay`",
     ),
     (
+        "SICHA_WARM_UP_WAIT_SECS",
+        "10",
+        "a fresh instance reports ready once its fixed phrases and greetings are synthesised, or after this long (logged) when the TTS cannot make them",
+    ),
+    (
         "SICHA_METRICS_BIND",
         "",
         "when set (e.g. 127.0.0.1:9090), `/metrics` is served on this address of its own, without authentication",

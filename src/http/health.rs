@@ -1,4 +1,8 @@
-//! Liveness, readiness and metrics.
+//! Liveness, readiness (the database, the phrase warm-up, draining) and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
@@ -12,17 +16,59 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers; a load balancer should send calls here.
+/// How long readiness waits for the database: a load balancer asks often and must hear at once.
+pub const READY_PING_WAIT: Duration = Duration::from_secs(1);
+
+/// The database answers within [`READY_PING_WAIT`], the fixed phrases are ready, and the instance is
+/// not shutting down: a load balancer should send calls here.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(error) => {
+    if !state.warm_up.is_over() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "synthesising the fixed phrases",
+        );
+    }
+    match tokio::time::timeout(READY_PING_WAIT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
+        Err(_) => {
+            tracing::warn!(
+                wait_ms = READY_PING_WAIT.as_millis() as u64,
+                "readiness check: the database did not answer in time"
+            );
+            (StatusCode::SERVICE_UNAVAILABLE, "database not answering")
+        }
+    }
+}
+
+/// Whether a fresh instance's first warm-up of its spoken phrases is over: done, or given up after
+/// its wait. Cheap to clone; every clone sees the same state.
+#[derive(Debug, Clone)]
+pub struct WarmUp(Arc<AtomicBool>);
+
+impl WarmUp {
+    /// A warm-up still to happen.
+    pub fn pending() -> Self {
+        Self(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Nothing to warm (an agent without speech synthesis).
+    pub fn not_needed() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    pub fn finish(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 

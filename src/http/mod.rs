@@ -45,6 +45,8 @@ pub struct AppInner {
     pub metrics: PrometheusHandle,
     /// Set when shutdown begins: new calls are turned away politely, live ones run on.
     pub draining: AtomicBool,
+    /// Over once the fixed phrases are synthesised (or their wait ran out): until then not ready.
+    pub warm_up: health::WarmUp,
 }
 
 impl std::ops::Deref for AppState {

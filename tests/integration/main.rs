@@ -10,7 +10,7 @@
 //! - `webhooks`, `media_streams`, `twilio_rest`: the Twilio edge;
 //! - `conversation*`, `providers_*`, `deliveries`: the call pipeline, its providers and the outbox;
 //! - `store`: every store operation on both engines;
-//! - `metrics`: where `/metrics` is served and what it holds;
+//! - `metrics`, `readiness`: where `/metrics` is served and what it holds, when `/readyz` says ready;
 //! - `sim_caller`, `replay`, `bench`, `cli`, `customers`: the simulation kit and the command line;
 //! - `web`, `browser`: the business's pages, over HTTP and in headless Chromium.
 
@@ -30,6 +30,7 @@ mod media_streams;
 mod metrics;
 mod providers_openai;
 mod providers_tts;
+mod readiness;
 mod replay;
 mod sim_caller;
 mod store;

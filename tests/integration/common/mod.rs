@@ -379,6 +379,17 @@ pub struct AiWorld {
 pub async fn ai_world(db: &str, tts: &str, more: &[(&str, &str)]) -> AiWorld {
     use sicha::sim::openai::{OpenAiSim, SimProfile};
     let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+    ai_world_on(db, openai, tts, more).await
+}
+
+/// [`ai_world`] with a simulated OpenAI server set up by the test before the app starts (the app
+/// synthesises its phrases as soon as it is built).
+pub async fn ai_world_on(
+    db: &str,
+    openai: sicha::sim::openai::OpenAiSim,
+    tts: &str,
+    more: &[(&str, &str)],
+) -> AiWorld {
     let twilio = sicha::sim::twilio_api::TwilioApiSim::start_with(
         "ACtest0000000000000000000000000000",
         AUTH_TOKEN,

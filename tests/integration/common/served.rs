@@ -1,7 +1,6 @@
 //! The real `sicha serve` as a child process: a fresh process, as in production, for what only shows
 //! there (process-wide state such as the metrics recorder). Killed when dropped.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,6 @@ use super::{AUTH_TOKEN, sicha_binary};
 
 pub struct ServedBinary {
     child: tokio::process::Child,
-    pub addr: SocketAddr,
     pub base: Url,
 }
 
@@ -51,7 +49,7 @@ impl ServedBinary {
             assert!(Instant::now() < deadline, "sicha serve never became ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        ServedBinary { child, addr, base }
+        ServedBinary { child, base }
     }
 
     /// SIGTERM, then waits for the process to finish its shutdown.

@@ -1,5 +1,5 @@
 //! Building and running the app. [`Application::build`] opens the store (creating and migrating it),
-//! reconciles calls a crash left open, starts synthesising the agent's fixed phrases (`/readyz` waits
+//! ends the calls a crash left open with their records ([`reconcile`]), starts synthesising the agent's fixed phrases (`/readyz` waits
 //! for them, up to `SICHA_WARM_UP_WAIT_SECS`), binds the listeners (port 0 picks a free one, as tests
 //! do) and assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
 //! shuts down in order:
@@ -8,6 +8,8 @@
 //! 3. the rest are ended (their sessions finalise their records and close their sockets), and the
 //!    record writer commits what is still queued;
 //! 4. the HTTP server stops once in-flight requests finish.
+
+mod reconcile;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -66,12 +68,11 @@ impl Application {
         let store = Store::connect(&settings.database_url)
             .await
             .context("opening the database")?;
-        let reconciled = store
-            .reconcile_interrupted(&settings.instance_id, now_ms())
+        let reconciled = reconcile::end_calls_left_open(&store, &settings)
             .await
             .context("reconciling calls left open by a previous run")?;
         if reconciled > 0 {
-            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run marked interrupted");
+            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run ended as interrupted, with their interactions");
         }
         if settings.twilio.auth_token.is_none() {
             if options.allow_unsigned {

@@ -1,6 +1,7 @@
 //! What a call leaves behind: a row per turn as each ends, and when the call ends its CRM interaction
 //! (transcript, outcome, optional LLM summary) plus the after-call deliveries (CRM webhook, SMS)
-//! queued in the outbox. Store failures are logged and never stop the call.
+//! queued in the outbox, built by [`crate::deliveries::after_call`] (shared with the restart that
+//! ends a call a crash cut off). Store failures are logged and never stop the call.
 
 use std::time::Duration;
 
@@ -8,11 +9,13 @@ use serde_json::json;
 
 use super::session::CallContext;
 use crate::clock::now_ms;
-use crate::deliveries::crm_webhook::{CrmInteraction, enqueue_crm_webhook};
-use crate::deliveries::sms::{enqueue_post_call_sms, enqueue_sms, sms_idempotency_key};
+use crate::deliveries::after_call::{
+    EndedCall, after_call_records, record_after_call, transcript_text,
+};
+use crate::deliveries::sms::{enqueue_sms, sms_idempotency_key};
 use crate::providers::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::store::turns::{AnswerSpan, ROLE_AGENT, ROLE_CALLER};
-use crate::store::{NewInteraction, NewTurn, Record, Turn};
+use crate::store::{Call, CallStatus, NewTurn, Record};
 
 /// Stage timings of an agent turn, in milliseconds.
 #[derive(Debug, Clone, Default)]
@@ -239,26 +242,6 @@ pub async fn enqueue_caller_sms(ctx: &CallContext, text: &str) {
     }
 }
 
-fn transcript_text(turns: &[Turn]) -> String {
-    turns
-        .iter()
-        .map(|turn| {
-            let who = if turn.role == ROLE_CALLER {
-                "לקוח"
-            } else {
-                "סוכנת"
-            };
-            let text = turn
-                .heard_text
-                .as_deref()
-                .filter(|_| turn.interrupted)
-                .unwrap_or(&turn.text);
-            format!("{who}: {text}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The call's CRM record, committed once the call has ended, and its after-call deliveries.
 pub async fn record_interaction(
     ctx: &CallContext,
@@ -266,61 +249,68 @@ pub async fn record_interaction(
     outcome: String,
     ended_at_ms: i64,
 ) {
-    let (Some(business), Some(customer_id)) = (&ctx.business, &ctx.customer_id) else {
+    let (Some(business), Some(_)) = (&ctx.business, &ctx.customer_id) else {
         return;
     };
     let turns = match ctx.store.turns_for_call(&ctx.call_sid).await {
         Ok(turns) => turns,
         Err(error) => {
-            tracing::error!(%error, "could not read the call's turns for its interaction");
+            tracing::error!(%error, end_reason, "could not read the call's turns for its interaction");
             Vec::new()
         }
     };
-    let transcript = transcript_text(&turns);
     let summary = match (&ctx.agent, ctx.after_call.summary && !turns.is_empty()) {
-        (Some(agent), true) => summarise(agent, &transcript).await,
+        (Some(agent), true) => summarise(agent, &transcript_text(&turns)).await,
         _ => None,
     };
-    let call = ctx.store.call_by_sid(&ctx.call_sid).await.ok().flatten();
-    let recording_path = call.as_ref().and_then(|c| c.recording_path.clone());
-    let interaction = NewInteraction {
-        business_id: business.id.clone(),
-        customer_id: customer_id.clone(),
-        call_sid: ctx.call_sid.clone(),
-        kind: "call".into(),
-        direction: "inbound".into(),
-        outcome: Some(outcome.clone()),
-        transcript,
-        summary: summary.clone(),
-        recording_path,
-        started_at_ms: ctx.started_at_ms,
-        duration_ms: Some(ended_at_ms - ctx.started_at_ms),
-        now_ms: now_ms(),
+    let call = match ctx.store.call_by_sid(&ctx.call_sid).await {
+        Ok(Some(call)) => call,
+        // Not readable now: what the session knows of it makes the same records.
+        other => {
+            if let Err(error) = other {
+                tracing::error!(%error, end_reason, "could not read the call for its interaction");
+            }
+            call_from_context(ctx, ended_at_ms)
+        }
     };
-    if let Err(error) = ctx.store.insert_interaction(&interaction).await {
-        tracing::error!(%error, end_reason, "could not record the CRM interaction");
-    }
-    let Some(call) = call else { return };
-    let payload = CrmInteraction::from_records(business, &call, &turns, Some(outcome), summary);
-    if ctx.after_call.crm_webhook_url.is_some()
-        && let Err(error) = enqueue_crm_webhook(&ctx.store, &payload, now_ms()).await
-    {
-        tracing::error!(%error, "could not queue the CRM webhook");
-    }
-    let contact = business.transfer_to.as_deref();
-    if let Err(error) = enqueue_post_call_sms(
-        &ctx.store,
-        ctx.after_call.post_call_sms,
-        &payload,
-        contact,
-        now_ms(),
-    )
-    .await
-    {
-        tracing::warn!(%error, "could not queue the post-call SMS");
-    }
+    let ended = EndedCall {
+        business,
+        call: &call,
+        turns: &turns,
+        ended_at_ms,
+        outcome,
+        summary,
+    };
+    let Some(records) = after_call_records(&ended, &ctx.after_call, now_ms()) else {
+        return;
+    };
+    record_after_call(&ctx.store, &records, now_ms()).await;
     if let Some(outbox) = &ctx.outbox {
         outbox.notify();
+    }
+}
+
+/// The call's row as the session knows it, for when the stored one cannot be read.
+fn call_from_context(ctx: &CallContext, ended_at_ms: i64) -> Call {
+    Call {
+        call_sid: ctx.call_sid.clone(),
+        business_id: ctx.business.as_ref().map(|b| b.id.clone()),
+        customer_id: ctx.customer_id.clone(),
+        from_number: ctx.caller_number.clone(),
+        to_number: ctx
+            .business
+            .as_ref()
+            .map(|b| b.number.clone())
+            .unwrap_or_default(),
+        instance_id: String::new(),
+        status: CallStatus::Completed,
+        started_at_ms: ctx.started_at_ms,
+        stream_started_at_ms: None,
+        ended_at_ms: Some(ended_at_ms),
+        end_reason: None,
+        twilio_status: None,
+        twilio_duration_secs: None,
+        recording_path: None,
     }
 }
 

@@ -6,10 +6,10 @@
 //! both engines and is applied by [`Store::connect`].
 //!
 //! Layout: [`businesses`], [`customers`] (named by hand in [`customer_names`]), [`calls`], [`events`],
-//! [`turns`], [`interactions`], [`outbox`], [`stream_tokens`], [`web_queries`] (read models for the
-//! web pages), [`web_sessions`] (sign-in sessions and failed sign-ins), [`writer`] (live calls'
-//! records, written behind the call in group commits), and [`testing`] (fresh databases for tests on
-//! every engine).
+//! [`turns`], [`interactions`], [`outbox`], [`reconcile`] (ending calls a crash left open, with their
+//! records, once), [`stream_tokens`], [`web_queries`] (read models for the web pages),
+//! [`web_sessions`] (sign-in sessions and failed sign-ins), [`writer`] (live calls' records, written
+//! behind the call in group commits), and [`testing`] (fresh databases for tests on every engine).
 
 pub mod businesses;
 pub mod calls;
@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod interactions;
 pub mod outbox;
+pub mod reconcile;
 pub mod stream_tokens;
 pub mod testing;
 pub mod turns;
@@ -40,8 +41,8 @@ pub use customers::Customer;
 pub use database_url::Engine;
 pub use error::StoreError;
 pub use events::Event;
-pub use interactions::{Interaction, NewInteraction};
-pub use outbox::OutboxItem;
+pub use interactions::{AfterCallRecords, Interaction, NewInteraction};
+pub use outbox::{NewDelivery, OutboxItem};
 pub use turns::{NewTurn, Turn};
 pub use web_sessions::WebSession;
 pub use writer::{Record, RecordWriter};

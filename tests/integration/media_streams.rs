@@ -9,10 +9,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::Duration;
 
 use common::{
-    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until,
-    silence, spawn_app, spawn_app_with,
+    AUTH_TOKEN, BUSINESS_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until, silence, spawn_app,
+    spawn_app_with,
 };
-use sicha::sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
+use sicha::sim::twilio_caller::{MediaStreamClient, Received, stream_target};
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
 use sicha::store::testing::for_each_engine;
@@ -27,6 +27,15 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn echo() -> ServeOptions {
     common::echo_agent()
+}
+
+/// The echo app recording every call into a directory of its own, with the test business.
+async fn recording_app(db: &str) -> (tempfile::TempDir, common::TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().display().to_string();
+    let app = spawn_app_with(db, &[("SICHA_RECORDINGS_DIR", recordings.as_str())], echo()).await;
+    app.add_business(BUSINESS_NUMBER).await;
+    (dir, app)
 }
 
 /// Speech, then enough silence for the endpointer's hangover to close the utterance.
@@ -158,7 +167,7 @@ async fn bad_input_is_dropped_and_the_call_goes_on() {
         let call = app.wait_for_call("CA220", |c| c.ended_at_ms.is_some()).await;
         assert_eq!(call.status, CallStatus::Completed);
         assert!(!app.event_kinds("CA220").await.contains(&"dtmf".to_string()), "a wrong streamSid's DTMF is dropped");
-        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = app.scrape_metrics().await;
         for kind in ["before_start", "malformed", "bad_base64", "unknown_event", "wrong_stream", "binary"] {
             assert!(metrics.contains(&format!("kind=\"{kind}\"")), "{kind} not counted");
         }
@@ -312,15 +321,7 @@ async fn calls_are_ended_at_the_length_limit() {
 #[tokio::test]
 async fn a_recorded_call_leaves_an_ogg_opus_file_on_the_call() {
     for_each_engine(|db| async move {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = dir.path().display().to_string();
-        let app = spawn_app_with(
-            &db,
-            &[("SICHA_RECORDINGS_DIR", recordings.as_str())],
-            echo(),
-        )
-        .await;
-        app.add_business(BUSINESS_NUMBER).await;
+        let (dir, app) = recording_app(&db).await;
         let mut stream = app.connect_call("CA280").await;
         stream
             .send_audio(&utterance("single/u01_hours.wav"))

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{spawn_app, spawn_app_with};
+use common::spawn_app_with;
 use sicha::store::testing::for_each_engine;
 
 async fn status_of(request: reqwest::RequestBuilder) -> u16 {
@@ -13,7 +13,9 @@ async fn status_of(request: reqwest::RequestBuilder) -> u16 {
 #[tokio::test]
 async fn metrics_are_not_public_on_the_main_listener() {
     for_each_engine(|db| async move {
-        let app = spawn_app(&db).await;
+        // Neither a token nor a listener of their own: as a server configured with neither.
+        let without = [("SICHA_METRICS_TOKEN", "")];
+        let app = spawn_app_with(&db, &without, common::echo_agent()).await;
         assert_eq!(status_of(app.http.get(app.url("/metrics"))).await, 404);
         assert_eq!(
             status_of(app.http.get(app.url("/metrics")).bearer_auth("anything")).await,
@@ -58,12 +60,11 @@ async fn with_a_token_the_main_listener_serves_metrics_to_its_bearer_only() {
 #[tokio::test]
 async fn a_metrics_listener_of_its_own_serves_them_and_the_main_one_does_not() {
     for_each_engine(|db| async move {
-        let app = spawn_app_with(
-            &db,
-            &[("SICHA_METRICS_BIND", "127.0.0.1:0")],
-            common::echo_agent(),
-        )
-        .await;
+        let own_listener = [
+            ("SICHA_METRICS_BIND", "127.0.0.1:0"),
+            ("SICHA_METRICS_TOKEN", ""),
+        ];
+        let app = spawn_app_with(&db, &own_listener, common::echo_agent()).await;
         let own = app.metrics_addr.expect("a metrics listener");
         assert_ne!(own, app.addr);
         let response = app

@@ -23,6 +23,8 @@ use url::Url;
 pub const AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
 pub const BUSINESS_NUMBER: &str = "+97231234567";
 pub const CALLER_NUMBER: &str = "+972501234567";
+/// Opens `/metrics` on a test app's main listener (see [`TestApp::scrape_metrics`]).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 pub struct TestApp {
     pub base: Url,
@@ -54,6 +56,7 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         // The simulated STT answers from a queue of scripted transcripts; an eager guess dropped
         // mid-line would take one. Tests of eager transcription turn it on themselves.
         ("SICHA_EAGER_STT_MS", "off"),
+        ("SICHA_METRICS_TOKEN", METRICS_TOKEN),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -146,8 +149,21 @@ impl TestApp {
             .expect("business added");
     }
 
-    /// The voice webhook, then the signed stream socket with `connected` and `start`.
-    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+    /// `/metrics` of the main listener, as Prometheus text.
+    pub async fn scrape_metrics(&self) -> String {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// The signed voice webhook for `call_sid` (from the caller to the business): its TwiML.
+    pub async fn voice_webhook(&self, call_sid: &str) -> String {
         let answer = place_call(
             &self.http,
             &self.base,
@@ -159,7 +175,12 @@ impl TestApp {
         .await
         .unwrap();
         assert_eq!(answer.status, 200, "{}", answer.twiml);
-        let target = stream_target(&answer.twiml).unwrap();
+        answer.twiml
+    }
+
+    /// The voice webhook, then the signed stream socket with `connected` and `start`.
+    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+        let target = stream_target(&self.voice_webhook(call_sid).await).unwrap();
         let mut stream = MediaStreamClient::connect(
             &target.url,
             self.auth_token.as_deref(),

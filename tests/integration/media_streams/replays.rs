@@ -5,18 +5,7 @@ use super::*;
 
 /// The voice webhook for `call_sid`, signed as Twilio signs it: what a replayer sends.
 async fn replay_webhook(app: &common::TestApp, call_sid: &str) -> String {
-    let answer = place_call(
-        &app.http,
-        &app.base,
-        Some(AUTH_TOKEN),
-        call_sid,
-        CALLER_NUMBER,
-        BUSINESS_NUMBER,
-    )
-    .await
-    .unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.twiml);
-    answer.twiml
+    app.voice_webhook(call_sid).await
 }
 
 /// A stream opened with `parameters` in its `start`.
@@ -104,15 +93,7 @@ async fn a_replayed_webhook_for_a_finished_call_hangs_up_and_writes_nothing() {
 #[tokio::test]
 async fn a_token_kept_from_before_the_end_cannot_reopen_a_finished_call_or_its_recording() {
     for_each_engine(|db| async move {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = dir.path().display().to_string();
-        let app = spawn_app_with(
-            &db,
-            &[("SICHA_RECORDINGS_DIR", recordings.as_str())],
-            echo(),
-        )
-        .await;
-        app.add_business(BUSINESS_NUMBER).await;
+        let (_recordings, app) = recording_app(&db).await;
         // Two answers before any stream: Twilio retrying a webhook, or a replay in that window.
         // Both carry a token; only the first is used by the call.
         let used = stream_target(&replay_webhook(&app, "CA292").await)

@@ -2,20 +2,29 @@
 
 use super::*;
 
+/// A business, a customer of it, and a call of theirs (answered on instance `i-1`), stored.
+async fn shop_customer_and_call(
+    store: &Store,
+    call_sid: &str,
+) -> (Business, sicha::store::Customer, NewCall) {
+    let shop = store
+        .create_business(&new_business("+97231234567"))
+        .await
+        .unwrap();
+    let customer = store
+        .find_or_create_customer(&shop.id, "+972541234567", T0)
+        .await
+        .unwrap();
+    let mut call = new_call(call_sid, "i-1", Some(&shop), T0);
+    call.customer_id = Some(customer.id.clone());
+    assert!(store.insert_call(&call).await.unwrap());
+    (shop, customer, call)
+}
+
 #[tokio::test]
 async fn calls_are_recorded_once_and_finished_once() {
     for_each_store(|store| async move {
-        let shop = store
-            .create_business(&new_business("+97231234567"))
-            .await
-            .unwrap();
-        let customer = store
-            .find_or_create_customer(&shop.id, "+972541234567", T0)
-            .await
-            .unwrap();
-        let mut call = new_call("CA1", "i-1", Some(&shop), T0);
-        call.customer_id = Some(customer.id.clone());
-        assert!(store.insert_call(&call).await.unwrap());
+        let (shop, customer, call) = shop_customer_and_call(&store, "CA1").await;
         // Twilio retries the webhook: the same CallSid again is no error and changes nothing.
         let retry = NewCall {
             started_at_ms: T0 + 9,
@@ -281,17 +290,7 @@ async fn reconcile_closes_only_this_instances_open_calls() {
 async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
     use sicha::store::{AfterCallRecords, NewDelivery};
     for_each_store(|store| async move {
-        let shop = store
-            .create_business(&new_business("+97231234567"))
-            .await
-            .unwrap();
-        let customer = store
-            .find_or_create_customer(&shop.id, "+972541234567", T0)
-            .await
-            .unwrap();
-        let mut call = new_call("CA-race", "i-1", Some(&shop), T0);
-        call.customer_id = Some(customer.id.clone());
-        store.insert_call(&call).await.unwrap();
+        let (shop, customer, _) = shop_customer_and_call(&store, "CA-race").await;
         let records = AfterCallRecords {
             interaction: NewInteraction {
                 business_id: shop.id.clone(),

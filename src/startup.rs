@@ -72,7 +72,7 @@ impl Application {
             .await
             .context("reconciling calls left open by a previous run")?;
         if reconciled > 0 {
-            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run ended as interrupted, with their interactions");
+            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run ended as interrupted");
         }
         if settings.twilio.auth_token.is_none() {
             if options.allow_unsigned {

@@ -1,8 +1,10 @@
 //! At start: the calls this instance left open when it last died are ended in its place, as their
 //! sessions would have ended them: status `interrupted` (reason `server_restarted`), a `call_ended`
-//! event, the CRM interaction with the transcript as far as its turns were committed (outcome
-//! `interrupted`), and the after-call deliveries the settings ask for. Each call's records are
-//! written with its end in one transaction that only one of several racing starts can win (see
+//! event, and for a call whose stream had started (a conversation took place) the CRM interaction
+//! with the transcript as far as its turns were committed (outcome `interrupted`) and the
+//! after-call deliveries the settings ask for. A call that never streamed gets no interaction, as
+//! it gets none when Twilio's status callback ends it. Each call's records are written with its
+//! end in one transaction that only one of several racing starts can win (see
 //! [`crate::store::reconcile`]), so they exist exactly once.
 
 use crate::clock::now_ms;
@@ -15,9 +17,11 @@ pub async fn end_calls_left_open(store: &Store, settings: &Settings) -> Result<u
     let mut ended = 0;
     for call in store.open_calls_of_instance(&settings.instance_id).await? {
         let at = now_ms();
-        let records = match &call.business_id {
-            Some(business_id) => records_of(store, settings, &call, business_id, at).await?,
-            None => None,
+        let records = match (&call.business_id, call.stream_started_at_ms) {
+            (Some(business_id), Some(_)) => {
+                records_of(store, settings, &call, business_id, at).await?
+            }
+            _ => None,
         };
         if store
             .end_interrupted_call(&call.call_sid, at, records.as_ref())

@@ -14,6 +14,7 @@ use sicha::store::testing::for_each_engine;
 use sicha::store::{CallStatus, NewBusiness, NewCall, NewTurn, Store};
 
 const CALL: &str = "CA700";
+const NEVER_STREAMED: &str = "CA701";
 const T0: i64 = 1_750_000_000_000;
 
 /// A CRM receiver that answers 200 and counts what it got, by idempotency key.
@@ -114,6 +115,20 @@ async fn leave_a_call_open(db: &str) -> String {
         .await
         .unwrap();
     assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
+    // Answered, but its stream never started: no conversation, so no interaction and no text.
+    store
+        .insert_call(&NewCall {
+            call_sid: NEVER_STREAMED.into(),
+            business_id: Some(business.id.clone()),
+            customer_id: Some(customer.id.clone()),
+            from_number: CALLER_NUMBER.into(),
+            to_number: BUSINESS_NUMBER.into(),
+            instance_id: "test-instance".into(),
+            status: CallStatus::Answered,
+            started_at_ms: T0 + 50,
+        })
+        .await
+        .unwrap();
     for new in [
         turn(1, "agent", "שלום, הגעתם למספרה של דני.", None),
         turn(2, "caller", "אני רוצה לקבוע תור למחר", None),
@@ -169,15 +184,21 @@ async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_onc
             ended_events[0].detail.as_ref().unwrap()["reason"],
             "server_restarted"
         );
-        let interactions: Vec<_> = first
+        let interactions = first
             .store
             .interactions_for_customer(&customer_id)
             .await
+            .unwrap();
+        assert_eq!(interactions.len(), 1, "{interactions:?}");
+        assert_eq!(interactions[0].call_sid.as_deref(), Some(CALL));
+        let never = first
+            .store
+            .call_by_sid(NEVER_STREAMED)
+            .await
             .unwrap()
-            .into_iter()
-            .filter(|i| i.call_sid.as_deref() == Some(CALL))
-            .collect();
-        assert_eq!(interactions.len(), 1);
+            .unwrap();
+        assert_eq!(never.status, CallStatus::Interrupted);
+        assert_eq!(first.event_kinds(NEVER_STREAMED).await, ["call_ended"]);
         let interaction = &interactions[0];
         assert_eq!(interaction.outcome.as_deref(), Some("interrupted"));
         assert!(

@@ -129,8 +129,10 @@ impl OutboxWorker {
                 // A retry due before this claim started was claimable by it (here or elsewhere).
                 next_retry_at_ms = next_retry_at_ms.filter(|at_ms| *at_ms > claim_started_ms);
             }
-            // Wait for a reason to look again: a slot freed, a notify, a retry due, the poll.
-            let sleep = next_retry_at_ms.map_or(this.options.poll_interval, |at_ms| {
+            // Wait for a reason to look again: a slot freed, a notify, a retry due, the poll. With
+            // every slot taken only a freed slot helps, so a retry already due must not spin us.
+            let retry_due = next_retry_at_ms.filter(|_| in_flight.len() < slots);
+            let sleep = retry_due.map_or(this.options.poll_interval, |at_ms| {
                 let wait = u64::try_from(at_ms - clock::now_ms()).unwrap_or(0);
                 Duration::from_millis(wait).min(this.options.poll_interval)
             });

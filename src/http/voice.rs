@@ -49,16 +49,6 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
     let from = field(params, "From").unwrap_or("anonymous");
     let span = tracing::info_span!("call", call_sid);
     let _guard = span.enter();
-    // Looked up before anything is created: a known CallSid changes nothing.
-    match state.store.call_by_sid(call_sid).await {
-        Ok(Some(existing)) => return answer_again(state, base, &existing),
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(%error, "voice webhook failed; apologising to the caller");
-            metrics::counter!("sicha_errors_total", "kind" => "voice_webhook").increment(1);
-            return say_and_hang_up(FAULT_MESSAGE);
-        }
-    }
     let now = now_ms();
     let mut call = NewCall {
         call_sid: call_sid.to_string(),
@@ -70,6 +60,12 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         status: CallStatus::Answered,
         started_at_ms: now,
     };
+    // Looked up before anything is created: a known CallSid changes nothing.
+    match state.store.call_by_sid(call_sid).await {
+        Ok(Some(existing)) => return answer_again(state, base, &existing),
+        Ok(None) => {}
+        Err(error) => return fault(state, &call, &error.to_string()).await,
+    }
 
     let business = match state.store.business_by_number(to).await {
         Ok(business) => business,

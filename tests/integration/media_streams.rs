@@ -38,6 +38,23 @@ async fn recording_app(db: &str) -> (tempfile::TempDir, common::TestApp) {
     (dir, app)
 }
 
+/// One line answered on `stream`, then `stop`; returns the call once its recording is on it.
+async fn answer_once_and_stop(
+    app: &common::TestApp,
+    stream: &mut MediaStreamClient,
+    call_sid: &str,
+) -> sicha::store::Call {
+    stream
+        .send_audio(&utterance("single/u01_hours.wav"))
+        .await
+        .unwrap();
+    let (_, mark) = recv_until(stream, is_mark, WAIT).await;
+    assert!(mark.is_some(), "the line was answered");
+    stream.send_stop(call_sid).await.unwrap();
+    app.wait_for_call(call_sid, |c| c.recording_path.is_some())
+        .await
+}
+
 /// Speech, then enough silence for the endpointer's hangover to close the utterance.
 fn utterance(fixture: &str) -> Vec<u8> {
     let mut audio = silence(200);
@@ -323,16 +340,7 @@ async fn a_recorded_call_leaves_an_ogg_opus_file_on_the_call() {
     for_each_engine(|db| async move {
         let (dir, app) = recording_app(&db).await;
         let mut stream = app.connect_call("CA280").await;
-        stream
-            .send_audio(&utterance("single/u01_hours.wav"))
-            .await
-            .unwrap();
-        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
-        assert!(mark.is_some());
-        stream.send_stop("CA280").await.unwrap();
-        let call = app
-            .wait_for_call("CA280", |c| c.recording_path.is_some())
-            .await;
+        let call = answer_once_and_stop(&app, &mut stream, "CA280").await;
         let path = call.recording_path.unwrap();
         assert!(path.ends_with("CA280.opus"), "{path}");
         let info = std::process::Command::new("opusinfo")

@@ -101,34 +101,21 @@ async fn leave_a_call_open(db: &str) -> String {
         .find_or_create_customer(&business.id, CALLER_NUMBER, T0)
         .await
         .unwrap();
-    store
-        .insert_call(&NewCall {
-            call_sid: CALL.into(),
-            business_id: Some(business.id.clone()),
-            customer_id: Some(customer.id.clone()),
-            from_number: CALLER_NUMBER.into(),
-            to_number: BUSINESS_NUMBER.into(),
-            instance_id: "test-instance".into(),
-            status: CallStatus::Answered,
-            started_at_ms: T0,
-        })
-        .await
-        .unwrap();
+    let answered = |call_sid: &str, started_at_ms: i64| NewCall {
+        call_sid: call_sid.into(),
+        business_id: Some(business.id.clone()),
+        customer_id: Some(customer.id.clone()),
+        from_number: CALLER_NUMBER.into(),
+        to_number: BUSINESS_NUMBER.into(),
+        instance_id: "test-instance".into(),
+        status: CallStatus::Answered,
+        started_at_ms,
+    };
+    store.insert_call(&answered(CALL, T0)).await.unwrap();
     assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
     // Answered, but its stream never started: no conversation, so no interaction and no text.
-    store
-        .insert_call(&NewCall {
-            call_sid: NEVER_STREAMED.into(),
-            business_id: Some(business.id.clone()),
-            customer_id: Some(customer.id.clone()),
-            from_number: CALLER_NUMBER.into(),
-            to_number: BUSINESS_NUMBER.into(),
-            instance_id: "test-instance".into(),
-            status: CallStatus::Answered,
-            started_at_ms: T0 + 50,
-        })
-        .await
-        .unwrap();
+    let never = answered(NEVER_STREAMED, T0 + 50);
+    store.insert_call(&never).await.unwrap();
     for new in [
         turn(1, "agent", "שלום, הגעתם למספרה של דני.", None),
         turn(2, "caller", "אני רוצה לקבוע תור למחר", None),

@@ -103,16 +103,7 @@ async fn a_token_kept_from_before_the_end_cannot_reopen_a_finished_call_or_its_r
             .unwrap()
             .parameters;
         let mut stream = open_stream(&app, "CA292", &used).await;
-        stream
-            .send_audio(&utterance("single/u01_hours.wav"))
-            .await
-            .unwrap();
-        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
-        assert!(mark.is_some());
-        stream.send_stop("CA292").await.unwrap();
-        let ended = app
-            .wait_for_call("CA292", |c| c.recording_path.is_some())
-            .await;
+        let ended = answer_once_and_stop(&app, &mut stream, "CA292").await;
         let recording = std::fs::read(ended.recording_path.as_deref().unwrap()).unwrap();
         let starts = |kinds: &[String]| kinds.iter().filter(|k| *k == "stream_started").count();
         assert_eq!(starts(&app.event_kinds("CA292").await), 1);

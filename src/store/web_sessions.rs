@@ -147,24 +147,6 @@ impl Store {
         Ok((row.try_get("failures")?, row.try_get("last_at_ms")?))
     }
 
-    /// The attempt counted first against `key` after `after_ms` (by time, then id): of attempts
-    /// racing for the same turn, the one that goes ahead.
-    pub async fn first_sign_in_attempt_after(
-        &self,
-        key: &str,
-        after_ms: i64,
-    ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT attempt_id FROM sign_in_failures WHERE limit_key = $1 AND at_ms > $2 \
-             ORDER BY at_ms, attempt_id LIMIT 1",
-        )
-        .bind(key)
-        .bind(after_ms)
-        .fetch_optional(self.reader())
-        .await?;
-        Ok(row.map(|row| row.try_get("attempt_id")).transpose()?)
-    }
-
     /// Takes back an attempt that was refused before its password was checked.
     pub async fn withdraw_sign_in_attempt(&self, attempt_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sign_in_failures WHERE attempt_id = $1")

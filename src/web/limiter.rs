@@ -6,8 +6,8 @@
 //! An attempt is counted as a failure before its password is checked, then forgiven if it was
 //! right: attempts racing in parallel (on one instance or several) cannot all slip through while
 //! each waits for the slow password hash. After counting itself, an attempt looks again: its
-//! address must still be under the limit, and of the attempts on its user name since the last
-//! failure, it must be the first; otherwise it is withdrawn and refused.
+//! address must still be under the limit, and it must be the only attempt on its user name since
+//! the last failure it saw; otherwise it is withdrawn and refused.
 
 use std::time::Duration;
 
@@ -76,12 +76,11 @@ impl SignInLimiter {
             return Ok(Admission::ClientBlocked);
         }
         if !self.policy.first_delay.is_zero() {
+            // Attempts racing this one counted themselves after the same last failure: any of them
+            // seen here means this one does not go ahead (both may step back, never both go on).
             let after = failures.user_last_at_ms.unwrap_or(since);
-            let first = self
-                .store
-                .first_sign_in_attempt_after(user_key, after)
-                .await?;
-            if first.as_deref() != Some(id.as_str()) {
+            let (since_last, _) = self.store.sign_in_failures(user_key, after).await?;
+            if since_last > 1 {
                 self.store.withdraw_sign_in_attempt(&id).await?;
                 let delay = self.policy.user_delay(failures.user + 1);
                 return Ok(Admission::UserWaits(delay));

@@ -4,7 +4,8 @@
 //! - [`cli`]       the server's commands (serve, migrate, business, customer, calls, admin); the `sicha`
 //!   binary that runs them is built by the simulator's crate.
 //! - [`config`]    typed settings from the environment and an optional TOML file; secrets redacted.
-//! - [`startup`]   builds the app (store, registry, router, listener on any port) and runs it until shutdown.
+//! - [`startup`]   builds the app (store, calls a crash left open ended, phrase warm-up, registry, router,
+//!   listeners on any port) and runs it until shutdown.
 //! - [`telemetry`] tracing subscriber and the Prometheus recorder.
 //! - [`http`]      axum routes: Twilio voice/status webhooks, the Media Streams upgrade, health, metrics.
 //! - [`web`]       the business's pages (Hebrew, right-to-left) behind a sign-in: customers, calls with
@@ -15,7 +16,8 @@
 //!   escalation, tools), the per-call session task that carries its decisions out (control before
 //!   audio), the line between the wire and the call (μ-law → endpointer), the registry by CallSid.
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
-//! - [`deliveries`] after-call CRM webhooks and SMS through the durable outbox, and the worker delivering them.
+//! - [`deliveries`] what an ended call leaves for the CRM (interaction, webhook, SMS), the durable outbox
+//!   and the worker delivering it.
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
 //! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
 //!

@@ -1,12 +1,15 @@
 //! Building and running the app. [`Application::build`] opens the store (creating and migrating it),
-//! reconciles calls a crash left open, binds the listener (port 0 picks a free one, as tests do) and
-//! assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
+//! ends the calls a crash left open with their records ([`reconcile`]), starts synthesising the agent's fixed phrases (`/readyz` waits
+//! for them, up to `SICHA_WARM_UP_WAIT_SECS`), binds the listeners (port 0 picks a free one, as tests
+//! do) and assembles the router; [`Application::run_until`] serves until the shutdown future resolves, then
 //! shuts down in order:
 //! 1. draining: new calls hear a busy message, `/readyz` says 503, live calls go on;
 //! 2. live calls get up to `SICHA_SHUTDOWN_GRACE_SECS` to end by themselves;
 //! 3. the rest are ended (their sessions finalise their records and close their sockets), and the
 //!    record writer commits what is still queued;
 //! 4. the HTTP server stops once in-flight requests finish.
+
+mod reconcile;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,6 +31,7 @@ use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::deliveries::Deliverers;
 use crate::deliveries::worker::{OutboxWorker, RetryPolicy};
+use crate::http::health::WarmUp;
 use crate::http::{self, AppInner, AppState};
 use crate::store::{RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
@@ -50,6 +54,8 @@ impl From<ServeArgs> for ServeOptions {
 
 pub struct Application {
     listener: TcpListener,
+    /// `SICHA_METRICS_BIND`: `/metrics` on an address of its own.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// Started with the server, stopped after the last call has queued its deliveries.
     outbox: OutboxWorker,
@@ -57,15 +63,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, options: ServeOptions) -> anyhow::Result<Self> {
+        // First of all: a handle taken from the `metrics` macros before a recorder is installed
+        // records into nothing for good (the record writer's were, in a fresh process).
+        let metrics = crate::telemetry::metrics_handle();
         let store = Store::connect(&settings.database_url)
             .await
             .context("opening the database")?;
-        let reconciled = store
-            .reconcile_interrupted(&settings.instance_id, now_ms())
+        let reconciled = reconcile::end_calls_left_open(&store, &settings)
             .await
             .context("reconciling calls left open by a previous run")?;
         if reconciled > 0 {
-            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run marked interrupted");
+            tracing::warn!(calls = reconciled, instance = %settings.instance_id, "calls left open by a previous run ended as interrupted");
         }
         if settings.twilio.auth_token.is_none() {
             if options.allow_unsigned {
@@ -79,15 +87,21 @@ impl Application {
             }
         }
         let token_key = stream_token_key(&settings);
-        let agent = match options.agent {
+        let (agent, warm_up) = match options.agent {
             AgentMode::Ai => {
                 let agent = Arc::new(
                     Agent::from_settings(&settings).context("configuring the AI providers")?,
                 );
-                warm_phrases(&store, agent.clone());
-                Some(agent)
+                let warm_up = WarmUp::pending();
+                warm_phrases(
+                    &store,
+                    agent.clone(),
+                    warm_up.clone(),
+                    settings.warm_up_wait,
+                );
+                (Some(agent), warm_up)
             }
-            AgentMode::Echo | AgentMode::Silent => None,
+            AgentMode::Echo | AgentMode::Silent => (None, WarmUp::not_needed()),
         };
         let deliverers =
             Deliverers::from_settings(&settings).context("configuring after-call deliveries")?;
@@ -96,6 +110,14 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
+        let metrics_listener = match settings.metrics.bind {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {address}"))?,
+            ),
+            None => None,
+        };
         let records = RecordWriter::spawn(store.clone());
         let registry = Registry::with_limit(settings.limits.max_calls);
         let calls = CallServices {
@@ -118,12 +140,14 @@ impl Application {
             mode: options.agent,
             agent,
             outbox: Some(outbox_notifier),
-            metrics: crate::telemetry::metrics_handle(),
+            metrics,
             draining: AtomicBool::new(false),
+            warm_up,
             settings,
         }));
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             outbox,
         })
@@ -133,6 +157,15 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The metrics listener's address, when `SICHA_METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|listener| {
+            listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
     }
 
     pub fn state(&self) -> AppState {
@@ -146,6 +179,18 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         tracing::info!(address = %self.local_addr(), database = %state.store.display_url(), "sicha is serving");
+        // Metrics are read until the main server has stopped: shutdown itself is worth watching.
+        let metrics_stop = CancellationToken::new();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving /metrics");
+            let router = http::metrics_router(state.clone());
+            let stop = metrics_stop.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            })
+        });
         // The outbox worker runs until the calls are drained; what it has not delivered by then stays
         // queued in the database for the next start (or another instance).
         let outbox_stop = CancellationToken::new();
@@ -170,6 +215,12 @@ impl Application {
         .with_graceful_shutdown(graceful)
         .await
         .context("serving HTTP")?;
+        metrics_stop.cancel();
+        if let Some(server) = metrics_server
+            && let Ok(Err(error)) = server.await
+        {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
         tracing::info!("sicha stopped");
         Ok(())
     }
@@ -237,7 +288,22 @@ fn prune_used_tokens(
 /// caller hears the greeting at once, then looks again every minute so a greeting changed with
 /// `sicha business update` (another process) is ready before its next call. Cached phrases cost
 /// nothing to look at again; failures are logged and the phrase is synthesised on demand instead.
-fn warm_phrases(store: &Store, agent: Arc<Agent>) {
+///
+/// `warm_up` is finished after the first pass, so the instance reports ready only then; or after
+/// `wait`, with a warning, so a TTS that hangs or is down cannot keep it out for good.
+fn warm_phrases(store: &Store, agent: Arc<Agent>, warm_up: WarmUp, wait: std::time::Duration) {
+    let waited = warm_up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if !waited.is_over() {
+            tracing::warn!(
+                wait_secs = wait.as_secs_f64(),
+                "the fixed phrases are not all synthesised yet (the TTS is slow or failing): \
+                 reporting ready anyway; an early call may wait for its greeting"
+            );
+            waited.finish();
+        }
+    });
     let store = store.clone();
     // Runs for the life of the server; it holds no call state, so it simply ends with the runtime.
     tokio::spawn(async move {
@@ -254,11 +320,14 @@ fn warm_phrases(store: &Store, agent: Arc<Agent>) {
                 }
             };
             let failed = agent.warm(&greetings).await;
-            if failed > 0 && first {
-                tracing::warn!(
-                    failed,
-                    "some phrases could not be synthesised ahead; each is tried again when needed"
-                );
+            if first {
+                warm_up.finish();
+                if failed > 0 {
+                    tracing::warn!(
+                        failed,
+                        "some phrases could not be synthesised ahead; each is tried again when needed"
+                    );
+                }
             }
             first = false;
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;

@@ -23,7 +23,8 @@ pub fn init(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The process-wide metrics recorder, installed on first use. The `metrics` macros write to the global
-/// recorder, so there can be only one per process; every app in the process shares it.
+/// recorder, so there can be only one per process; every app in the process shares it. A handle the
+/// macros return before it is installed stays a no-op forever, so the app installs it first thing.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE

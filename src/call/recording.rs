@@ -6,6 +6,9 @@
 //! buffer: agent audio waits in `pending` and is written as the caller clock advances past the moment
 //! it would have played, and a `clear` drops what had not played yet. So the file holds what the caller
 //! actually heard, where they heard it.
+//!
+//! Files are created new, never overwritten: `DIR/CALLSID.opus`, and a later part of the same call
+//! (a session on another instance) goes to `DIR/CALLSID-2.opus` beside it (see [`create_new_part`]).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -58,8 +61,8 @@ impl CallRecording {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-        let path = dir.join(format!("{call_sid}.opus"));
-        let file = File::create(&path).map_err(|e| file_error(&path, e))?;
+        let (path, file) =
+            create_new_part(dir, call_sid).map_err(|(path, e)| file_error(&path, e))?;
         let writer = RecordingWriter::new(BufWriter::new(file), 8000)?;
         Ok(Self {
             path,
@@ -134,6 +137,39 @@ impl CallRecording {
     }
 }
 
+/// Most files one call may leave: far more than a call moving between instances ever needs.
+const MAX_PARTS: u32 = 100;
+
+/// Creates `DIR/CALLSID.opus`, or when that exists `DIR/CALLSID-2.opus`, `-3`… A file is only ever
+/// created new, never opened over an existing one: an Ogg stream cannot be appended to, and a finished
+/// call's recording must never be truncated by a later stream naming the same call. A second part is
+/// legitimate only when another session took the call over (another instance after a reconnect);
+/// the call row then names the part that finished last, and the others lie beside it.
+fn create_new_part(
+    dir: &Path,
+    call_sid: &str,
+) -> Result<(PathBuf, File), (PathBuf, std::io::Error)> {
+    let mut part = 1;
+    loop {
+        let name = match part {
+            1 => format!("{call_sid}.opus"),
+            n => format!("{call_sid}-{n}.opus"),
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && part < MAX_PARTS => {
+                part += 1;
+            }
+            Err(error) => return Err((path, error)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +193,23 @@ mod tests {
         );
         let path = recording.finish().unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
+    }
+
+    #[test]
+    fn a_later_recording_of_the_same_call_never_overwrites_an_earlier_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = CallRecording::start(dir.path(), "CA1").unwrap();
+        first.caller(&[100; 8000]).unwrap();
+        let first_path = first.finish().unwrap();
+        let first_bytes = std::fs::read(&first_path).unwrap();
+
+        let second = CallRecording::start(dir.path(), "CA1").unwrap();
+        assert_ne!(second.path(), first_path.as_path());
+        assert_eq!(second.path(), dir.path().join("CA1-2.opus"));
+        let third = CallRecording::start(dir.path(), "CA1").unwrap();
+        assert_eq!(third.path(), dir.path().join("CA1-3.opus"));
+        second.finish().unwrap();
+        assert_eq!(std::fs::read(&first_path).unwrap(), first_bytes);
     }
 
     #[test]

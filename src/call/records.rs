@@ -1,15 +1,18 @@
 //! What a call leaves behind in the CRM once it has ended: its interaction (transcript, outcome,
-//! optional LLM summary) and the after-call deliveries (CRM webhook, SMS) queued in the outbox; and
-//! the texts the agent sends during the call. (Turns and events are written as they happen, by the
-//! session, from the core's records.) Store failures are logged and never stop the call.
+//! optional LLM summary) and the after-call deliveries (CRM webhook, SMS) queued in the outbox,
+//! built by [`crate::deliveries::after_call`] (shared with the restart that ends a call a crash cut
+//! off); and the texts the agent sends during the call. (Turns and events are written as they
+//! happen, by the session, from the core's records.) Store failures are logged and never stop the
+//! call.
 
 use super::context::CallContext;
 use crate::clock::now_ms;
-use crate::deliveries::crm_webhook::{CrmInteraction, enqueue_crm_webhook};
-use crate::deliveries::sms::{enqueue_post_call_sms, enqueue_sms};
+use crate::deliveries::after_call::{
+    EndedCall, after_call_records, record_after_call, transcript_text,
+};
+use crate::deliveries::sms::enqueue_sms;
 use crate::providers::llm::{ChatMessage, ChatRequest};
-use crate::store::turns::ROLE_CALLER;
-use crate::store::{NewInteraction, Turn};
+use crate::store::{Call, CallStatus};
 
 /// The `send_sms` tool: a text to `to`, from the business's number, through the outbox. `key` makes
 /// a replayed request the same delivery.
@@ -28,26 +31,6 @@ pub async fn enqueue_caller_sms(ctx: &CallContext, to: &str, text: &str, key: &s
     }
 }
 
-fn transcript_text(turns: &[Turn]) -> String {
-    turns
-        .iter()
-        .map(|turn| {
-            let who = if turn.role == ROLE_CALLER {
-                "לקוח"
-            } else {
-                "סוכנת"
-            };
-            let text = turn
-                .heard_text
-                .as_deref()
-                .filter(|_| turn.interrupted)
-                .unwrap_or(&turn.text);
-            format!("{who}: {text}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The call's CRM record, committed once the call has ended, and its after-call deliveries.
 pub async fn record_interaction(
     ctx: &CallContext,
@@ -55,62 +38,68 @@ pub async fn record_interaction(
     outcome: String,
     ended_at_ms: i64,
 ) {
-    let (Some(business), Some(customer_id)) = (&ctx.business, &ctx.customer_id) else {
+    let (Some(business), Some(_)) = (&ctx.business, &ctx.customer_id) else {
         return;
     };
     let store = ctx.store();
     let turns = match store.turns_for_call(&ctx.call_sid).await {
         Ok(turns) => turns,
         Err(error) => {
-            tracing::error!(%error, "could not read the call's turns for its interaction");
+            tracing::error!(%error, end_reason, "could not read the call's turns for its interaction");
             Vec::new()
         }
     };
-    let transcript = transcript_text(&turns);
     let summary = match (ctx.agent(), ctx.after_call().summary && !turns.is_empty()) {
-        (Some(agent), true) => summarise(agent, &transcript).await,
+        (Some(agent), true) => summarise(agent, &transcript_text(&turns)).await,
         _ => None,
     };
-    let call = store.call_by_sid(&ctx.call_sid).await.ok().flatten();
-    let recording_path = call.as_ref().and_then(|c| c.recording_path.clone());
-    let interaction = NewInteraction {
-        business_id: business.id.clone(),
-        customer_id: customer_id.clone(),
-        call_sid: ctx.call_sid.clone(),
-        kind: "call".into(),
-        direction: "inbound".into(),
-        outcome: Some(outcome.clone()),
-        transcript,
-        summary: summary.clone(),
-        recording_path,
-        started_at_ms: ctx.started_at_ms,
-        duration_ms: Some(ended_at_ms - ctx.started_at_ms),
-        now_ms: now_ms(),
+    let call = match store.call_by_sid(&ctx.call_sid).await {
+        Ok(Some(call)) => call,
+        // Not readable now: what the session knows of it makes the same records.
+        other => {
+            if let Err(error) = other {
+                tracing::error!(%error, end_reason, "could not read the call for its interaction");
+            }
+            call_from_context(ctx, ended_at_ms)
+        }
     };
-    if let Err(error) = store.insert_interaction(&interaction).await {
-        tracing::error!(%error, end_reason, "could not record the CRM interaction");
-    }
-    let Some(call) = call else { return };
-    let payload = CrmInteraction::from_records(business, &call, &turns, Some(outcome), summary);
-    if ctx.after_call().crm_webhook_url.is_some()
-        && let Err(error) = enqueue_crm_webhook(store, &payload, now_ms()).await
-    {
-        tracing::error!(%error, "could not queue the CRM webhook");
-    }
-    let contact = business.transfer_to.as_deref();
-    if let Err(error) = enqueue_post_call_sms(
-        store,
-        ctx.after_call().post_call_sms,
-        &payload,
-        contact,
-        now_ms(),
-    )
-    .await
-    {
-        tracing::warn!(%error, "could not queue the post-call SMS");
-    }
+    let ended = EndedCall {
+        business,
+        call: &call,
+        turns: &turns,
+        ended_at_ms,
+        outcome,
+        summary,
+    };
+    let Some(records) = after_call_records(&ended, ctx.after_call(), now_ms()) else {
+        return;
+    };
+    record_after_call(store, &records, now_ms()).await;
     if let Some(outbox) = &ctx.services.outbox {
         outbox.notify();
+    }
+}
+
+fn call_from_context(ctx: &CallContext, ended_at_ms: i64) -> Call {
+    Call {
+        call_sid: ctx.call_sid.clone(),
+        business_id: ctx.business.as_ref().map(|b| b.id.clone()),
+        customer_id: ctx.customer_id.clone(),
+        from_number: ctx.caller_number.clone(),
+        to_number: ctx
+            .business
+            .as_ref()
+            .map(|b| b.number.clone())
+            .unwrap_or_default(),
+        instance_id: String::new(),
+        status: CallStatus::Completed,
+        started_at_ms: ctx.started_at_ms,
+        stream_started_at_ms: None,
+        ended_at_ms: Some(ended_at_ms),
+        end_reason: None,
+        twilio_status: None,
+        twilio_duration_secs: None,
+        recording_path: None,
     }
 }
 

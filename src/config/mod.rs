@@ -116,6 +116,14 @@ pub struct ConversationSettings {
     pub silence_prompts: u32,
 }
 
+/// Where `/metrics` is served: on a listener of its own, or on the main one behind a bearer token.
+/// With neither, the main listener answers 404 for it (it faces Twilio, so the internet).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    pub bind: Option<SocketAddr>,
+    pub token: Option<Secret>,
+}
+
 /// Who may open the web pages, and for how long.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -124,6 +132,8 @@ pub struct WebSettings {
     pub admin_password_hash: Option<Secret>,
     pub session_ttl: Duration,
     pub sign_in_max_failures: u32,
+    /// A user name's wait after its first failed sign-in, doubling per further failure.
+    pub sign_in_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +150,9 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub after_call: AfterCallSettings,
     pub web: WebSettings,
+    pub metrics: MetricsSettings,
+    /// How long a fresh instance waits for its fixed phrases before it reports ready anyway.
+    pub warm_up_wait: Duration,
     pub conversation: ConversationSettings,
     /// Where inbound Media Streams are recorded as JSON lines (`--record-streams`).
     pub record_streams_dir: Option<std::path::PathBuf>,
@@ -234,7 +247,16 @@ impl Settings {
                 admin_password_hash: values.password_hash("SICHA_ADMIN_PASSWORD_HASH")?,
                 session_ttl: values.seconds("SICHA_SESSION_TTL_SECS")?,
                 sign_in_max_failures: values.parsed("SICHA_SIGN_IN_MAX_FAILURES")?,
+                sign_in_delay: Duration::from_millis(values.parsed("SICHA_SIGN_IN_DELAY_MS")?),
             },
+            metrics: MetricsSettings {
+                bind: values
+                    .get("SICHA_METRICS_BIND")
+                    .map(|bind| parse("SICHA_METRICS_BIND", bind))
+                    .transpose()?,
+                token: values.secret("SICHA_METRICS_TOKEN"),
+            },
+            warm_up_wait: values.seconds("SICHA_WARM_UP_WAIT_SECS")?,
             record_streams_dir: values.path("SICHA_RECORD_STREAMS_DIR"),
             conversation: ConversationSettings {
                 vad_start_ms: values.parsed("SICHA_VAD_START_MS")?,

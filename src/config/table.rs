@@ -152,7 +152,12 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "SICHA_SIGN_IN_MAX_FAILURES",
         "5",
-        "failed sign-ins per client address and per user name in 15 minutes before further tries are refused",
+        "failed sign-ins from one client address in 15 minutes before that address is refused",
+    ),
+    (
+        "SICHA_SIGN_IN_DELAY_MS",
+        "1000",
+        "after a failed sign-in, the user name waits this long before the next try, doubling with each further failure up to 60 s (0: no wait)",
     ),
     (
         "SICHA_VAD_START_MS",
@@ -183,6 +188,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "SICHA_RECORD_STREAMS_DIR",
         "",
         "when set (or `serve --record-streams DIR`), every inbound Media Streams socket is written to DIR as JSON lines with arrival times, for `sicha call --replay`",
+    ),
+    (
+        "SICHA_WARM_UP_WAIT_SECS",
+        "10",
+        "a fresh instance reports ready once its fixed phrases and greetings are synthesised, or after this long (logged) when the TTS cannot make them",
+    ),
+    (
+        "SICHA_METRICS_BIND",
+        "",
+        "when set (e.g. 127.0.0.1:9090), `/metrics` is served on this address of its own, without authentication",
+    ),
+    (
+        "SICHA_METRICS_TOKEN",
+        "",
+        "when set, `/metrics` on the main listener answers requests with `Authorization: Bearer TOKEN`; without this or SICHA_METRICS_BIND it answers 404 there (secret)",
     ),
     ("SICHA_LOG", "info", "log filter (tracing EnvFilter syntax)"),
     ("SICHA_LOG_FORMAT", "text", "text or json"),

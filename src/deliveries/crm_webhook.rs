@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{DeliveryError, DeliveryFailure, KIND_CRM_WEBHOOK};
-use crate::store::{Business, Call, Store, Turn};
+use crate::store::{Business, Call, NewDelivery, Store, Turn};
 use crate::twilio::rest::retry_after;
 
 /// How long one POST may take, from connecting to the whole answer.
@@ -90,13 +90,8 @@ pub fn crm_idempotency_key(call_sid: &str) -> String {
     format!("crm:{call_sid}")
 }
 
-/// Queues the call's CRM webhook, due at once. `false` when this call's webhook was already
-/// queued (delivered or not): enqueueing again is harmless.
-pub async fn enqueue_crm_webhook(
-    store: &Store,
-    interaction: &CrmInteraction,
-    now_ms: i64,
-) -> Result<bool, DeliveryError> {
+/// The call's CRM webhook as an outbox row, keyed by the call so it is queued once.
+pub fn crm_webhook_delivery(interaction: &CrmInteraction) -> Result<NewDelivery, DeliveryError> {
     if interaction.call_sid.trim().is_empty() {
         return Err(DeliveryError::Invalid(
             "a CRM interaction needs a CallSid".into(),
@@ -106,10 +101,22 @@ pub async fn enqueue_crm_webhook(
         kind: KIND_CRM_WEBHOOK,
         source,
     })?;
-    let key = crm_idempotency_key(&interaction.call_sid);
-    Ok(store
-        .enqueue(KIND_CRM_WEBHOOK, &key, &payload, now_ms)
-        .await?)
+    Ok(NewDelivery {
+        kind: KIND_CRM_WEBHOOK.to_string(),
+        idempotency_key: crm_idempotency_key(&interaction.call_sid),
+        payload,
+    })
+}
+
+/// Queues the call's CRM webhook, due at once. `false` when this call's webhook was already
+/// queued (delivered or not): enqueueing again is harmless.
+pub async fn enqueue_crm_webhook(
+    store: &Store,
+    interaction: &CrmInteraction,
+    now_ms: i64,
+) -> Result<bool, DeliveryError> {
+    let delivery = crm_webhook_delivery(interaction)?;
+    Ok(store.enqueue_delivery(&delivery, now_ms).await?)
 }
 
 /// POSTs interactions to the configured URL. Cheap to clone.

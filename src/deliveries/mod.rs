@@ -11,21 +11,26 @@
 //! SMS deliverer asks Twilio whether an earlier attempt's text already exists before sending again
 //! (see [`sms`]).
 //!
-//! Layout: [`crm_webhook`] (payload, enqueue, HTTP deliverer), [`sms`] (payload, enqueue, Hebrew
-//! body, Twilio deliverer), [`worker`] (the polling task, retry policy, metrics).
+//! Layout: [`after_call`] (an ended call's interaction and deliveries, built from its records, for a
+//! live call's end and for a call a crash cut off), [`crm_webhook`] (payload, enqueue, HTTP
+//! deliverer), [`sms`] (payload, enqueue, Hebrew body, Twilio deliverer), [`worker`] (the polling
+//! task, retry policy, metrics).
 
+pub mod after_call;
 pub mod crm_webhook;
 pub mod sms;
 pub mod worker;
 
 use std::time::Duration;
 
+pub use after_call::{EndedCall, after_call_records, record_after_call, transcript_text};
 pub use crm_webhook::{
-    CrmInteraction, CrmWebhook, TranscriptLine, crm_idempotency_key, enqueue_crm_webhook,
+    CrmInteraction, CrmWebhook, TranscriptLine, crm_idempotency_key, crm_webhook_delivery,
+    enqueue_crm_webhook,
 };
 pub use sms::{
     SmsAudience, SmsMessage, SmsSender, enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
-    sms_idempotency_key,
+    post_call_sms_delivery, sms_delivery, sms_idempotency_key,
 };
 pub use worker::{OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions};
 

@@ -14,7 +14,7 @@ pub use sender::SmsSender;
 
 use super::{CrmInteraction, DeliveryError, KIND_SMS};
 use crate::config::PostCallSms;
-use crate::store::{Store, validate_e164};
+use crate::store::{NewDelivery, Store, validate_e164};
 use crate::twilio::rest::MAX_SMS_CHARS;
 
 /// One text message, as queued.
@@ -50,6 +50,17 @@ pub async fn enqueue_sms(
     idempotency_key: &str,
     now_ms: i64,
 ) -> Result<bool, DeliveryError> {
+    let delivery = sms_delivery(to, from, body, idempotency_key)?;
+    Ok(store.enqueue_delivery(&delivery, now_ms).await?)
+}
+
+/// One text as an outbox row (see [`enqueue_sms`] for what is refused).
+pub fn sms_delivery(
+    to: &str,
+    from: &str,
+    body: &str,
+    idempotency_key: &str,
+) -> Result<NewDelivery, DeliveryError> {
     if to.trim().is_empty() || from.trim().is_empty() || body.trim().is_empty() {
         return Err(DeliveryError::Invalid(
             "an SMS needs a To, a From and a body".into(),
@@ -70,9 +81,11 @@ pub async fn enqueue_sms(
         kind: KIND_SMS,
         source,
     })?;
-    Ok(store
-        .enqueue(KIND_SMS, idempotency_key, &payload, now_ms)
-        .await?)
+    Ok(NewDelivery {
+        kind: KIND_SMS.to_string(),
+        idempotency_key: idempotency_key.to_string(),
+        payload,
+    })
 }
 
 /// Queues the post-call text the settings ask for, from the business's Twilio number.
@@ -86,11 +99,24 @@ pub async fn enqueue_post_call_sms(
     business_contact: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, DeliveryError> {
+    match post_call_sms_delivery(setting, interaction, business_contact)? {
+        Some(delivery) => Ok(store.enqueue_delivery(&delivery, now_ms).await?),
+        None => Ok(false),
+    }
+}
+
+/// The post-call text the settings ask for, as an outbox row; `None` when there is nothing to
+/// send (see [`enqueue_post_call_sms`]).
+pub fn post_call_sms_delivery(
+    setting: PostCallSms,
+    interaction: &CrmInteraction,
+    business_contact: Option<&str>,
+) -> Result<Option<NewDelivery>, DeliveryError> {
     let (audience, to) = match setting {
-        PostCallSms::Off => return Ok(false),
+        PostCallSms::Off => return Ok(None),
         PostCallSms::Caller => {
             if validate_e164(&interaction.customer_phone).is_err() {
-                return Ok(false);
+                return Ok(None);
             }
             (SmsAudience::Caller, interaction.customer_phone.as_str())
         }
@@ -105,5 +131,5 @@ pub async fn enqueue_post_call_sms(
     };
     let body = post_call_sms_body(audience, interaction);
     let key = sms_idempotency_key(&interaction.call_sid, to);
-    enqueue_sms(store, to, &interaction.business_number, &body, &key, now_ms).await
+    sms_delivery(to, &interaction.business_number, &body, &key).map(Some)
 }

@@ -6,12 +6,15 @@
 //!   runs until that token is cancelled.
 //! - [`OutboxNotifier`] (a shared `Notify`, cloned by producers) wakes the task early. A notify
 //!   while it is busy is remembered as one permit, so a fresh enqueue is never missed.
-//! - A claimed batch is delivered concurrently within the task (no extra tasks), each attempt
-//!   bounded by its deliverer's timeout. On shutdown the batch gets `in_flight_grace` to finish;
-//!   whatever is still running is then dropped, which cancels its request. An abandoned item
-//!   keeps its lease and comes due again when the lease ends, here or on another instance: at
-//!   least once. The CRM receiver may see a repeat (same idempotency key); an SMS attempt after
-//!   the first asks Twilio whether the text is already there before sending it.
+//! - Each delivery runs as a task of its own in the worker's `JoinSet`, at most `in_flight` at
+//!   once, each attempt bounded by its deliverer's timeout. The worker claims due rows whenever a
+//!   slot is free (woken by a finished delivery, a notify or its timer), so a receiver that hangs
+//!   holds only its own row and its slot, never a row that comes due meanwhile. On shutdown the
+//!   deliveries in flight get `in_flight_grace` to finish; whatever is still running is then
+//!   aborted, which cancels its request. An abandoned item keeps its lease and comes due again
+//!   when the lease ends, here or on another instance: at least once. The CRM receiver may see a
+//!   repeat (same idempotency key); an SMS attempt after the first asks Twilio whether the text is
+//!   already there before sending it.
 //! - Many workers, in one process or many, may share a database: a claim's lease keeps others
 //!   off an item until it ends, so the lease must outlast one attempt (see [`RetryPolicy`]).
 //!
@@ -25,9 +28,8 @@ mod policy;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
 use tokio::sync::{Notify, broadcast};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -104,73 +106,71 @@ impl OutboxWorker {
             sms = self.deliverers.sms.is_some(),
             "outbox worker started"
         );
+        let this = Arc::new(self);
+        let slots = usize::try_from(this.options.in_flight.max(1)).unwrap_or(1);
+        let mut in_flight: JoinSet<DeliveryOutcome> = JoinSet::new();
         // The earliest retry this worker scheduled and has not yet claimed again. Kept across
-        // passes: a pass woken early (a stale notify) claims nothing and must not forget it.
+        // claims: a wake-up that claims nothing (a stale notify) must not forget it.
         let mut next_retry_at_ms: Option<i64> = None;
-        while !shutdown.is_cancelled() {
-            let pass_started_ms = clock::now_ms();
-            let (claimed, scheduled) = {
-                let pass = self.run_once(pass_started_ms);
-                tokio::pin!(pass);
-                tokio::select! {
+        loop {
+            let free = slots.saturating_sub(in_flight.len());
+            if free > 0 {
+                let claim_started_ms = clock::now_ms();
+                let items = tokio::select! {
                     biased;
-                    () = shutdown.cancelled() => {
-                        // Let the batch finish briefly; past the grace its leases bring it back.
-                        let _ = tokio::time::timeout(self.options.in_flight_grace, &mut pass).await;
-                        break;
-                    }
-                    done = &mut pass => done,
+                    () = shutdown.cancelled() => break,
+                    items = this.claim(claim_started_ms, free as i64) => items,
+                };
+                for item in items {
+                    let worker = this.clone();
+                    in_flight.spawn(async move { worker.handle(item).await });
                 }
-            };
-            self.report_pending().await;
-            // A retry due before this pass started was claimable by it (here or elsewhere).
-            next_retry_at_ms = next_retry_at_ms
-                .filter(|at_ms| *at_ms > pass_started_ms)
-                .into_iter()
-                .chain(scheduled)
-                .min();
-            if claimed >= self.options.batch_size {
-                // A full batch: more may be due right now.
-                continue;
+                this.report_pending().await;
+                // A retry due before this claim started was claimable by it (here or elsewhere).
+                next_retry_at_ms = next_retry_at_ms.filter(|at_ms| *at_ms > claim_started_ms);
             }
-            let sleep = next_retry_at_ms.map_or(self.options.poll_interval, |at_ms| {
+            // Wait for a reason to look again: a slot freed, a notify, a retry due, the poll. With
+            // every slot taken only a freed slot helps, so a retry already due must not spin us.
+            let retry_due = next_retry_at_ms.filter(|_| in_flight.len() < slots);
+            let sleep = retry_due.map_or(this.options.poll_interval, |at_ms| {
                 let wait = u64::try_from(at_ms - clock::now_ms()).unwrap_or(0);
-                Duration::from_millis(wait).min(self.options.poll_interval)
+                Duration::from_millis(wait).min(this.options.poll_interval)
             });
             tokio::select! {
+                biased;
                 () = shutdown.cancelled() => break,
-                () = self.wake.0.notified() => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    match done {
+                        Ok(outcome) => {
+                            next_retry_at_ms = earliest(next_retry_at_ms, retry_at(&outcome));
+                        }
+                        // Its lease brings the row back.
+                        Err(error) => tracing::error!(%error, "outbox: a delivery task failed"),
+                    }
+                }
+                () = this.wake.0.notified() => {}
                 () = tokio::time::sleep(sleep) => {}
             }
         }
+        // Let the deliveries in flight finish briefly; past the grace their leases bring them back.
+        let _ = tokio::time::timeout(this.options.in_flight_grace, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        in_flight.shutdown().await;
         tracing::info!("outbox worker stopped");
     }
 
-    /// One pass: claim a batch due at `now_ms` and deliver it. Returns how many were claimed and
-    /// when the earliest retry this pass scheduled is due, so the task sleeps just that long.
-    async fn run_once(&self, now_ms: i64) -> (i64, Option<i64>) {
+    /// Claims up to `limit` rows due at `now_ms`; none when the store cannot be reached.
+    async fn claim(&self, now_ms: i64, limit: i64) -> Vec<OutboxItem> {
         let lease_ms = duration_ms(self.policy.lease);
-        let items = match self
-            .store
-            .claim_due(now_ms, self.options.batch_size, lease_ms)
-            .await
-        {
+        match self.store.claim_due(now_ms, limit, lease_ms).await {
             Ok(items) => items,
             Err(error) => {
                 tracing::warn!(%error, "outbox: cannot claim due deliveries");
-                return (0, None);
+                Vec::new()
             }
-        };
-        let claimed = items.len() as i64;
-        let outcomes = join_all(items.into_iter().map(|item| self.handle(item))).await;
-        let next_retry_at_ms = outcomes
-            .iter()
-            .filter_map(|outcome| match outcome {
-                DeliveryOutcome::WillRetry { at_ms, .. } => Some(*at_ms),
-                _ => None,
-            })
-            .min();
-        (claimed, next_retry_at_ms)
+        }
     }
 
     /// Delivers one claimed item and records the result; never fails (errors become outcomes).
@@ -287,6 +287,18 @@ impl OutboxWorker {
             Err(error) => tracing::debug!(%error, "outbox: cannot count pending deliveries"),
         }
     }
+}
+
+/// When a failed attempt's row comes due again.
+fn retry_at(outcome: &DeliveryOutcome) -> Option<i64> {
+    match outcome {
+        DeliveryOutcome::WillRetry { at_ms, .. } => Some(*at_ms),
+        _ => None,
+    }
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).min()
 }
 
 /// Known kinds only, so a corrupt row cannot grow the metric's label set.

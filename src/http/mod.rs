@@ -3,7 +3,8 @@
 //! - [`voice`]       `POST /twilio/voice`: the call webhook, answers TwiML.
 //! - [`status`]      `POST /twilio/status` and `POST /twilio/stream-status`: Twilio's callbacks.
 //! - [`stream`]      `GET /twilio/stream`: the Media Streams WebSocket.
-//! - [`health`]      `/healthz`, `/readyz`, `/metrics`.
+//! - [`health`]      `/healthz`, `/readyz`, `/metrics` (here behind a bearer token, or on a listener of
+//!   its own: [`metrics_router`]).
 
 pub mod health;
 pub mod status;
@@ -46,6 +47,8 @@ pub struct AppInner {
     pub metrics: PrometheusHandle,
     /// Set when shutdown begins: new calls are turned away politely, live ones run on.
     pub draining: AtomicBool,
+    /// Over once the fixed phrases are synthesised (or their wait ran out): until then not ready.
+    pub warm_up: health::WarmUp,
 }
 
 impl std::ops::Deref for AppState {
@@ -69,10 +72,17 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/stream", get(stream::stream_upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", get(health::metrics_for_bearer))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone())
         .merge(crate::web::router(state))
+}
+
+/// The metrics listener's routes (`SICHA_METRICS_BIND`): `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
 }
 
 /// A listener whose connections send each write at once, with Nagle's algorithm off.

@@ -4,6 +4,11 @@
 //! Known number: the customer is found or created, the call row is committed, and the caller is
 //! connected to our Media Streams socket with a token bound to the CallSid. Unknown number, no capacity
 //! or shutting down: a polite Hebrew message and a hang-up, and the call is still on record.
+//!
+//! A CallSid already on record is Twilio retrying, or someone replaying a captured webhook (a
+//! signature carries no nonce). Nothing is written for it, and a stream token is issued again only
+//! while the call has neither a stream nor an end (see [`AnswerAgain`]); otherwise the answer hangs
+//! up, so a replay can neither take a live call's audio nor reopen a finished one.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,7 +18,7 @@ use tokio::time::Instant;
 use super::AppState;
 use super::twilio_auth::{SignedForm, field, public_base, websocket_url};
 use crate::clock::now_ms;
-use crate::store::{CallStatus, NewCall};
+use crate::store::{Call, CallStatus, NewCall};
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
 
 pub const UNKNOWN_NUMBER_MESSAGE: &str = "מצטערים, המספר שחייגתם אינו פעיל. להתראות.";
@@ -55,6 +60,12 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         status: CallStatus::Answered,
         started_at_ms: now,
     };
+    // Looked up before anything is created: a known CallSid changes nothing.
+    match state.store.call_by_sid(call_sid).await {
+        Ok(Some(existing)) => return answer_again(state, base, &existing),
+        Ok(None) => {}
+        Err(error) => return fault(state, &call, &error.to_string()).await,
+    }
 
     let business = match state.store.business_by_number(to).await {
         Ok(business) => business,
@@ -83,11 +94,35 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         Ok(customer) => call.customer_id = Some(customer.id),
         Err(error) => return fault(state, &call, &error.to_string()).await,
     }
-    if let Err(error) = state.store.insert_call(&call).await {
-        return fault(state, &call, &error.to_string()).await;
+    match state.store.insert_call(&call).await {
+        Ok(true) => {}
+        // Another request for this CallSid committed it first.
+        Ok(false) => {
+            return match state.store.call_by_sid(call_sid).await {
+                Ok(Some(existing)) => answer_again(state, base, &existing),
+                Ok(None) => fault(state, &call, "the call row vanished").await,
+                Err(error) => fault(state, &call, &error.to_string()).await,
+            };
+        }
+        Err(error) => return fault(state, &call, &error.to_string()).await,
     }
 
-    let expires = now + state.settings.stream_token_ttl.as_millis() as i64;
+    match connect_stream(state, base, call_sid) {
+        Ok(document) => {
+            tracing::info!(business = %business.name, "call answered; connecting the media stream");
+            twiml_response(document)
+        }
+        Err(error) => fault(state, &call, &error.to_string()).await,
+    }
+}
+
+/// `<Connect><Stream>` with a fresh token for `call_sid`.
+fn connect_stream(
+    state: &AppState,
+    base: &url::Url,
+    call_sid: &str,
+) -> Result<String, twiml::TwimlError> {
+    let expires = now_ms() + state.settings.stream_token_ttl.as_millis() as i64;
     let stream = StreamTwiml {
         url: websocket_url(base, "/twilio/stream"),
         status_callback: base.join("/twilio/stream-status").ok(),
@@ -96,12 +131,67 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
             state.token_key.issue(call_sid, expires),
         )],
     };
-    match twiml::connect_stream(&stream) {
-        Ok(document) => {
-            tracing::info!(business = %business.name, "call answered; connecting the media stream");
-            twiml_response(document)
+    twiml::connect_stream(&stream)
+}
+
+/// What a webhook for a CallSid already on record gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnswerAgain {
+    /// Answered, but no stream has started and the call has not ended: Twilio retrying a webhook
+    /// whose first answer it never got. It needs a token to connect at all.
+    StreamToken,
+    /// Turned away before: the same message again.
+    TurnedAway(&'static str),
+    /// The call has a stream (or a session here) or has ended: only a replay sends this.
+    HangUp(&'static str),
+}
+
+impl AnswerAgain {
+    fn decide(call: &Call, session_here: bool) -> AnswerAgain {
+        if call.status == CallStatus::Rejected {
+            return AnswerAgain::TurnedAway(match call.end_reason.as_deref() {
+                Some("unknown_number") => UNKNOWN_NUMBER_MESSAGE,
+                Some("server_error") => FAULT_MESSAGE,
+                _ => BUSY_MESSAGE,
+            });
         }
-        Err(error) => fault(state, &call, &error.to_string()).await,
+        if call.ended_at_ms.is_some() || !call.status.is_live() {
+            return AnswerAgain::HangUp("ended");
+        }
+        if call.status == CallStatus::Streaming
+            || call.stream_started_at_ms.is_some()
+            || session_here
+        {
+            return AnswerAgain::HangUp("live");
+        }
+        AnswerAgain::StreamToken
+    }
+}
+
+/// The answer for a CallSid already on record; writes nothing.
+fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
+    match AnswerAgain::decide(call, state.registry.is_live(&call.call_sid)) {
+        AnswerAgain::StreamToken => match connect_stream(state, base, &call.call_sid) {
+            Ok(document) => {
+                tracing::info!(
+                    "voice webhook again before any stream; connecting the media stream"
+                );
+                twiml_response(document)
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not answer a repeated voice webhook");
+                say_and_hang_up(FAULT_MESSAGE)
+            }
+        },
+        AnswerAgain::TurnedAway(message) => say_and_hang_up(message),
+        AnswerAgain::HangUp(call_state) => {
+            tracing::warn!(
+                call_state,
+                "voice webhook for a call that already has a stream or has ended: a replay; hanging up, nothing recorded"
+            );
+            metrics::counter!("sicha_webhook_replays_total", "call" => call_state).increment(1);
+            twiml_response(twiml::hangup())
+        }
     }
 }
 
@@ -115,16 +205,19 @@ async fn turn_away(state: &AppState, call: &mut NewCall, message: &str, reason: 
     say_and_hang_up(message)
 }
 
+/// Records a turned-away call, but only one this request inserted: a call already on record (another
+/// request's, perhaps live) is never ended from here.
 async fn record_rejected(
     state: &AppState,
     call: &NewCall,
     reason: &str,
 ) -> Result<(), crate::store::StoreError> {
-    state.store.insert_call(call).await?;
-    state
-        .store
-        .finish_call(&call.call_sid, CallStatus::Rejected, reason, now_ms())
-        .await?;
+    if state.store.insert_call(call).await? {
+        state
+            .store
+            .finish_call(&call.call_sid, CallStatus::Rejected, reason, now_ms())
+            .await?;
+    }
     Ok(())
 }
 
@@ -151,4 +244,74 @@ pub fn twiml_response(document: String) -> Response {
         document,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(status: CallStatus) -> Call {
+        Call {
+            call_sid: "CA1".into(),
+            business_id: Some("b".into()),
+            customer_id: Some("c".into()),
+            from_number: "+972501234567".into(),
+            to_number: "+97231234567".into(),
+            instance_id: "i".into(),
+            status,
+            started_at_ms: 1,
+            stream_started_at_ms: None,
+            ended_at_ms: None,
+            end_reason: None,
+            twilio_status: None,
+            twilio_duration_secs: None,
+            recording_path: None,
+        }
+    }
+
+    #[test]
+    fn a_token_again_only_before_any_stream_and_before_the_end() {
+        let answered = call(CallStatus::Answered);
+        assert_eq!(
+            AnswerAgain::decide(&answered, false),
+            AnswerAgain::StreamToken
+        );
+        assert_eq!(
+            AnswerAgain::decide(&answered, true),
+            AnswerAgain::HangUp("live"),
+            "a session here means a stream attached or is attaching"
+        );
+        let streaming = Call {
+            stream_started_at_ms: Some(2),
+            ..call(CallStatus::Streaming)
+        };
+        assert_eq!(
+            AnswerAgain::decide(&streaming, false),
+            AnswerAgain::HangUp("live")
+        );
+        for status in [
+            CallStatus::Completed,
+            CallStatus::Dropped,
+            CallStatus::Interrupted,
+            CallStatus::Failed,
+        ] {
+            let ended = Call {
+                ended_at_ms: Some(3),
+                ..call(status)
+            };
+            assert_eq!(
+                AnswerAgain::decide(&ended, false),
+                AnswerAgain::HangUp("ended")
+            );
+        }
+        let rejected = Call {
+            ended_at_ms: Some(3),
+            end_reason: Some("unknown_number".into()),
+            ..call(CallStatus::Rejected)
+        };
+        assert_eq!(
+            AnswerAgain::decide(&rejected, false),
+            AnswerAgain::TurnedAway(UNKNOWN_NUMBER_MESSAGE)
+        );
+    }
 }

@@ -257,23 +257,18 @@ impl Store {
         rows.iter().map(call_from_row).collect()
     }
 
-    /// After a restart: this instance's calls still marked live were cut off by the crash and
-    /// become `interrupted`. Other instances' calls are theirs to finish, which is what lets
-    /// several instances share one PostgreSQL. Returns how many calls were closed.
-    pub async fn reconcile_interrupted(
-        &self,
-        instance_id: &str,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET status = 'interrupted', end_reason = 'server_restarted', ended_at_ms = $2 \
-             WHERE instance_id = $1 AND ended_at_ms IS NULL AND status IN ('answered', 'streaming')",
-        )
+    /// This instance's calls still marked live, oldest first: after a restart, the ones a crash
+    /// cut off (see [`Store::end_interrupted_call`]). Other instances' calls are theirs to finish,
+    /// which is what lets several instances share one PostgreSQL.
+    pub async fn open_calls_of_instance(&self, instance_id: &str) -> Result<Vec<Call>, StoreError> {
+        let rows = sqlx::query(select_calls!(
+            "WHERE instance_id = $1 AND ended_at_ms IS NULL AND status IN ('answered', 'streaming') \
+             ORDER BY started_at_ms, call_sid"
+        ))
         .bind(instance_id)
-        .bind(now_ms)
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(call_from_row).collect()
     }
 }
 

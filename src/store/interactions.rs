@@ -1,5 +1,6 @@
 //! Interactions: the CRM record of a customer's contact with a business (today, one per call).
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -21,6 +22,13 @@ pub struct NewInteraction {
     pub started_at_ms: i64,
     pub duration_ms: Option<i64>,
     pub now_ms: i64,
+}
+
+/// What an ended call leaves for the CRM: its interaction and the deliveries to queue with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterCallRecords {
+    pub interaction: NewInteraction,
+    pub deliveries: Vec<super::NewDelivery>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,28 +70,8 @@ impl Store {
     /// Records the interaction of a call. At most one per call: a second record for the same
     /// CallSid is ignored and the answer is `false`.
     pub async fn insert_interaction(&self, new: &NewInteraction) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "INSERT INTO interactions (id, business_id, customer_id, call_sid, kind, direction, outcome, ",
-            "transcript, summary, recording_path, started_at_ms, duration_ms, created_at_ms) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ",
-            "ON CONFLICT (call_sid) DO NOTHING"
-        ))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&new.business_id)
-        .bind(&new.customer_id)
-        .bind(&new.call_sid)
-        .bind(&new.kind)
-        .bind(&new.direction)
-        .bind(new.outcome.as_deref())
-        .bind(&new.transcript)
-        .bind(new.summary.as_deref())
-        .bind(new.recording_path.as_deref())
-        .bind(new.started_at_ms)
-        .bind(new.duration_ms)
-        .bind(new.now_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut connection = self.pool().acquire().await?;
+        insert_interaction_on(&mut connection, new).await
     }
 
     /// The customer's interactions, newest first.
@@ -104,4 +92,33 @@ impl Store {
             .map(interaction_from_row)
             .collect::<Result<_, _>>()?)
     }
+}
+
+/// [`Store::insert_interaction`] on a given connection, so it can join a transaction.
+pub(super) async fn insert_interaction_on(
+    connection: &mut AnyConnection,
+    new: &NewInteraction,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "INSERT INTO interactions (id, business_id, customer_id, call_sid, kind, direction, outcome, ",
+        "transcript, summary, recording_path, started_at_ms, duration_ms, created_at_ms) ",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ",
+        "ON CONFLICT (call_sid) DO NOTHING"
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&new.business_id)
+    .bind(&new.customer_id)
+    .bind(&new.call_sid)
+    .bind(&new.kind)
+    .bind(&new.direction)
+    .bind(new.outcome.as_deref())
+    .bind(&new.transcript)
+    .bind(new.summary.as_deref())
+    .bind(new.recording_path.as_deref())
+    .bind(new.started_at_ms)
+    .bind(new.duration_ms)
+    .bind(new.now_ms)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod interactions;
 pub mod outbox;
+pub mod reconcile;
 pub mod stream_tokens;
 pub mod turns;
 pub mod web_queries;
@@ -39,8 +40,8 @@ pub use customers::Customer;
 pub use database_url::Engine;
 pub use error::StoreError;
 pub use events::Event;
-pub use interactions::{Interaction, NewInteraction};
-pub use outbox::OutboxItem;
+pub use interactions::{AfterCallRecords, Interaction, NewInteraction};
+pub use outbox::{NewDelivery, OutboxItem};
 pub use turns::{NewTurn, Turn};
 pub use web_sessions::WebSession;
 pub use writer::{Record, RecordWriter};
@@ -135,7 +136,8 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The write pool, for tests that take its connections away to play a database outage.
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

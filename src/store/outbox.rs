@@ -6,6 +6,7 @@
 //! [`Store::give_up`]. A worker that dies mid-delivery simply lets its lease run out and the
 //! row comes due again, so delivery is at least once: receivers dedupe on the idempotency key.
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -43,6 +44,14 @@ fn item_from_row(row: &AnyRow) -> Result<OutboxItem, StoreError> {
     })
 }
 
+/// A delivery to queue: its kind, the key that makes queueing it again harmless, its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub kind: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+}
+
 impl Store {
     /// Queues a delivery, due at once. A key already queued (delivered or not) is ignored and
     /// the answer is `false`, so producers may enqueue again after a crash without duplicates.
@@ -53,18 +62,22 @@ impl Store {
         payload: &serde_json::Value,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "INSERT INTO outbox (id, kind, idempotency_key, payload, status, attempts, next_attempt_at_ms, ",
-            "created_at_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING"
-        ))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(kind)
-        .bind(idempotency_key)
-        .bind(payload.to_string())
-        .bind(now_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let delivery = NewDelivery {
+            kind: kind.to_string(),
+            idempotency_key: idempotency_key.to_string(),
+            payload: payload.clone(),
+        };
+        self.enqueue_delivery(&delivery, now_ms).await
+    }
+
+    /// [`Store::enqueue`] of a built row.
+    pub async fn enqueue_delivery(
+        &self,
+        delivery: &NewDelivery,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        enqueue_on(&mut connection, delivery, now_ms).await
     }
 
     /// Claims up to `limit` due deliveries for `lease_ms`: each claimed row's next attempt moves to
@@ -152,4 +165,24 @@ impl Store {
             .await?;
         Ok(row.try_get("pending")?)
     }
+}
+
+/// [`Store::enqueue`] on a given connection, so it can join a transaction.
+pub(super) async fn enqueue_on(
+    connection: &mut AnyConnection,
+    delivery: &NewDelivery,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "INSERT INTO outbox (id, kind, idempotency_key, payload, status, attempts, next_attempt_at_ms, ",
+        "created_at_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING"
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&delivery.kind)
+    .bind(&delivery.idempotency_key)
+    .bind(delivery.payload.to_string())
+    .bind(now_ms)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -130,24 +130,21 @@ impl Store {
         Ok(())
     }
 
-    /// The most failures any of `keys` has had since `since_ms`.
-    pub async fn most_sign_in_failures(
+    /// How many failures `key` has had since `since_ms`, and when the last one was.
+    pub async fn sign_in_failures(
         &self,
-        keys: &[&str],
+        key: &str,
         since_ms: i64,
-    ) -> Result<i64, StoreError> {
-        let mut most = 0;
-        for key in keys {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS failures FROM sign_in_failures WHERE limit_key = $1 AND at_ms > $2",
-            )
-            .bind(*key)
-            .bind(since_ms)
-            .fetch_one(self.reader())
-            .await?;
-            most = most.max(row.try_get::<i64, _>("failures")?);
-        }
-        Ok(most)
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS failures, MAX(at_ms) AS last_at_ms FROM sign_in_failures \
+             WHERE limit_key = $1 AND at_ms > $2",
+        )
+        .bind(key)
+        .bind(since_ms)
+        .fetch_one(self.reader())
+        .await?;
+        Ok((row.try_get("failures")?, row.try_get("last_at_ms")?))
     }
 
     /// Takes back an attempt that was refused before its password was checked.

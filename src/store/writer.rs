@@ -145,6 +145,8 @@ impl RecordWriter {
     pub fn spawn(store: Store) -> Self {
         let (queue, received) = mpsc::channel(QUEUE_CAPACITY);
         let queued = metrics::gauge!("sicha_records_queued");
+        // Shown from the start, at zero, so an alert on it needs no failure to have happened first.
+        metrics::counter!("sicha_records_failed_total").increment(0);
         tokio::spawn(write_behind(store, received, queued.clone()));
         Self { queue, queued }
     }

@@ -1,16 +1,17 @@
 //! Sign-in, sign-out and who is signed in.
 //!
-//! One configured admin (`SICHA_ADMIN_USER`, `SICHA_ADMIN_PASSWORD_HASH`). Failed sign-ins are
-//! limited per client address and per user name; while a key is over its limit even the right
-//! password is refused, so guessing cannot continue. Neither the password nor the user name typed
-//! is ever logged (a password typed into the wrong box would otherwise land in the log).
+//! One configured admin (`SICHA_ADMIN_USER`, `SICHA_ADMIN_PASSWORD_HASH`). Failed sign-ins block
+//! their client address after a few, and make their user name wait a growing delay (see
+//! [`super::sign_in_policy`]); while refused, even the right password is not checked, so guessing
+//! cannot continue, yet nobody elsewhere can lock the admin out. Neither the password nor the user
+//! name typed is ever logged (a password typed into the wrong box would otherwise land in the log).
 
 use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
-use axum::http::header::{HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::header::{HOST, LOCATION, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -18,6 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::limiter::Admission;
 use super::{WebState, password};
 use crate::config::{Secret, WebSettings};
 
@@ -149,6 +151,11 @@ pub struct SignInForm {
 const WRONG: &str = "שם המשתמש או הסיסמה שגויים.";
 const TOO_MANY: &str = "יותר מדי ניסיונות כושלים. נסו שוב מאוחר יותר.";
 
+/// The user name failed recently: how long to wait, in Hebrew.
+fn wait_message(seconds: u64) -> String {
+    format!("ניסיון כושל קודם. נסו שוב בעוד {seconds} שניות.")
+}
+
 fn sign_in_form(status: StatusCode, next: &str, user: &str, problem: Option<&str>) -> Response {
     match (SignInPage {
         next,
@@ -182,12 +189,25 @@ pub async fn sign_in(
     let client = client_key(&extensions);
     let user: String = form.user.trim().chars().take(MAX_USER_CHARS).collect();
     let user_key = format!("user:{}", user.to_lowercase());
-    let keys = [client.as_str(), user_key.as_str()];
-    let attempt = match state.limiter.admit(&keys).await {
-        Ok(Some(attempt)) => attempt,
-        Ok(None) => {
-            tracing::warn!(client = %client, "sign-in refused: too many failed attempts");
+    let attempt = match state.limiter.admit(&client, &user_key).await {
+        Ok(Admission::Admitted(attempt)) => attempt,
+        Ok(Admission::ClientBlocked) => {
+            tracing::warn!(client = %client, "sign-in refused: too many failed attempts from this address");
             return sign_in_form(StatusCode::TOO_MANY_REQUESTS, next, &user, Some(TOO_MANY));
+        }
+        Ok(Admission::UserWaits(wait)) => {
+            let seconds = wait.as_millis().div_ceil(1000) as u64;
+            tracing::info!(client = %client, wait_ms = wait.as_millis() as u64, "sign-in refused: the user name failed recently");
+            let mut response = sign_in_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                next,
+                &user,
+                Some(&wait_message(seconds)),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+            return response;
         }
         Err(error) => return super::WebError::from(error).into_response(),
     };

@@ -3,6 +3,7 @@
 //! - [`password`]     argon2 hashing of the admin password.
 //! - `sessions`       sessions in the database (shared by every instance) behind an `HttpOnly` cookie.
 //! - `limiter`        failed sign-ins per client address and per user, counted in the database.
+//! - `sign_in_policy` the rules on those counts: an address is blocked, a user name only waits.
 //! - `customers`, `calls`, `call_page`, `businesses` the pages; `recordings` the audio of a call.
 //! - `format`         times, durations and Hebrew labels shared by the pages.
 //! - `event_text`     a call's events (every kind the call code records) as short Hebrew.
@@ -21,6 +22,7 @@ mod limiter;
 pub mod password;
 mod recordings;
 mod sessions;
+mod sign_in_policy;
 
 pub use sessions::IDLE as SESSION_IDLE;
 
@@ -111,7 +113,11 @@ pub fn router(app: AppState) -> Router {
         .is_some_and(|url| url.scheme() == "https");
     let state = WebState(Arc::new(WebInner {
         sessions: sessions::Sessions::new(app.store.clone(), web.session_ttl, secure),
-        limiter: limiter::SignInLimiter::new(app.store.clone(), web.sign_in_max_failures),
+        limiter: limiter::SignInLimiter::new(
+            app.store.clone(),
+            web.sign_in_max_failures,
+            web.sign_in_delay,
+        ),
         credentials,
         app,
     }));

@@ -3,6 +3,7 @@
 //! stand-in, and how a retry keeps a text from going out twice, are in [`sms`]. Backoffs are
 //! milliseconds so each test runs well under two seconds.
 
+mod concurrency;
 mod receiver;
 mod restarts;
 mod sms;
@@ -66,7 +67,7 @@ fn fast_policy() -> RetryPolicy {
 fn options(poll_interval: Duration) -> WorkerOptions {
     WorkerOptions {
         poll_interval,
-        batch_size: 4,
+        in_flight: 4,
         in_flight_grace: Duration::ZERO,
     }
 }

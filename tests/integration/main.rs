@@ -9,7 +9,9 @@
 //! - `common`, `web_support`: spawning the app, callers, browser helpers (shared set-up);
 //! - `webhooks`, `media_streams`, `twilio_rest`: the Twilio edge;
 //! - `conversation*`, `providers_*`, `deliveries`: the call pipeline, its providers and the outbox;
+//! - `reconciliation`: a call cut off by a crash, ended properly at the next start;
 //! - `store`: every store operation on both engines;
+//! - `metrics`, `readiness`: where `/metrics` is served and what it holds, when `/readyz` says ready;
 //! - `sim_caller`, `replay`, `bench`, `cli`, `customers`: the simulation kit and the command line;
 //! - `web`, `browser`: the business's pages, over HTTP and in headless Chromium.
 
@@ -27,8 +29,11 @@ mod conversation_tools;
 mod customers;
 mod deliveries;
 mod media_streams;
+mod metrics;
 mod providers_openai;
 mod providers_tts;
+mod readiness;
+mod reconciliation;
 mod replay;
 mod sim_caller;
 mod store;

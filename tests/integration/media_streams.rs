@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use crate::common::databases::for_each_engine;
 use common::{
-    AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until,
-    silence, spawn_app, spawn_app_with,
+    AUTH_TOKEN, BUSINESS_NUMBER, fixture_mulaw, is_clear, is_mark, recv_until, silence, spawn_app,
+    spawn_app_with,
 };
 use sicha::startup::ServeOptions;
 use sicha::store::CallStatus;
 use sicha::twilio::stream::Outbound;
-use sicha_sim::twilio_caller::{MediaStreamClient, Received, place_call, stream_target};
+use sicha_sim::twilio_caller::{MediaStreamClient, Received, stream_target};
 
+mod replays;
 mod tokens;
 
 use tokens::token_for;
@@ -26,6 +27,32 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn echo() -> ServeOptions {
     common::echo_agent()
+}
+
+/// The echo app recording every call into a directory of its own, with the test business.
+async fn recording_app(db: &str) -> (tempfile::TempDir, common::TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().display().to_string();
+    let app = spawn_app_with(db, &[("SICHA_RECORDINGS_DIR", recordings.as_str())], echo()).await;
+    app.add_business(BUSINESS_NUMBER).await;
+    (dir, app)
+}
+
+/// One line answered on `stream`, then `stop`; returns the call once its recording is on it.
+async fn answer_once_and_stop(
+    app: &common::TestApp,
+    stream: &mut MediaStreamClient,
+    call_sid: &str,
+) -> sicha::store::Call {
+    stream
+        .send_audio(&utterance("single/u01_hours.wav"))
+        .await
+        .unwrap();
+    let (_, mark) = recv_until(stream, is_mark, WAIT).await;
+    assert!(mark.is_some(), "the line was answered");
+    stream.send_stop(call_sid).await.unwrap();
+    app.wait_for_call(call_sid, |c| c.recording_path.is_some())
+        .await
 }
 
 /// Speech, then enough silence for the endpointer's hangover to close the utterance.
@@ -157,7 +184,7 @@ async fn bad_input_is_dropped_and_the_call_goes_on() {
         let call = app.wait_for_call("CA220", |c| c.ended_at_ms.is_some()).await;
         assert_eq!(call.status, CallStatus::Completed);
         assert!(!app.event_kinds("CA220").await.contains(&"dtmf".to_string()), "a wrong streamSid's DTMF is dropped");
-        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = app.scrape_metrics().await;
         for kind in ["before_start", "malformed", "bad_base64", "unknown_event", "wrong_stream", "binary"] {
             assert!(metrics.contains(&format!("kind=\"{kind}\"")), "{kind} not counted");
         }
@@ -227,8 +254,8 @@ async fn a_second_stream_for_the_same_call_resumes_its_session() {
         let mut first = app.connect_call("CA250").await;
         app.wait_for_call("CA250", |c| c.status == CallStatus::Streaming)
             .await;
-        // As after a REST TwiML update: a fresh webhook answer (new token), a new stream, same CallSid.
-        let token = token_for(&app, "CA250").await;
+        // As when the session moves the call to a new stream: its own fresh token, same CallSid.
+        let token = app.stream_token("CA250");
         let url = format!("ws://{}/twilio/stream", app.addr);
         let mut second = MediaStreamClient::connect(&url, Some(AUTH_TOKEN), "MZsecond")
             .await
@@ -311,26 +338,9 @@ async fn calls_are_ended_at_the_length_limit() {
 #[tokio::test]
 async fn a_recorded_call_leaves_an_ogg_opus_file_on_the_call() {
     for_each_engine(|db| async move {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = dir.path().display().to_string();
-        let app = spawn_app_with(
-            &db,
-            &[("SICHA_RECORDINGS_DIR", recordings.as_str())],
-            echo(),
-        )
-        .await;
-        app.add_business(BUSINESS_NUMBER).await;
+        let (dir, app) = recording_app(&db).await;
         let mut stream = app.connect_call("CA280").await;
-        stream
-            .send_audio(&utterance("single/u01_hours.wav"))
-            .await
-            .unwrap();
-        let (_, mark) = recv_until(&mut stream, is_mark, WAIT).await;
-        assert!(mark.is_some());
-        stream.send_stop("CA280").await.unwrap();
-        let call = app
-            .wait_for_call("CA280", |c| c.recording_path.is_some())
-            .await;
+        let call = answer_once_and_stop(&app, &mut stream, "CA280").await;
         let path = call.recording_path.unwrap();
         assert!(path.ends_with("CA280.opus"), "{path}");
         let info = std::process::Command::new("opusinfo")

@@ -5,6 +5,7 @@
 
 mod recordings;
 mod sessions;
+mod sign_in_limits;
 
 use crate::common;
 use crate::web_support;

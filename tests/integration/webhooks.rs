@@ -356,15 +356,7 @@ async fn health_readiness_and_metrics_answer() {
         )
         .await
         .unwrap();
-        let metrics = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.scrape_metrics().await;
         assert!(metrics.contains("sicha_webhook_seconds"), "{metrics}");
         assert!(metrics.contains("sicha_live_calls"), "{metrics}");
         app.shutdown().await;

@@ -54,7 +54,7 @@ pub(super) async fn run(
         demo_business::NUMBER,
     );
     wait_for_warm_up(&world, &plan, &scenarios.for_call(0)).await;
-    let before = read_metrics(&http, server.url()).await;
+    let before = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_before = server.reading();
     let bench_before = probe::read_process(std::process::id());
     let run = runner::run_calls(&plan, scenarios, Some(&world), progress).await;
@@ -63,7 +63,7 @@ pub(super) async fn run(
         .zip(probe::read_process(std::process::id()))
         .map(|(before, after)| after.cpu_secs_since(&before));
     settle(server.database_url(), &run).await;
-    let after = read_metrics(&http, server.url()).await;
+    let after = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_after = server.reading();
     if before.is_none() || after.is_none() || usage_after.is_none() {
         eprintln!(

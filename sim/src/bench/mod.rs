@@ -82,6 +82,8 @@ pub enum Target {
     Remote {
         url: Url,
         auth_token: Option<String>,
+        /// Its `SICHA_METRICS_TOKEN`, to read `/metrics`.
+        metrics_token: Option<String>,
         to: String,
     },
 }
@@ -116,14 +118,15 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         Target::Remote {
             url,
             auth_token,
+            metrics_token,
             to,
         } => {
             let http = reqwest::Client::new();
             let plan = plan(options, url.clone(), auth_token.clone(), to);
-            let before = read_metrics(&http, url).await;
+            let before = read_metrics(&http, url, metrics_token.as_deref()).await;
             let run = runner::run_calls(&plan, &scenarios, None, &progress).await;
             progress.finish_and_clear();
-            let after = read_metrics(&http, url).await;
+            let after = read_metrics(&http, url, metrics_token.as_deref()).await;
             let served = Served {
                 target: "remote",
                 url: url.to_string(),

@@ -84,10 +84,19 @@ fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Reads `/metrics` of `server`; `None` when it cannot be read (a remote server may not expose it).
-pub async fn read_metrics(http: &reqwest::Client, server: &Url) -> Option<MetricsReading> {
+/// Reads `/metrics` of `server`, with the server's metrics token as a bearer token when one is known;
+/// `None` when it cannot be read (without the token the server answers 404).
+pub async fn read_metrics(
+    http: &reqwest::Client,
+    server: &Url,
+    token: Option<&str>,
+) -> Option<MetricsReading> {
     let url = server.join("/metrics").ok()?;
-    let response = http.get(url).send().await.ok()?;
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }

@@ -35,6 +35,8 @@ pub struct ChildServer {
     pid: u32,
     url: Url,
     database_url: String,
+    /// The child's `SICHA_METRICS_TOKEN`, made up for this run.
+    metrics_token: String,
     scratch: ScratchDir,
 }
 
@@ -52,7 +54,11 @@ impl ChildServer {
         ensure_demo_business(&database_url).await?;
         let address = free_local_address()?;
         let bind = address.to_string();
-        let mut settings: Vec<(&str, &str)> = vec![("SICHA_BIND", &bind)];
+        let metrics_token = uuid::Uuid::new_v4().simple().to_string();
+        let mut settings: Vec<(&str, &str)> = vec![
+            ("SICHA_BIND", &bind),
+            ("SICHA_METRICS_TOKEN", &metrics_token),
+        ];
         settings.extend_from_slice(extra);
         let values = world.server_values(&database_url, "bench", &settings);
 
@@ -77,6 +83,7 @@ impl ChildServer {
             pid,
             url: origin_url(address),
             database_url,
+            metrics_token,
             scratch,
         };
         server.wait_ready().await?;
@@ -89,6 +96,11 @@ impl ChildServer {
 
     pub fn database_url(&self) -> &str {
         &self.database_url
+    }
+
+    /// The bearer token the child's `/metrics` asks for.
+    pub fn metrics_token(&self) -> &str {
+        &self.metrics_token
     }
 
     /// The server's CPU time and memory now; `None` once it has exited.

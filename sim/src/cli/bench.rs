@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// The running server's TWILIO_AUTH_TOKEN, to sign as Twilio does (with --server).
     #[arg(long, value_name = "T", requires = "server")]
     pub auth_token: Option<String>,
+    /// The running server's SICHA_METRICS_TOKEN, to read its /metrics (with --server).
+    #[arg(long, value_name = "T", requires = "server")]
+    pub metrics_token: Option<String>,
     /// The business number to call (with --server; the bench's own server has the demo business).
     #[arg(long, default_value = demo_business::NUMBER, value_parser = e164)]
     pub to: String,
@@ -80,6 +83,7 @@ pub async fn run(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         Some(url) => Target::Remote {
             url: url.clone(),
             auth_token: args.auth_token.clone(),
+            metrics_token: args.metrics_token.clone(),
             to: args.to.clone(),
         },
         None => Target::Child {

@@ -1,4 +1,5 @@
-//! How the worker retries and polls: the backoff between attempts, the lease of a claim, the batch.
+//! How the worker retries and polls: the backoff between attempts, the lease of a claim, how many
+//! deliveries run at once.
 
 use std::time::Duration;
 
@@ -50,8 +51,8 @@ impl RetryPolicy {
 pub struct WorkerOptions {
     /// The longest sleep between passes when nothing wakes the task earlier.
     pub poll_interval: Duration,
-    /// Items claimed (and delivered concurrently) per pass.
-    pub batch_size: i64,
+    /// Deliveries in flight at once, at most; due rows are claimed as slots free up.
+    pub in_flight: i64,
     /// On shutdown, how long deliveries already in flight may still finish.
     pub in_flight_grace: Duration,
 }
@@ -60,7 +61,7 @@ impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(1),
-            batch_size: 8,
+            in_flight: 8,
             in_flight_grace: Duration::from_secs(2),
         }
     }

@@ -181,3 +181,17 @@ where
         database.remove().await;
     }
 }
+
+/// Every connection of a store's pool, taken away from the rest of the app until dropped.
+pub struct HeldConnections(#[allow(dead_code)] Vec<sqlx::pool::PoolConnection<Any>>);
+
+/// Takes every connection of `store`'s pool (the one every write and the readiness check use) and
+/// holds them: to the rest of the app the database stops answering in time, as in an outage.
+pub async fn hold_every_connection(store: &Store) -> HeldConnections {
+    let pool = store.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.expect("a connection of the test pool"));
+    }
+    HeldConnections(held)
+}

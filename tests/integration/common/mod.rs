@@ -2,6 +2,7 @@
 
 mod binary;
 pub mod databases;
+pub mod served;
 
 pub use binary::{sicha_binary, sicha_err, sicha_ok};
 
@@ -23,14 +24,20 @@ use url::Url;
 pub const AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
 pub const BUSINESS_NUMBER: &str = "+97231234567";
 pub const CALLER_NUMBER: &str = "+972501234567";
+/// Opens `/metrics` on a test app's main listener (see [`TestApp::scrape_metrics`]).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 pub struct TestApp {
     pub base: Url,
     pub addr: SocketAddr,
+    /// The metrics listener's address, with `SICHA_METRICS_BIND`.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     pub http: reqwest::Client,
     pub auth_token: Option<String>,
     pub database_url: String,
+    /// The app's stream-token key: tests issue a token the way a session does for its own reconnect.
+    pub token_key: sicha::twilio::token::StreamTokenKey,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -50,6 +57,7 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         // The simulated STT answers from a queue of scripted transcripts; an eager guess dropped
         // mid-line would take one. Tests of eager transcription turn it on themselves.
         ("SICHA_EAGER_STT_MS", "off"),
+        ("SICHA_METRICS_TOKEN", METRICS_TOKEN),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -100,7 +108,9 @@ pub async fn spawn_app_with(
         .await
         .expect("the app builds");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let store = app.state().store.clone();
+    let token_key = app.state().token_key.clone();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = shutdown_rx.await;
@@ -108,10 +118,12 @@ pub async fn spawn_app_with(
     TestApp {
         base: Url::parse(&format!("http://{addr}/")).unwrap(),
         addr,
+        metrics_addr,
         store,
         http: reqwest::Client::new(),
         auth_token,
         database_url: database_url.to_string(),
+        token_key,
         shutdown: Some(shutdown),
         server: Some(server),
     }
@@ -140,8 +152,21 @@ impl TestApp {
             .expect("business added");
     }
 
-    /// The voice webhook, then the signed stream socket with `connected` and `start`.
-    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+    /// `/metrics` of the main listener, as Prometheus text.
+    pub async fn scrape_metrics(&self) -> String {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// The signed voice webhook for `call_sid` (from the caller to the business): its TwiML.
+    pub async fn voice_webhook(&self, call_sid: &str) -> String {
         let answer = place_call(
             &self.http,
             &self.base,
@@ -153,7 +178,12 @@ impl TestApp {
         .await
         .unwrap();
         assert_eq!(answer.status, 200, "{}", answer.twiml);
-        let target = stream_target(&answer.twiml).unwrap();
+        answer.twiml
+    }
+
+    /// The voice webhook, then the signed stream socket with `connected` and `start`.
+    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+        let target = stream_target(&self.voice_webhook(call_sid).await).unwrap();
         let mut stream = MediaStreamClient::connect(
             &target.url,
             self.auth_token.as_deref(),
@@ -167,6 +197,16 @@ impl TestApp {
             .await
             .unwrap();
         stream
+    }
+
+    /// A fresh stream token for `call_sid`, as the call's session issues one when it moves the call
+    /// to a new stream (never from the voice webhook, which gives one only to a new call).
+    pub fn stream_token(&self, call_sid: &str) -> Vec<(String, String)> {
+        let expires = sicha::clock::now_ms() + 60_000;
+        vec![(
+            sicha::http::voice::TOKEN_PARAMETER.to_string(),
+            self.token_key.issue(call_sid, expires),
+        )]
     }
 
     /// Waits until `check` holds for the call's row (records are written by other tasks).
@@ -366,6 +406,17 @@ pub struct AiWorld {
 pub async fn ai_world(db: &str, tts: &str, more: &[(&str, &str)]) -> AiWorld {
     use sicha_sim::openai::{OpenAiSim, SimProfile};
     let openai = OpenAiSim::start(SimProfile::instant()).await.unwrap();
+    ai_world_on(db, openai, tts, more).await
+}
+
+/// [`ai_world`] with a simulated OpenAI server set up by the test before the app starts (the app
+/// synthesises its phrases as soon as it is built).
+pub async fn ai_world_on(
+    db: &str,
+    openai: sicha_sim::openai::OpenAiSim,
+    tts: &str,
+    more: &[(&str, &str)],
+) -> AiWorld {
     let twilio = sicha_sim::twilio_api::TwilioApiSim::start_with(
         "ACtest0000000000000000000000000000",
         AUTH_TOKEN,

@@ -23,17 +23,9 @@ async fn start_with(
 
 /// The stream token the voice webhook hands out for `call_sid`.
 pub(super) async fn token_for(app: &common::TestApp, call_sid: &str) -> Vec<(String, String)> {
-    let answer = place_call(
-        &app.http,
-        &app.base,
-        Some(AUTH_TOKEN),
-        call_sid,
-        CALLER_NUMBER,
-        BUSINESS_NUMBER,
-    )
-    .await
-    .unwrap();
-    stream_target(&answer.twiml).unwrap().parameters
+    stream_target(&app.voice_webhook(call_sid).await)
+        .unwrap()
+        .parameters
 }
 
 #[tokio::test]

@@ -2,20 +2,29 @@
 
 use super::*;
 
+/// A business, a customer of it, and a call of theirs (answered on instance `i-1`), stored.
+async fn shop_customer_and_call(
+    store: &Store,
+    call_sid: &str,
+) -> (Business, sicha::store::Customer, NewCall) {
+    let shop = store
+        .create_business(&new_business("+97231234567"), T0)
+        .await
+        .unwrap();
+    let customer = store
+        .find_or_create_customer(&shop.id, "+972541234567", T0)
+        .await
+        .unwrap();
+    let mut call = new_call(call_sid, "i-1", Some(&shop), T0);
+    call.customer_id = Some(customer.id.clone());
+    assert!(store.insert_call(&call).await.unwrap());
+    (shop, customer, call)
+}
+
 #[tokio::test]
 async fn calls_are_recorded_once_and_finished_once() {
     for_each_store(|store| async move {
-        let shop = store
-            .create_business(&new_business("+97231234567"), T0)
-            .await
-            .unwrap();
-        let customer = store
-            .find_or_create_customer(&shop.id, "+972541234567", T0)
-            .await
-            .unwrap();
-        let mut call = new_call("CA1", "i-1", Some(&shop), T0);
-        call.customer_id = Some(customer.id.clone());
-        assert!(store.insert_call(&call).await.unwrap());
+        let (shop, customer, call) = shop_customer_and_call(&store, "CA1").await;
         // Twilio retries the webhook: the same CallSid again is no error and changes nothing.
         let retry = NewCall {
             started_at_ms: T0 + 9,
@@ -217,10 +226,22 @@ async fn reconcile_closes_only_this_instances_open_calls() {
             .await
             .unwrap();
 
-        assert_eq!(
-            store.reconcile_interrupted("i-1", T0 + 100).await.unwrap(),
-            2
-        );
+        let open: Vec<String> = store
+            .open_calls_of_instance("i-1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|call| call.call_sid)
+            .collect();
+        assert_eq!(open, ["CA-a", "CA-b"]);
+        for sid in &open {
+            assert!(
+                store
+                    .end_interrupted_call(sid, T0 + 100, None)
+                    .await
+                    .unwrap()
+            );
+        }
         for sid in ["CA-a", "CA-b"] {
             let call = store.call_by_sid(sid).await.unwrap().unwrap();
             assert_eq!(
@@ -228,7 +249,15 @@ async fn reconcile_closes_only_this_instances_open_calls() {
                 (CallStatus::Interrupted, Some(T0 + 100)),
                 "{sid}"
             );
-            assert!(call.end_reason.is_some());
+            assert_eq!(call.end_reason.as_deref(), Some("server_restarted"));
+            let ended: Vec<_> = store
+                .events_for_call(sid)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect();
+            assert_eq!(ended, ["call_ended"], "{sid}");
         }
         assert_eq!(
             store.call_by_sid("CA-c").await.unwrap().unwrap().status,
@@ -239,10 +268,70 @@ async fn reconcile_closes_only_this_instances_open_calls() {
             (other.status, other.ended_at_ms),
             (CallStatus::Answered, None)
         );
-        assert_eq!(
-            store.reconcile_interrupted("i-1", T0 + 200).await.unwrap(),
-            0
+        assert!(
+            store
+                .open_calls_of_instance("i-1")
+                .await
+                .unwrap()
+                .is_empty()
         );
+        assert!(
+            !store
+                .end_interrupted_call("CA-a", T0 + 200, None)
+                .await
+                .unwrap(),
+            "an ended call is not ended again"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
+    use sicha::store::{AfterCallRecords, NewDelivery};
+    for_each_store(|store| async move {
+        let (shop, customer, _) = shop_customer_and_call(&store, "CA-race").await;
+        let records = AfterCallRecords {
+            interaction: NewInteraction {
+                business_id: shop.id.clone(),
+                customer_id: customer.id.clone(),
+                call_sid: "CA-race".into(),
+                kind: "call".into(),
+                direction: "inbound".into(),
+                outcome: Some("interrupted".into()),
+                transcript: "לקוח: שלום".into(),
+                summary: None,
+                recording_path: None,
+                started_at_ms: T0,
+                duration_ms: Some(100),
+                now_ms: T0 + 100,
+            },
+            deliveries: vec![NewDelivery {
+                kind: "crm_webhook".into(),
+                idempotency_key: "crm:CA-race".into(),
+                payload: json!({ "call_sid": "CA-race" }),
+            }],
+        };
+        let attempts =
+            (0..4).map(|_| store.end_interrupted_call("CA-race", T0 + 100, Some(&records)));
+        let won = futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|won| *won)
+            .count();
+        assert_eq!(won, 1);
+        let kinds: Vec<_> = store
+            .events_for_call("CA-race")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["call_ended"]);
+        let interactions = store.interactions_for_customer(&customer.id).await.unwrap();
+        assert_eq!(interactions.len(), 1);
+        assert_eq!(store.pending_outbox_count().await.unwrap(), 1);
     })
     .await;
 }

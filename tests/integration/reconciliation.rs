@@ -1,0 +1,235 @@
+//! A call cut off by a crash still ends properly: the next start of the same instance finds it
+//! open, and writes its CRM interaction (the transcript as far as its turns were committed, outcome
+//! `interrupted`), its `call_ended` event and its after-call deliveries, exactly once even when two
+//! starts race on one database. Nothing is killed here: the call is left open by hand, as a crash
+//! leaves it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common;
+
+use crate::common::databases::for_each_engine;
+use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, spawn_app_with};
+use sicha::store::{CallStatus, NewBusiness, NewCall, NewTurn, Store};
+
+const CALL: &str = "CA700";
+const NEVER_STREAMED: &str = "CA701";
+const T0: i64 = 1_750_000_000_000;
+
+/// A CRM receiver that answers 200 and counts what it got, by idempotency key.
+struct CountingCrm {
+    url: String,
+    keys: Arc<std::sync::Mutex<Vec<String>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl CountingCrm {
+    async fn start() -> CountingCrm {
+        let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = keys.clone();
+        let app = axum::Router::new().route(
+            "/crm",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    seen.lock().unwrap().push(key);
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let url = format!("http://{}/crm", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        CountingCrm {
+            url,
+            keys,
+            _server: server,
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.keys.lock().unwrap().clone()
+    }
+}
+
+fn turn(seq: i64, role: &str, text: &str, heard: Option<&str>) -> NewTurn {
+    NewTurn {
+        call_sid: CALL.into(),
+        seq,
+        role: role.into(),
+        text: text.into(),
+        heard_text: heard.map(str::to_string),
+        started_at_ms: T0 + seq * 1000,
+        ended_at_ms: T0 + seq * 1000 + 500,
+        interrupted: heard.is_some(),
+        stt_ms: None,
+        llm_ttft_ms: None,
+        llm_first_sentence_ms: None,
+        tts_ttfb_ms: None,
+        endpoint_ms: None,
+        v2v_ms: None,
+    }
+}
+
+/// A call of this instance left streaming, with three committed turns, as a crash leaves it.
+async fn leave_a_call_open(db: &str) -> String {
+    let store = Store::connect(db).await.unwrap();
+    let business = store
+        .create_business(
+            &NewBusiness {
+                number: BUSINESS_NUMBER.into(),
+                name: "מספרת דני".into(),
+                greeting: "שלום".into(),
+                system_prompt: "עוזרת".into(),
+                voice: None,
+                transfer_to: Some("+972529999999".into()),
+                dtmf_map: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let customer = store
+        .find_or_create_customer(&business.id, CALLER_NUMBER, T0)
+        .await
+        .unwrap();
+    let answered = |call_sid: &str, started_at_ms: i64| NewCall {
+        call_sid: call_sid.into(),
+        business_id: Some(business.id.clone()),
+        customer_id: Some(customer.id.clone()),
+        from_number: CALLER_NUMBER.into(),
+        to_number: BUSINESS_NUMBER.into(),
+        instance_id: "test-instance".into(),
+        status: CallStatus::Answered,
+        started_at_ms,
+    };
+    store.insert_call(&answered(CALL, T0)).await.unwrap();
+    assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
+    // Answered, but its stream never started: no conversation, so no interaction and no text.
+    let never = answered(NEVER_STREAMED, T0 + 50);
+    store.insert_call(&never).await.unwrap();
+    for new in [
+        turn(1, "agent", "שלום, הגעתם למספרה של דני.", None),
+        turn(2, "caller", "אני רוצה לקבוע תור למחר", None),
+        turn(
+            3,
+            "agent",
+            "בטח, לאיזו שעה? יש לנו בעשר ובאחת עשרה",
+            Some("בטח, לאיזו שעה?"),
+        ),
+    ] {
+        store.insert_turn(&new).await.unwrap();
+    }
+    store.close().await;
+    customer.id
+}
+
+#[tokio::test]
+async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_once() {
+    for_each_engine(|db| async move {
+        let customer_id = leave_a_call_open(&db).await;
+        let crm = CountingCrm::start().await;
+        let twilio = sicha_sim::twilio_api::TwilioApiSim::start_with(
+            "ACtest0000000000000000000000000000",
+            AUTH_TOKEN,
+        )
+        .await
+        .unwrap();
+        let twilio_base = twilio.base_url().to_string();
+        let settings = [
+            ("SICHA_CRM_WEBHOOK_URL", crm.url.as_str()),
+            ("SICHA_POST_CALL_SMS", "caller"),
+            ("TWILIO_API_BASE", twilio_base.as_str()),
+        ];
+        // Two starts of the same instance racing on one database, as two restarts would.
+        let (first, second) = tokio::join!(
+            spawn_app_with(&db, &settings, common::echo_agent()),
+            spawn_app_with(&db, &settings, common::echo_agent()),
+        );
+
+        let call = first.store.call_by_sid(CALL).await.unwrap().unwrap();
+        assert_eq!(call.status, CallStatus::Interrupted);
+        assert_eq!(call.end_reason.as_deref(), Some("server_restarted"));
+        let ended_events: Vec<_> = first
+            .store
+            .events_for_call(CALL)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "call_ended")
+            .collect();
+        assert_eq!(ended_events.len(), 1, "{ended_events:?}");
+        assert_eq!(
+            ended_events[0].detail.as_ref().unwrap()["reason"],
+            "server_restarted"
+        );
+        let interactions = first
+            .store
+            .interactions_for_customer(&customer_id)
+            .await
+            .unwrap();
+        assert_eq!(interactions.len(), 1, "{interactions:?}");
+        assert_eq!(interactions[0].call_sid.as_deref(), Some(CALL));
+        let never = first
+            .store
+            .call_by_sid(NEVER_STREAMED)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(never.status, CallStatus::Interrupted);
+        assert_eq!(first.event_kinds(NEVER_STREAMED).await, ["call_ended"]);
+        let interaction = &interactions[0];
+        assert_eq!(interaction.outcome.as_deref(), Some("interrupted"));
+        assert!(
+            interaction.transcript.contains("אני רוצה לקבוע תור למחר"),
+            "{}",
+            interaction.transcript
+        );
+        assert!(
+            interaction.transcript.contains("בטח, לאיזו שעה?")
+                && !interaction.transcript.contains("בעשר"),
+            "the interrupted answer as far as it was heard: {}",
+            interaction.transcript
+        );
+        assert_eq!(
+            interaction.duration_ms,
+            call.ended_at_ms.map(|end| end - T0)
+        );
+
+        // The after-call deliveries go out once, whichever instance delivers them.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while (crm.keys().is_empty() || twilio.messages().is_empty())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        first.shutdown().await;
+        second.shutdown().await;
+
+        // A third start finds nothing left to do.
+        let third = spawn_app_with(&db, &settings, common::echo_agent()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let kinds = third.event_kinds(CALL).await;
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "call_ended").count(),
+            1,
+            "{kinds:?}"
+        );
+        third.shutdown().await;
+        assert_eq!(crm.keys(), [format!("crm:{CALL}")]);
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0].to, CALLER_NUMBER);
+    })
+    .await;
+}

@@ -65,11 +65,7 @@ fn the_model_remembers_only_the_heard_part_of_a_cut_answer() {
     call.feed(5100, speech_started(4980));
     call.feed(5800, sicha_audio_utterance(4980, 5200, 5800));
     let effects = call.feed(6000, heard(2, "ומה המחירים"));
-    let Effect::Reply { request, .. } =
-        &effects[position(&effects, |e| matches!(e, Effect::Reply { .. }))]
-    else {
-        unreachable!()
-    };
+    let request = request_of(&effects);
     let assistant: Vec<&crate::providers::llm::ChatMessage> = request
         .messages
         .iter()

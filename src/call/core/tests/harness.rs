@@ -242,6 +242,17 @@ pub fn replies(effects: &[Effect]) -> Vec<TurnId> {
         .collect()
 }
 
+/// The model's request of the (first) reply asked for.
+pub fn request_of(effects: &[Effect]) -> &crate::providers::llm::ChatRequest {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Reply { request, .. } => Some(request),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no reply asked for in {effects:?}"))
+}
+
 /// The last user message of each reply requested.
 pub fn asked(effects: &[Effect]) -> Vec<String> {
     effects

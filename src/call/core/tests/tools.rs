@@ -78,11 +78,7 @@ fn the_tools_offered_follow_what_the_business_can_do() {
     let mut call = Call::greeted();
     call.says(2000, 2500);
     let effects = call.feed(3000, heard(1, "אפשר נציג?"));
-    let Effect::Reply { request, .. } =
-        &effects[position(&effects, |e| matches!(e, Effect::Reply { .. }))]
-    else {
-        unreachable!()
-    };
+    let request = request_of(&effects);
     let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -103,11 +99,7 @@ fn the_prompt_says_what_the_agent_can_do_and_forbids_claiming_anything_else() {
     let mut call = Call::greeted();
     call.says(2000, 2500);
     let effects = call.feed(3000, heard(1, "תקבעי לי תור למחר"));
-    let Effect::Reply { request, .. } =
-        &effects[position(&effects, |e| matches!(e, Effect::Reply { .. }))]
-    else {
-        unreachable!()
-    };
+    let request = request_of(&effects);
     let crate::providers::llm::ChatMessage::System(prompt) = &request.messages[0] else {
         panic!("the system prompt comes first")
     };

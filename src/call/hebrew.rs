@@ -135,6 +135,9 @@ fn regular_form(c: char) -> char {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

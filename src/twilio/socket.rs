@@ -147,6 +147,8 @@ macro_rules! dropped {
 }
 
 #[cfg(test)]
+pub(crate) mod fuzz;
+#[cfg(test)]
 mod tests;
 
 enum Flow {

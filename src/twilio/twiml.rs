@@ -225,4 +225,6 @@ fn xml_safe(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

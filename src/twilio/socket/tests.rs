@@ -15,9 +15,9 @@ use crate::twilio::outbound::{OutboundSender, StreamCommand, outbound_channel};
 use crate::twilio::stream::{MediaFormat, StartInfo, StreamSidJson, inbound_media_text};
 
 /// The server's end of a WebSocket, as two channels.
-struct Duplex {
-    inbound: chan::UnboundedReceiver<Result<WireFrame, String>>,
-    outbound: chan::UnboundedSender<WireFrame>,
+pub(super) struct Duplex {
+    pub(super) inbound: chan::UnboundedReceiver<Result<WireFrame, String>>,
+    pub(super) outbound: chan::UnboundedSender<WireFrame>,
 }
 
 impl Stream for Duplex {
@@ -44,8 +44,8 @@ impl Sink<WireFrame> for Duplex {
 }
 
 /// The call side: what it heard, and the end.
-struct Ear {
-    heard: mpsc::UnboundedSender<String>,
+pub(super) struct Ear {
+    pub(super) heard: mpsc::UnboundedSender<String>,
 }
 
 impl StreamHandler for Ear {
@@ -63,7 +63,7 @@ impl StreamHandler for Ear {
     }
 }
 
-const LIMITS: StreamLimits = StreamLimits {
+pub(super) const LIMITS: StreamLimits = StreamLimits {
     max_message_bytes: 4096,
     max_messages_per_sec: 100,
     max_messages_before_start: 8,
@@ -78,7 +78,7 @@ struct Loop {
     task: tokio::task::JoinHandle<StreamReport>,
 }
 
-fn start_message() -> String {
+pub(super) fn start_message() -> String {
     let start = StartInfo {
         account_sid: "AC1".into(),
         stream_sid: "MZ1".into(),
@@ -91,7 +91,7 @@ fn start_message() -> String {
         .to_string()
 }
 
-fn media() -> WireFrame {
+pub(super) fn media() -> WireFrame {
     WireFrame::Text(inbound_media_text(
         2,
         &StreamSidJson::new("MZ1"),

@@ -47,17 +47,29 @@ pub async fn attach(
             .get_or_start(&call_sid, start)
             .map_err(|full| Rejection(full.to_string()))?;
         let (outbound, from_call) = outbound_channel(OUTBOUND_CAPACITY);
-        let (accepted, answer) = oneshot::channel();
+        // Only a recorded call makes the stream wait for its session (for the recording path).
+        let recorded = services.policies.after_call.recordings_dir.is_some();
+        let (recording, answer) = match recorded {
+            true => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let attach = Control::Attach {
             stream_sid: stream_sid.clone(),
             outbound,
-            accepted,
+            recording,
         };
         if control.send(attach).await.is_err() {
             continue;
         }
-        let Ok(caller_audio) = answer.await else {
-            continue;
+        let caller_audio = match answer {
+            Some(answer) => match answer.await {
+                Ok(caller_audio) => caller_audio,
+                Err(_) => continue,
+            },
+            None => None,
         };
         let endpoint = services.policies.endpoint.clone();
         let line = Line::new(stream_sid, control, caller_audio, endpoint);

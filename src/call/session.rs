@@ -56,12 +56,13 @@ const RECORDS_FLUSH_WAIT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub enum Control {
     /// A media stream joined this call: its outbound side; the core then hears
-    /// [`Input::StreamAttached`]. The session answers on `accepted` with the recording path's sender
-    /// (when the call is recorded), so the stream's line can feed it.
+    /// [`Input::StreamAttached`]. When the call is recorded, the session answers on `recording` with
+    /// the recording path's sender, so the stream's line can feed it; otherwise nobody waits for the
+    /// session before the stream starts.
     Attach {
         stream_sid: String,
         outbound: OutboundSender,
-        accepted: oneshot::Sender<Option<mpsc::Sender<Vec<i16>>>>,
+        recording: Option<oneshot::Sender<Option<mpsc::Sender<Vec<i16>>>>>,
     },
     /// Anything else the core hears.
     Input(Input),
@@ -175,10 +176,12 @@ impl Shell {
             Control::Attach {
                 stream_sid,
                 outbound,
-                accepted,
+                recording,
             } => {
                 tracing::info!(%stream_sid, "media stream attached");
-                let _ = accepted.send(self.caller_audio.clone());
+                if let Some(recording) = recording {
+                    let _ = recording.send(self.caller_audio.clone());
+                }
                 // A newer stream replaces the old one's outbound side (dropping it closes that socket).
                 self.outbound = Some(outbound);
                 self.apply(Input::StreamAttached { stream_sid }).await;

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::SentenceSplitter;
+use super::sentences::is_unspoken;
 use crate::call::transcript::{AudioEvidence, SpeechSignals, TranscriptFilter};
 use crate::twilio::socket::fuzz::cases;
 
@@ -23,9 +24,12 @@ fn answer() -> impl Strategy<Value = String> {
         .prop_map(|parts| parts.into_iter().map(|(p, s)| format!("{p}{s}")).collect())
 }
 
-/// The letters and digits of `text`, in order: what is said (a lone punctuation mark is not).
+/// The letters and digits of `text` that TTS is given, in order: what is said (a lone punctuation
+/// mark, an emoji or an enclosed letter is not).
 fn spoken(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).collect()
+    text.chars()
+        .filter(|&c| c.is_alphanumeric() && !is_unspoken(c))
+        .collect()
 }
 
 proptest! {

@@ -260,7 +260,7 @@ fn has_digits(text: &[char]) -> bool {
 }
 
 /// Characters TTS should not read: markdown syntax, emoji and their modifiers, direction marks.
-fn is_unspoken(c: char) -> bool {
+pub(super) fn is_unspoken(c: char) -> bool {
     matches!(c,
         '*' | '#' | '`' | '_' | '~'
         | '\u{200B}'..='\u{200F}' // zero-width space and joiners, direction marks

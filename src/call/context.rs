@@ -15,7 +15,8 @@ use crate::deliveries::worker::OutboxNotifier;
 use crate::store::{Business, RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
-/// How long a call redirected to `<Say>` may take to come back on a new stream.
+/// How long a call redirected to `<Say>` may take to come back on a new stream (the core keeps
+/// that deadline).
 const RECONNECT_WAIT: Duration = Duration::from_secs(60);
 
 /// How to bring a call back to a fresh stream after a REST TwiML update (the `<Say>` fallback).
@@ -25,8 +26,6 @@ pub struct Reconnect {
     pub status_callback: Option<url::Url>,
     pub token_key: StreamTokenKey,
     pub token_ttl: Duration,
-    /// How long the session waits for the new stream before it gives the call up.
-    pub wait: Duration,
 }
 
 /// The server's call policies, from its settings.
@@ -108,7 +107,6 @@ impl CallContext {
             stream_url,
             token_key: services.token_key.clone(),
             token_ttl: services.policies.stream_token_ttl,
-            wait: RECONNECT_WAIT,
         };
         Self {
             call_sid: call.call_sid,

@@ -11,7 +11,7 @@
 //!   its timings, and the turn records.
 //! - [`escalation`] loops, unintelligible turns, silence prompts, and what a key press does.
 //! - [`tools`]      what the model's tool calls do to the call.
-//! - [`flow`]       the coordinator's handlers, by input (this file holds the types and the loop).
+//! - [`flow`]       the coordinator's handlers, split by job (this file holds the types).
 
 mod dialogue;
 mod escalation;
@@ -34,7 +34,6 @@ use crate::twilio::socket::StreamEnd;
 
 pub use dialogue::StageTime;
 pub use escalation::SilencePolicy;
-pub use ledger::Piece;
 
 /// Identifies one utterance's work (its STT, and the reply formed from it). Results carry it, so a
 /// cancelled or superseded turn's late result is recognised and ignored.
@@ -49,16 +48,6 @@ pub type PhraseId = u64;
 pub struct Now {
     pub at: Instant,
     pub wall_ms: i64,
-}
-
-impl Now {
-    /// `later` after this moment, on both clocks.
-    pub fn after(self, later: Duration) -> Self {
-        Self {
-            at: self.at + later,
-            wall_ms: self.wall_ms + later.as_millis() as i64,
-        }
-    }
 }
 
 /// Who answers the caller.
@@ -290,7 +279,7 @@ enum PhrasePurpose {
     /// Part of what the agent says now (greeting, prompts, apologies): its words joined the turn
     /// when it was asked for.
     Spoken(String),
-    /// A filler while an answer is prepared: its words open that answer (see `flow::filler`).
+    /// A filler while an answer is prepared: its words open that answer (see `flow::speaking`).
     Filler,
 }
 

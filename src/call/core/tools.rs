@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::providers::llm::{ToolCall, ToolSpec};
+use crate::store::validate_e164;
 
 /// Texts the `send_sms` tool may send in one call: the caller ID can be spoofed and the text is
 /// written by the model from the caller's words, so it is a confirmation, not a channel.
@@ -79,7 +80,7 @@ impl Tools {
         if self.sms_sent >= MAX_SMS_PER_CALL {
             return ToolDecision::Refused(format!("at most {MAX_SMS_PER_CALL} SMS per call"));
         }
-        if !is_e164(caller) {
+        if validate_e164(caller).is_err() {
             return ToolDecision::Refused(
                 "the caller's number is not a textable E.164 number".into(),
             );
@@ -104,16 +105,6 @@ impl Tools {
             key: format!("sms-tool:{call_sid}:{}", self.sms_sent),
         }
     }
-}
-
-/// `+` and 8 to 15 digits, the first not 0 (ITU-T E.164). Rejects "anonymous", "client:…", SIP URIs.
-pub fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else {
-        return false;
-    };
-    (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
 }
 
 #[cfg(test)]
@@ -151,9 +142,16 @@ mod tests {
     }
 
     #[test]
-    fn e164_numbers() {
+    fn only_e164_callers_are_texted() {
+        let sms = call("send_sms", json!({ "text": "הכתובת: הרצל 1" }));
+        let texted = |caller| {
+            matches!(
+                Tools::default().decide(&sms, "CA1", caller),
+                ToolDecision::Sms { .. }
+            )
+        };
         for good in ["+972501234567", "+14155550100"] {
-            assert!(is_e164(good), "{good}");
+            assert!(texted(good), "{good}");
         }
         for bad in [
             "anonymous",
@@ -163,7 +161,7 @@ mod tests {
             "client:bob",
             "+9725012345678901",
         ] {
-            assert!(!is_e164(bad), "{bad}");
+            assert!(!texted(bad), "{bad}");
         }
     }
 }

@@ -1,0 +1,245 @@
+//! The caller's side: speech starting (a barge-in over the agent), utterances guessed and
+//! confirmed, their transcripts judged and formed into caller turns that are answered.
+
+use serde_json::json;
+use sicha_audio::endpoint::{EndpointEvent, Utterance};
+
+use crate::call::core::dialogue::CallerWords;
+use crate::call::core::tools::Tools;
+use crate::call::core::{AgentMode, CallCore, Effect, Now, SttOutcome, TurnId};
+use crate::call::loops::LoopDecision;
+use crate::call::phrases;
+use crate::call::transcript::{AudioEvidence, Judgement};
+
+impl CallCore {
+    pub(super) fn speech(&mut self, event: EndpointEvent, now: Now) {
+        match event {
+            EndpointEvent::SpeechStarted { start_sample } => {
+                self.caller_speaking = true;
+                self.escalation.caller_spoke();
+                // A sentence's mark follows its last audio: with slow synthesis, much of an answer
+                // is on the line unmarked, which the ledger counts as audible too.
+                if self.agent_audible() || self.turns.reply_sounding() {
+                    self.barge_in(start_sample, now);
+                }
+            }
+            EndpointEvent::Utterance(utterance) => {
+                self.caller_speaking = false;
+                match self.config.mode {
+                    AgentMode::Echo => {
+                        let audio = crate::call::echo::reply_audio(&utterance);
+                        self.play_piece(audio, None, now);
+                    }
+                    AgentMode::Silent => {}
+                    AgentMode::Ai => self.utterance(utterance, true, now),
+                }
+            }
+            EndpointEvent::Tentative(utterance) if self.is_ai() => {
+                self.utterance(utterance, false, now)
+            }
+            EndpointEvent::Tentative(_) => {}
+            EndpointEvent::Resumed { .. } => {
+                if let Some(id) = self.turns.resumed() {
+                    self.emit(Effect::CancelTurn(id));
+                    self.event(now, "eager_dropped", None);
+                }
+            }
+            EndpointEvent::Discarded { .. } => {
+                self.caller_speaking = false;
+                self.settle(now);
+            }
+        }
+    }
+
+    /// An utterance's end, guessed (eager) or confirmed by the hangover.
+    pub(super) fn utterance(&mut self, utterance: Utterance, confirmed: bool, now: Now) {
+        if !self.is_ai() {
+            return;
+        }
+        let emitted_at = utterance.pcm_start_sample + utterance.pcm.len() as u64;
+        let endpoint_ms = if confirmed {
+            emitted_at.saturating_sub(utterance.end_sample) / 8
+        } else {
+            0
+        };
+        let speech = utterance.end_sample.saturating_sub(utterance.start_sample);
+        let start = utterance.start_sample;
+        let evidence = AudioEvidence::from_endpoint(&utterance.evidence, 8000);
+        if let Some(turn) =
+            self.turns
+                .utterance(start, speech, evidence, endpoint_ms, confirmed, now.at)
+        {
+            let name = self
+                .config
+                .business
+                .as_ref()
+                .map_or("", |b| b.name.as_str());
+            let prompt = format!("שיחת טלפון עם {name}.");
+            self.emit(Effect::Transcribe {
+                turn,
+                pcm: utterance.pcm,
+                prompt,
+            });
+        }
+        if !confirmed {
+            return;
+        }
+        // The caller said more: a reply to their earlier words is out of date. One already on the
+        // line is cut like a barge-in; one still being prepared is dropped quietly.
+        if self.turns.reply_sounding() {
+            self.barge_in(start, now);
+        } else if let Some(id) = self.turns.cancel_reply() {
+            self.emit(Effect::CancelTurn(id));
+        }
+        self.escalation.line_busy();
+        if self.turns.ready() {
+            self.caller_turn(now);
+        }
+    }
+
+    pub(super) fn transcript(&mut self, turn: TurnId, outcome: SttOutcome, now: Now) {
+        if self.turns.transcript(turn, outcome, now.at) == crate::call::core::turns::Arrival::Ready
+        {
+            self.caller_turn(now);
+        }
+    }
+
+    /// Every utterance waiting is transcribed: judge the words, then answer, escalate or ask again.
+    pub(super) fn caller_turn(&mut self, now: Now) {
+        let Some(heard) = self.turns.take_heard() else {
+            return;
+        };
+        let mut texts = Vec::new();
+        let mut fillers = Vec::new();
+        let mut stt_ms = 0;
+        let mut stt_failed = false;
+        let mut apologise = false;
+        for (outcome, evidence) in &heard.outcomes {
+            match outcome {
+                SttOutcome::Text {
+                    text,
+                    signals,
+                    stt_ms: ms,
+                } => {
+                    stt_ms = stt_ms.max(*ms);
+                    match self.filter.judge(text, *signals, *evidence) {
+                        Judgement::Answer(text) => texts.push(text),
+                        Judgement::WaitForMore(text) => fillers.push(text),
+                        Judgement::Drop {
+                            reason,
+                            apologise: clear,
+                        } => {
+                            let detail = json!({
+                                "reason": format!("{reason:?}"),
+                                "text": text,
+                                "clear_speech": clear,
+                            });
+                            self.event(now, "transcript_dropped", Some(detail));
+                            apologise |= clear;
+                        }
+                    }
+                }
+                SttOutcome::Failed { error, stt_ms: ms } => {
+                    stt_ms = stt_ms.max(*ms);
+                    self.event(now, "stt_failed", Some(json!({ "error": error })));
+                    stt_failed = true;
+                }
+            }
+        }
+        if texts.is_empty() {
+            self.turns.nothing_to_answer();
+            self.filler_wait = None;
+            if stt_failed {
+                self.say(phrases::REPEAT, now);
+            } else if apologise {
+                // The caller surely spoke: they hear at once that they were not understood.
+                self.say(phrases::DID_NOT_CATCH, now);
+            } else if !fillers.is_empty() {
+                // "אממ…": the caller is thinking. Their next words are answered with these before.
+                self.event(
+                    now,
+                    "turn_extended",
+                    Some(json!({ "text": fillers.join(" ") })),
+                );
+                self.carried.extend(fillers);
+            }
+            self.settle(now);
+            return;
+        }
+        texts.splice(0..0, std::mem::take(&mut self.carried));
+        let text = texts.join(" ");
+        let since_heard = now.at.saturating_duration_since(heard.heard_at);
+        let spoke_until_ms =
+            now.wall_ms - since_heard.as_millis() as i64 - heard.endpoint_ms as i64;
+        let words = CallerWords {
+            text: text.clone(),
+            stt_ms,
+            endpoint_ms: heard.endpoint_ms,
+            spoke_until_ms,
+            spoke_from_ms: spoke_until_ms - (heard.speech_samples / 8) as i64,
+        };
+        let decision = self.escalation.caller_said(&text);
+        if decision != LoopDecision::Continue {
+            self.turns.nothing_to_answer();
+            self.filler_wait = None;
+            let record = self.dialogue.caller_turn(words, now);
+            self.emit(Effect::Record(record));
+            let detail = json!({ "who": "caller", "text": text });
+            self.event(now, "loop_detected", Some(detail));
+            self.on_loop(decision, now);
+            return;
+        }
+        let record = self.dialogue.caller_turn(words.clone(), now);
+        if let Some(old) = self.turns.start_answer(&heard) {
+            self.emit(Effect::CancelTurn(old));
+        }
+        self.dialogue.answer_started(&words, heard.stt_wait, now);
+        self.escalation.answer_started();
+        if let Some(waited) = self.filler_wait.take() {
+            // The filler the caller heard while STT was slow opens this answer.
+            self.dialogue.say(phrases::FILLER, false, now);
+            let timings = self.dialogue.timings(now);
+            timings.v2v_ms.get_or_insert(waited.as_millis() as i64);
+        }
+        let business = self.config.business.as_ref().expect("AI calls have one");
+        let tools = Tools::offered(business.transfer_to.is_some());
+        let request = self.dialogue.request(business, tools);
+        self.emit(Effect::Reply {
+            turn: heard.id,
+            request,
+        });
+        // The answer starts first; the caller's turn is written while the model thinks, so a busy
+        // database never delays what the caller hears.
+        self.emit(Effect::Record(record));
+    }
+
+    /// The caller talks over audible agent audio: drop Twilio's buffer, stop the reply, keep only
+    /// what was heard.
+    pub(super) fn barge_in(&mut self, at_sample: u64, now: Now) {
+        self.emit(Effect::Clear);
+        // The sentence streaming has no mark yet, but its words were on the line.
+        if let Some(text) = self.ledger.streaming_text().map(str::to_string) {
+            self.dialogue.say(&text, false, now);
+        }
+        let cut = self.ledger.clear(now.at);
+        // Phrases still being fetched are not wanted any more.
+        self.phrases.clear();
+        let cleared: Vec<&str> = cut.pieces.iter().map(|p| p.mark.as_str()).collect();
+        self.event(
+            now,
+            "barge_in",
+            Some(json!({ "at_sample": at_sample, "cleared": cleared })),
+        );
+        if !cut.heard_of_first.is_empty() {
+            self.dialogue.heard([cut.heard_of_first]);
+        }
+        if let Some(id) = self.turns.cancel_reply() {
+            self.emit(Effect::CancelTurn(id));
+        }
+        if let Some(record) = self.dialogue.commit_agent_turn(true, now) {
+            self.emit(Effect::Record(record));
+        }
+        // A goodbye that was cut short is no reason to hang up on someone who is still talking.
+        self.end_after_playback = None;
+    }
+}

@@ -1,0 +1,168 @@
+//! The reply in flight: its sentences and audio onto the line (the opening checked for loops
+//! first), its timings, its tool calls, its end.
+
+use serde_json::json;
+
+use crate::call::core::tools::ToolDecision;
+use crate::call::core::{CallCore, Effect, Ending, Now, ReplyOutput, TurnId};
+use crate::call::loops::LoopDecision;
+use crate::call::phrases;
+use crate::providers::llm::ToolCall;
+
+impl CallCore {
+    pub(super) fn reply_output(&mut self, turn: TurnId, output: ReplyOutput, now: Now) {
+        if !self.turns.is_answering(turn) {
+            return; // a cancelled or superseded reply's late output
+        }
+        match output {
+            ReplyOutput::LlmFirstToken { ms } => {
+                self.dialogue.timings(now).llm_ttft_ms = Some(ms as i64);
+            }
+            ReplyOutput::Timing(stage) => self.dialogue.timings(now).stage(stage),
+            ReplyOutput::SentenceStarted {
+                text,
+                first_audio_ms,
+            } => {
+                // The answer's opening is judged before any of its audio goes out.
+                let decision = self.escalation.answer_sentence(&text);
+                if decision != LoopDecision::Continue {
+                    if let Some(id) = self.turns.cancel_reply() {
+                        self.emit(Effect::CancelTurn(id));
+                    }
+                    self.dialogue.finish_answer();
+                    let detail = json!({ "who": "agent", "text": text });
+                    self.event(now, "loop_detected", Some(detail));
+                    self.on_loop(decision, now);
+                    self.settle(now);
+                    return;
+                }
+                let stage = crate::call::core::StageTime::TtsFirstAudio(first_audio_ms);
+                self.dialogue.timings(now).stage(stage);
+                self.ledger.begin_sentence(text);
+            }
+            ReplyOutput::Audio(codes) => self.reply_audio(codes, now),
+            ReplyOutput::SentenceDone {
+                text,
+                provider,
+                first_audio_ms,
+                failures,
+            } => {
+                for (failed, error) in failures {
+                    self.event(
+                        now,
+                        "tts_fallback",
+                        Some(json!({ "failed": failed, "error": error, "served_by": provider })),
+                    );
+                }
+                let timings = self.dialogue.timings(now);
+                timings.tts_ttfb_ms.get_or_insert(first_audio_ms as i64);
+                self.dialogue.say(&text, false, now);
+                if let Some(mark) = self.ledger.end_sentence(text) {
+                    self.emit(Effect::Mark(mark));
+                }
+            }
+            ReplyOutput::SentenceFailed { text, failures } => {
+                self.event(
+                    now,
+                    "tts_failed",
+                    Some(json!({ "text": text, "failures": failures })),
+                );
+                self.dialogue.say(&text, false, now);
+                self.emit(Effect::SayThroughTwilio { text });
+            }
+            ReplyOutput::ToolCall(call) => self.tool_call(call, now),
+            ReplyOutput::Finished {
+                text,
+                first_sentence_ms,
+                error,
+                truncated,
+            } => self.reply_finished(turn, &text, first_sentence_ms, error, truncated, now),
+        }
+    }
+
+    pub(super) fn reply_audio(&mut self, codes: Vec<u8>, now: Now) {
+        if !self.stream_live {
+            return;
+        }
+        if let Some((v2v, span)) = self.turns.first_audio(now.at) {
+            self.emit(Effect::VoiceToVoice(v2v));
+            let timings = self.dialogue.timings(now);
+            // A filler may have broken the silence first; that is what the caller waited.
+            timings.v2v_ms.get_or_insert(v2v.as_millis() as i64);
+            timings
+                .span
+                .turnaround_ms
+                .get_or_insert(span.as_millis() as i64);
+        }
+        self.ledger.sentence_audio(codes.len(), now.at);
+        self.escalation.line_busy();
+        self.emit(Effect::Audio(codes));
+    }
+
+    pub(super) fn reply_finished(
+        &mut self,
+        turn: TurnId,
+        text: &str,
+        first_sentence_ms: Option<u64>,
+        error: Option<String>,
+        truncated: bool,
+        now: Now,
+    ) {
+        let said_something = self.turns.reply_sounding();
+        self.turns.reply_finished(turn);
+        self.dialogue.timings(now).llm_first_sentence_ms = first_sentence_ms.map(|ms| ms as i64);
+        let decision = self.escalation.answer_finished(text);
+        if let Some(error) = error {
+            let kind = if truncated {
+                "llm_truncated"
+            } else {
+                "llm_failed"
+            };
+            self.event(now, kind, Some(json!({ "error": error })));
+            if !said_something {
+                self.say(phrases::APOLOGY, now);
+            }
+        }
+        self.dialogue.finish_answer();
+        if decision != LoopDecision::Continue {
+            let detail = json!({ "who": "agent", "text": text });
+            self.event(now, "loop_detected", Some(detail));
+            self.on_loop(decision, now);
+        }
+        self.settle(now);
+    }
+
+    pub(super) fn tool_call(&mut self, call: ToolCall, now: Now) {
+        self.event(
+            now,
+            "tool_call",
+            Some(json!({ "name": call.name, "arguments": call.arguments })),
+        );
+        let decision = self
+            .tools
+            .decide(&call, &self.config.call_sid, &self.config.caller_number);
+        match decision {
+            ToolDecision::EndCall => {
+                self.dialogue.outcome_if_unset("resolved");
+                self.end_after_playback = Some(Ending::completed("agent_ended_call"));
+            }
+            ToolDecision::Transfer => {
+                if !self.transfer("tool") {
+                    self.event(
+                        now,
+                        "tool_refused",
+                        Some(json!({ "name": call.name, "why": "no transfer number" })),
+                    );
+                }
+            }
+            ToolDecision::Sms { to, text, key } => self.emit(Effect::Sms { to, text, key }),
+            ToolDecision::Refused(why) => {
+                self.event(
+                    now,
+                    "tool_refused",
+                    Some(json!({ "name": call.name, "why": why })),
+                );
+            }
+        }
+    }
+}

@@ -118,28 +118,20 @@ impl Application {
             ),
             None => None,
         };
-        let records = RecordWriter::spawn(store.clone());
-        let registry = Registry::with_limit(settings.limits.max_calls);
         let calls = CallServices {
             store: store.clone(),
-            records: records.clone(),
-            registry: registry.clone(),
+            records: RecordWriter::spawn(store.clone()),
+            registry: Registry::with_limit(settings.limits.max_calls),
             mode: options.agent,
-            agent: agent.clone(),
-            token_key: token_key.clone(),
+            agent,
+            token_key,
             policies: CallPolicies::from_settings(&settings),
-            outbox: Some(outbox_notifier.clone()),
+            outbox: Some(outbox_notifier),
         };
         let state = AppState(Arc::new(AppInner {
             store,
-            records,
-            registry,
             calls,
-            token_key,
             allow_unsigned: options.allow_unsigned,
-            mode: options.agent,
-            agent,
-            outbox: Some(outbox_notifier),
             metrics,
             draining: AtomicBool::new(false),
             warm_up,
@@ -229,13 +221,14 @@ impl Application {
 async fn drain_calls(state: &AppState) {
     state.draining.store(true, Ordering::Relaxed);
     let grace = state.settings.shutdown_grace;
-    let live = state.registry.live_calls();
+    let live = state.calls.registry.live_calls();
     tracing::info!(
         live_calls = live,
         grace_secs = grace.as_secs(),
         "shutting down: draining live calls"
     );
     let left = state
+        .calls
         .registry
         .drain(tokio::time::Instant::now() + grace)
         .await;
@@ -245,10 +238,10 @@ async fn drain_calls(state: &AppState) {
             "grace period over: ending the remaining calls"
         );
     }
-    state.registry.end_all();
-    state.registry.wait_finished().await;
+    state.calls.registry.end_all();
+    state.calls.registry.wait_finished().await;
     // Each call flushed its own records as it ended; this catches any written after.
-    if !state.records.flush(RECORDS_FINAL_WAIT).await {
+    if !state.calls.records.flush(RECORDS_FINAL_WAIT).await {
         tracing::error!(
             "call records were still waiting for the database at shutdown; they are lost"
         );

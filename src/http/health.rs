@@ -74,7 +74,7 @@ impl WarmUp {
 
 /// Prometheus text format, on the metrics listener of its own (`SICHA_METRICS_BIND`).
 pub async fn metrics(State(state): State<AppState>) -> String {
-    metrics::gauge!("sicha_live_calls").set(state.registry.live_calls() as f64);
+    metrics::gauge!("sicha_live_calls").set(state.calls.registry.live_calls() as f64);
     state.metrics.render()
 }
 

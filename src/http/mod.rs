@@ -19,11 +19,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::call::Registry;
-use crate::call::session::AgentMode;
 use crate::config::Settings;
-use crate::store::{RecordWriter, Store};
-use crate::twilio::token::StreamTokenKey;
+use crate::store::Store;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -32,18 +29,10 @@ pub struct AppState(pub Arc<AppInner>);
 pub struct AppInner {
     pub settings: Settings,
     pub store: Store,
-    /// Live calls' records, committed behind the calls (see [`crate::store::writer`]).
-    pub records: RecordWriter,
-    pub registry: Registry,
-    /// What the calls share: the stream's call side is started from it.
+    /// What the calls share (the record writer, the registry of live calls, the stream token key,
+    /// the agent and its mode, the outbox notifier): the one place these handles are kept.
     pub calls: crate::call::context::CallServices,
-    pub token_key: StreamTokenKey,
     pub allow_unsigned: bool,
-    pub mode: AgentMode,
-    /// The AI agent's providers and phrase cache, in [`AgentMode::Ai`].
-    pub agent: Option<Arc<crate::call::agent::Agent>>,
-    /// Wakes the outbox worker when a call's end queues deliveries.
-    pub outbox: Option<crate::deliveries::worker::OutboxNotifier>,
     pub metrics: PrometheusHandle,
     /// Set when shutdown begins: new calls are turned away politely, live ones run on.
     pub draining: AtomicBool,

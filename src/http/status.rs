@@ -43,7 +43,7 @@ pub async fn call_status(
     }
     // A live session finalises its own call when its stream ends; otherwise nobody else will.
     if let Some(status) = terminal_status(twilio_status)
-        && !state.registry.is_live(call_sid)
+        && !state.calls.registry.is_live(call_sid)
     {
         let reason = format!("twilio_{}", twilio_status.replace('-', "_"));
         if let Err(error) = state

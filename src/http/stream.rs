@@ -127,6 +127,7 @@ async fn attach(
         .ok_or_else(|| Rejection("missing stream token".into()))?;
     let now = now_ms();
     let verified = state
+        .calls
         .token_key
         .verify(token, &call_sid, now)
         .map_err(|error| Rejection(format!("stream token: {error}")))?;

@@ -78,7 +78,7 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
     if state.is_draining() {
         return turn_away(state, &mut call, BUSY_MESSAGE, "shutting_down").await;
     }
-    if state.registry.live_calls() >= state.settings.limits.max_calls {
+    if state.calls.registry.live_calls() >= state.settings.limits.max_calls {
         tracing::warn!(
             limit = state.settings.limits.max_calls,
             "call turned away: at capacity"
@@ -128,7 +128,7 @@ fn connect_stream(
         status_callback: base.join("/twilio/stream-status").ok(),
         parameters: vec![(
             TOKEN_PARAMETER.to_string(),
-            state.token_key.issue(call_sid, expires),
+            state.calls.token_key.issue(call_sid, expires),
         )],
     };
     twiml::connect_stream(&stream)
@@ -170,7 +170,7 @@ impl AnswerAgain {
 
 /// The answer for a CallSid already on record; writes nothing.
 fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
-    match AnswerAgain::decide(call, state.registry.is_live(&call.call_sid)) {
+    match AnswerAgain::decide(call, state.calls.registry.is_live(&call.call_sid)) {
         AnswerAgain::StreamToken => match connect_stream(state, base, &call.call_sid) {
             Ok(document) => {
                 tracing::info!(

@@ -96,7 +96,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let store = app.state().store.clone();
     // A server that has been up a while has its greeting synthesised already; the demo's has just
     // started, so it makes sure of that first (the background warm-up may still be going).
-    if let Some(agent) = &app.state().agent
+    if let Some(agent) = &app.state().calls.agent
         && let Err(error) = agent.phrase(demo_business::GREETING, None).await
     {
         tracing::warn!(%error, "the greeting could not be synthesised ahead");

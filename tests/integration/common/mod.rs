@@ -110,7 +110,7 @@ pub async fn spawn_app_with(
     let addr = app.local_addr();
     let metrics_addr = app.metrics_addr();
     let store = app.state().store.clone();
-    let token_key = app.state().token_key.clone();
+    let token_key = app.state().calls.token_key.clone();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = shutdown_rx.await;

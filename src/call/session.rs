@@ -124,26 +124,34 @@ async fn run(
         caller_audio: caller_audio_tx,
         ended: None,
     };
+    // One timer for the core's next deadline, re-armed only when the deadline moves: the loop turns
+    // for every caller frame while the call is recorded, and arming a timer per turn is not free.
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     while shell.ended.is_none() {
         let deadline = shell.core.next_deadline().map(Instant::from_std);
+        if deadline != armed {
+            if let Some(at) = deadline {
+                timer.as_mut().reset(at);
+            }
+            armed = deadline;
+        }
         tokio::select! {
             biased;
             _ = cancel.cancelled() => shell.apply(Input::Shutdown).await,
             // The session holds a sender itself, so this path is open while the call lives.
             Some(message) = control.recv() => shell.control(message).await,
-            _ = sleep_until_some(deadline) => shell.apply(Input::Tick).await,
+            _ = &mut timer, if armed.is_some() => {
+                // Due: the core decides what, and the next deadline is armed afresh.
+                armed = None;
+                shell.apply(Input::Tick).await;
+            }
             output = next_reply(&mut shell.reply) => shell.reply_output(output).await,
             Some(pcm) = recv_some(&mut caller_audio) => shell.record_caller(&pcm),
         }
     }
     shell.finish().await;
-}
-
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn recv_some<T>(receiver: &mut Option<mpsc::Receiver<T>>) -> Option<T> {

@@ -48,13 +48,11 @@ pub async fn attach(
             .map_err(|full| Rejection(full.to_string()))?;
         let (outbound, from_call) = outbound_channel(OUTBOUND_CAPACITY);
         // Only a recorded call makes the stream wait for its session (for the recording path).
-        let recorded = services.policies.after_call.recordings_dir.is_some();
-        let (recording, answer) = match recorded {
-            true => {
-                let (tx, rx) = oneshot::channel();
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
+        let (recording, answer) = if services.policies.after_call.recordings_dir.is_some() {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
         };
         let attach = Control::Attach {
             stream_sid: stream_sid.clone(),

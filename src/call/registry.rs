@@ -70,9 +70,12 @@ impl Registry {
         {
             return Ok(inbox.clone());
         }
-        live.retain(|_, inbox| !inbox.is_closed());
         if live.len() >= self.max_live {
-            return Err(AtCapacity(self.max_live));
+            // Sessions that closed their inbox but have not removed themselves yet do not count.
+            live.retain(|_, inbox| !inbox.is_closed());
+            if live.len() >= self.max_live {
+                return Err(AtCapacity(self.max_live));
+            }
         }
         let (inbox, receiver) = mpsc::channel(super::session::CONTROL_CAPACITY);
         live.insert(call_sid.to_string(), inbox.clone());

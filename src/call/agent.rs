@@ -72,17 +72,38 @@ impl Agent {
     /// Synthesises the fixed phrases and the given greetings ahead of the first call; returns how many
     /// could not be synthesised (each is tried again when needed).
     pub async fn warm(&self, greetings: &[(String, Option<String>)]) -> usize {
-        let fixed = phrases::ALL.iter().map(|p| (p.to_string(), None));
+        let mut work: Vec<(String, Option<String>)> =
+            phrases::ALL.iter().map(|p| (p.to_string(), None)).collect();
+        work.extend_from_slice(greetings);
+        // A few at a time: readiness waits for the warm-up, and one at a time it took longer than
+        // that wait with a slow TTS; all at once would be a burst the provider may throttle.
         let mut failed = 0;
-        for (text, voice) in fixed.chain(greetings.iter().cloned()) {
-            if let Err(error) = self.phrase(&text, voice.as_deref()).await {
-                tracing::debug!(%error, phrase = %text, "could not synthesise a phrase ahead");
-                failed += 1;
-            }
+        for batch in work.chunks(WARM_UP_IN_FLIGHT) {
+            let done = futures::future::join_all(
+                batch
+                    .iter()
+                    .map(|(text, voice)| self.warm_one(text, voice.as_deref())),
+            )
+            .await;
+            failed += done.into_iter().filter(|ok| !ok).count();
         }
         failed
     }
+
+    /// Synthesises one phrase into the cache; false when no provider could.
+    async fn warm_one(&self, text: &str, voice: Option<&str>) -> bool {
+        match self.phrase(text, voice).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::debug!(%error, phrase = %text, "could not synthesise a phrase ahead");
+                false
+            }
+        }
+    }
 }
+
+/// Phrases synthesised at once while warming the cache.
+const WARM_UP_IN_FLIGHT: usize = 4;
 
 /// A phrase's text and the voice it is said in.
 type PhraseKey = (String, Option<String>);

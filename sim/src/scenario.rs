@@ -233,6 +233,7 @@ pub mod demo_business {
             voice: None,
             transfer_to: Some(TRANSFER_TO.to_string()),
             dtmf_map: None,
+            sms_policy: None,
         }
     }
 }

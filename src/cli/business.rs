@@ -11,7 +11,7 @@ use clap::builder::NonEmptyStringValueParser;
 
 use super::calls::format_utc;
 use crate::clock::now_ms;
-use crate::store::businesses::{DtmfMap, DtmfMapError};
+use crate::store::businesses::{DtmfMap, DtmfMapError, SmsPolicy};
 use crate::store::{Business, BusinessChanges, NewBusiness, Store, StoreError, validate_e164};
 
 #[derive(Debug, clap::Subcommand)]
@@ -53,6 +53,36 @@ pub struct AddArgs {
     /// actions transfer, callback, goodbye). Without it: 0 transfers.
     #[arg(long, value_name = "MAP", value_parser = dtmf_map)]
     pub dtmf: Option<DtmfMap>,
+    #[command(flatten)]
+    pub sms: SmsArgs,
+}
+
+/// Whether the agent may text callers. Off unless asked for: the caller ID can be spoofed and the
+/// model writes the text from the caller's words.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SmsArgs {
+    /// Let the agent text the caller during a call (the send_sms tool).
+    #[arg(long)]
+    pub sms_tool: bool,
+    /// Texts per call the agent may send (1 to 5; default 1).
+    #[arg(long, value_name = "N", requires = "sms_tool")]
+    pub sms_max: Option<u32>,
+    /// A link the agent's texts may hold (a prefix such as https://example.com/book); repeat for
+    /// more. Without any, texts hold no links.
+    #[arg(long = "sms-link", value_name = "URL", requires = "sms_tool")]
+    pub sms_links: Vec<String>,
+}
+
+impl SmsArgs {
+    /// The policy asked for, checked; `None` when texting was not asked for.
+    fn policy(&self) -> anyhow::Result<Option<SmsPolicy>> {
+        if !self.sms_tool {
+            return Ok(None);
+        }
+        let policy = SmsPolicy::new(self.sms_max.unwrap_or(1), self.sms_links.clone())
+            .with_context(|| "--sms-tool")?;
+        Ok(Some(policy))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +113,12 @@ pub struct UpdateArgs {
     /// Back to the default key map (0 transfers).
     #[arg(long)]
     pub no_dtmf: bool,
+    /// Replace what the agent may text callers (see `business add --help`).
+    #[command(flatten)]
+    pub sms: SmsArgs,
+    /// Stop the agent texting callers.
+    #[arg(long, conflicts_with = "sms_tool")]
+    pub no_sms_tool: bool,
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
@@ -138,6 +174,7 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
         voice: args.voice,
         transfer_to: args.transfer_to,
         dtmf_map: args.dtmf,
+        sms_policy: args.sms.policy()?,
     };
     let business = add_business(store, &new).await?;
     writeln!(
@@ -168,10 +205,15 @@ async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow
         } else {
             args.dtmf.map(Some)
         },
+        sms_policy: if args.no_sms_tool {
+            Some(None)
+        } else {
+            args.sms.policy()?.map(Some)
+        },
     };
     if changes == BusinessChanges::default() {
         bail!(
-            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf"
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool"
         );
     }
     let business = store
@@ -216,6 +258,11 @@ fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
         business.transfer_to.as_deref().unwrap_or("(none)")
     )?;
     writeln!(out, "keys:        {}", describe_dtmf(&business.dtmf_map))?;
+    writeln!(
+        out,
+        "texts:       {}",
+        describe_sms(business.sms_policy.as_ref())
+    )?;
     writeln!(out, "created:     {}", format_utc(business.created_at_ms))?;
     writeln!(out, "updated:     {}", format_utc(business.updated_at_ms))?;
     for (label, text) in [
@@ -228,6 +275,19 @@ fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "{text}")?;
     }
     Ok(())
+}
+
+/// How the texting permission is shown.
+fn describe_sms(policy: Option<&SmsPolicy>) -> String {
+    let Some(policy) = policy else {
+        return "off (the agent does not text callers)".to_string();
+    };
+    let links = if policy.allowed_links.is_empty() {
+        "no links".to_string()
+    } else {
+        format!("links under {}", policy.allowed_links.join(" "))
+    };
+    format!("up to {} per call, {links}", policy.max_per_call)
 }
 
 fn read_prompt(path: &Path) -> anyhow::Result<String> {

@@ -2,6 +2,7 @@
 
 mod dtmf_map;
 mod e164;
+mod sms_policy;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -10,6 +11,7 @@ use super::{Store, StoreError};
 
 pub use dtmf_map::{DtmfAction, DtmfMap, DtmfMapError};
 pub use e164::{E164Error, validate_e164};
+pub use sms_policy::{MAX_SMS_CHARS, MAX_SMS_PER_CALL_LIMIT, SmsPolicy, SmsPolicyError};
 
 /// A business answering on one Twilio number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct Business {
     pub transfer_to: Option<String>,
     /// What each key the caller presses does (stored NULL: [`DtmfMap::default`]).
     pub dtmf_map: DtmfMap,
+    /// Whether the agent may text callers, and what; `None`: it may not.
+    pub sms_policy: Option<SmsPolicy>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -41,10 +45,13 @@ pub struct NewBusiness {
     pub transfer_to: Option<String>,
     /// `None` keeps the default map.
     pub dtmf_map: Option<DtmfMap>,
+    /// `None`: the agent does not text callers.
+    pub sms_policy: Option<SmsPolicy>,
 }
 
 /// What to change; `None` keeps the current value. For `voice` and `transfer_to`,
-/// `Some(None)` clears the value; for `dtmf_map`, `Some(None)` goes back to the default map.
+/// `Some(None)` clears the value; for `dtmf_map`, `Some(None)` goes back to the default map; for
+/// `sms_policy`, `Some(None)` stops the agent texting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BusinessChanges {
     pub name: Option<String>,
@@ -53,12 +60,13 @@ pub struct BusinessChanges {
     pub voice: Option<Option<String>>,
     pub transfer_to: Option<Option<String>>,
     pub dtmf_map: Option<Option<DtmfMap>>,
+    pub sms_policy: Option<Option<SmsPolicy>>,
 }
 
 /// Every business column, in the order statements write and return them.
 macro_rules! business_columns {
     () => {
-        "id, number, name, greeting, system_prompt, voice, transfer_to, dtmf_map, \
+        "id, number, name, greeting, system_prompt, voice, transfer_to, dtmf_map, sms_policy, \
          created_at_ms, updated_at_ms"
     };
 }
@@ -81,6 +89,14 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
                 reason: error.to_string(),
             })?,
     };
+    let sms_policy: Option<String> = row.try_get("sms_policy")?;
+    let sms_policy = sms_policy
+        .map(|text| SmsPolicy::from_json(&text))
+        .transpose()
+        .map_err(|reason| StoreError::Corrupt {
+            what: "business SMS policy",
+            reason,
+        })?;
     Ok(Business {
         id: row.try_get("id")?,
         number: row.try_get("number")?,
@@ -90,6 +106,7 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
         voice: row.try_get("voice")?,
         transfer_to: row.try_get("transfer_to")?,
         dtmf_map,
+        sms_policy,
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
     })
@@ -121,7 +138,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "INSERT INTO businesses (",
             business_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
              ON CONFLICT (number) DO NOTHING RETURNING ",
             business_columns!(),
         ))
@@ -133,6 +150,7 @@ impl Store {
         .bind(new.voice.as_deref())
         .bind(new.transfer_to.as_deref())
         .bind(new.dtmf_map.as_ref().map(DtmfMap::to_string))
+        .bind(new.sms_policy.as_ref().map(SmsPolicy::to_json))
         .bind(now_ms)
         .fetch_optional(self.pool())
         .await?;
@@ -188,7 +206,8 @@ impl Store {
              voice = CASE WHEN $8 = 1 THEN $9 ELSE voice END, \
              transfer_to = CASE WHEN $10 = 1 THEN $11 ELSE transfer_to END, \
              dtmf_map = CASE WHEN $12 = 1 THEN $13 ELSE dtmf_map END, \
-             updated_at_ms = $14 \
+             sms_policy = CASE WHEN $14 = 1 THEN $15 ELSE sms_policy END, \
+             updated_at_ms = $16 \
              WHERE number = $1 \
              RETURNING ",
             business_columns!(),
@@ -211,6 +230,14 @@ impl Store {
                 .as_ref()
                 .and_then(Option::as_ref)
                 .map(DtmfMap::to_string),
+        )
+        .bind(i64::from(changes.sms_policy.is_some()))
+        .bind(
+            changes
+                .sms_policy
+                .as_ref()
+                .and_then(Option::as_ref)
+                .map(SmsPolicy::to_json),
         )
         .bind(now_ms)
         .fetch_optional(self.pool())

@@ -223,6 +223,64 @@ async fn business_key_map_is_set_on_add_changed_on_update_and_cleared() {
     .await;
 }
 
+/// Texting callers is opted into per business (the caller ID can be spoofed and the model writes
+/// the text), with a count per call and the links texts may hold.
+#[tokio::test]
+async fn business_texting_is_off_until_turned_on_and_checked() {
+    for_each_engine(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt_file = write_prompt(dir.path(), PROMPT);
+        sicha_ok(&url, &add_args(SHOP, &prompt_file, &[]));
+        let show = sicha_ok(&url, &["business", "show", SHOP]);
+        assert!(
+            show.contains("texts:       off (the agent does not text callers)"),
+            "{show}"
+        );
+
+        let updated = sicha_ok(
+            &url,
+            &[
+                "business",
+                "update",
+                SHOP,
+                "--sms-tool",
+                "--sms-max",
+                "2",
+                "--sms-link",
+                "https://shop.example/book",
+            ],
+        );
+        assert!(
+            updated
+                .contains("texts:       up to 2 per call, links under https://shop.example/book"),
+            "{updated}"
+        );
+        let error = sicha_err(
+            &url,
+            &["business", "update", SHOP, "--sms-tool", "--sms-max", "9"],
+        );
+        assert!(error.contains("1 to 5"), "{error}");
+        let error = sicha_err(
+            &url,
+            &[
+                "business",
+                "update",
+                SHOP,
+                "--sms-tool",
+                "--sms-link",
+                "http://shop.example",
+            ],
+        );
+        assert!(error.contains("https://host/path"), "{error}");
+        let error = sicha_err(&url, &["business", "update", SHOP, "--sms-max", "1"]);
+        assert!(error.contains("--sms-tool"), "{error}");
+
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--no-sms-tool"]);
+        assert!(updated.contains("texts:       off"), "{updated}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn business_numbers_must_be_e164_and_unique() {
     for_each_engine(|url| async move {

@@ -12,6 +12,8 @@ use serde_json::json;
 use sicha::call::agent::phrases;
 use sicha::call::session::AgentMode;
 use sicha::startup::ServeOptions;
+use sicha::store::BusinessChanges;
+use sicha::store::businesses::SmsPolicy;
 use sicha_sim::elevenlabs::ElevenLabsSim;
 use sicha_sim::google_tts::GoogleTtsSim;
 use sicha_sim::openai::{ChatRule, OpenAiSim, SimProfile};
@@ -61,6 +63,17 @@ async fn google_then_elevenlabs_speak_and_the_tools_text_the_caller_and_hang_up(
         )
         .await;
         app.add_business(BUSINESS_NUMBER).await;
+        app.store
+            .update_business(
+                BUSINESS_NUMBER,
+                &BusinessChanges {
+                    sms_policy: Some(Some(SmsPolicy::new(1, vec![]).unwrap())),
+                    ..Default::default()
+                },
+                sicha::clock::now_ms(),
+            )
+            .await
+            .unwrap();
         openai.push_transcripts(["מה הכתובת שלכם?", "תודה רבה, זה הכל, להתראות"]);
         openai.add_chat_rule(
             ChatRule::tool_call(

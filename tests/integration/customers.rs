@@ -26,6 +26,7 @@ async fn seed(store: &Store) {
                     voice: None,
                     transfer_to: None,
                     dtmf_map: None,
+                    sms_policy: None,
                 },
                 T0,
             )

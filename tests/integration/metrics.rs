@@ -107,6 +107,7 @@ async fn a_fresh_server_shows_the_record_writer_metrics_after_a_call() {
                     voice: None,
                     transfer_to: None,
                     dtmf_map: None,
+                    sms_policy: None,
                 },
                 sicha::clock::now_ms(),
             )

@@ -94,6 +94,7 @@ async fn leave_a_call_open(db: &str) -> String {
                 voice: None,
                 transfer_to: Some("+972529999999".into()),
                 dtmf_map: None,
+                sms_policy: None,
             },
             T0,
         )

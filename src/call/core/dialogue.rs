@@ -276,7 +276,7 @@ fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec])
         .iter()
         .filter_map(|tool| match tool.name.as_str() {
             "end_call" => Some("לסיים את השיחה"),
-            "send_sms" => Some("לשלוח ללקוח הודעת SMS אחת"),
+            "send_sms" => Some("לשלוח ללקוח הודעת SMS"),
             "transfer_to_human" => Some("להעביר את השיחה לנציג"),
             _ => None,
         })

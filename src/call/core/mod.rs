@@ -290,7 +290,7 @@ impl CallCore {
             ledger: ledger::PlaybackLedger::default(),
             dialogue: dialogue::Dialogue::new(&config.call_sid),
             escalation: escalation::Escalation::new(config.silence),
-            tools: tools::Tools::default(),
+            tools: tools::Tools::for_business(config.business.as_ref()),
             config,
             effects: Vec::new(),
             filter: crate::call::transcript::TranscriptFilter::default(),

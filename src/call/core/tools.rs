@@ -4,11 +4,8 @@
 use serde_json::json;
 
 use crate::providers::llm::{ToolCall, ToolSpec};
-use crate::store::validate_e164;
-
-/// Texts the `send_sms` tool may send in one call: the caller ID can be spoofed and the text is
-/// written by the model from the caller's words, so it is a confirmation, not a channel.
-pub const MAX_SMS_PER_CALL: u32 = 1;
+use crate::store::businesses::SmsPolicy;
+use crate::store::{Business, validate_e164};
 
 /// What a tool call asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,34 +24,59 @@ pub enum ToolDecision {
     Refused(String),
 }
 
+/// The tools of one call: which the business allows, and what has been used of them.
 #[derive(Debug, Default)]
 pub struct Tools {
+    can_transfer: bool,
+    /// `None`: the business has not let the agent text callers.
+    sms: Option<SmsPolicy>,
     sms_sent: u32,
 }
 
 impl Tools {
-    /// The tools the model may call. No transfer number, no transfer tool.
-    pub fn offered(can_transfer: bool) -> Vec<ToolSpec> {
-        let mut tools = vec![
-            ToolSpec {
-                name: "end_call".into(),
-                description:
-                    "End the call after saying goodbye, when the caller has what they need.".into(),
-                parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
-            },
-            ToolSpec {
+    /// The tools `business` allows (none without a business: a call answered by a person).
+    pub fn for_business(business: Option<&Business>) -> Self {
+        Self {
+            can_transfer: business.is_some_and(|b| b.transfer_to.is_some()),
+            sms: business.and_then(|b| b.sms_policy.clone()),
+            sms_sent: 0,
+        }
+    }
+
+    /// The tools the model may call: no transfer number, no transfer tool; no texting unless the
+    /// business allowed it.
+    pub fn offered(&self) -> Vec<ToolSpec> {
+        let mut tools = vec![ToolSpec {
+            name: "end_call".into(),
+            description: "End the call after saying goodbye, when the caller has what they need."
+                .into(),
+            parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
+        }];
+        if let Some(policy) = &self.sms {
+            let links = if policy.allowed_links.is_empty() {
+                "The text must not contain any link.".to_string()
+            } else {
+                format!(
+                    "The only links it may contain start with: {}.",
+                    policy.allowed_links.join(", ")
+                )
+            };
+            tools.push(ToolSpec {
                 name: "send_sms".into(),
-                description:
-                    "Text the caller a short message (an address, a confirmation, a link).".into(),
+                description: format!(
+                    "Text the caller a short message (an address, a confirmation), at most {} per \
+                     call. {links}",
+                    policy.max_per_call
+                ),
                 parameters: json!({
                     "type": "object",
                     "properties": { "text": { "type": "string", "description": "The message, in Hebrew." } },
                     "required": ["text"],
                     "additionalProperties": false
                 }),
-            },
-        ];
-        if can_transfer {
+            });
+        }
+        if self.can_transfer {
             tools.push(ToolSpec {
                 name: "transfer_to_human".into(),
                 description: "Transfer the caller to a human at the business, when they ask for a person or \
@@ -70,33 +92,33 @@ impl Tools {
     pub fn decide(&mut self, call: &ToolCall, call_sid: &str, caller: &str) -> ToolDecision {
         match call.name.as_str() {
             "end_call" => ToolDecision::EndCall,
-            "transfer_to_human" => ToolDecision::Transfer,
-            "send_sms" => self.sms(call, call_sid, caller),
+            "transfer_to_human" if self.can_transfer => ToolDecision::Transfer,
+            "send_sms" if self.sms.is_some() => self.sms(call, call_sid, caller),
             other => ToolDecision::Refused(format!("unknown tool {other}")),
         }
     }
 
     fn sms(&mut self, call: &ToolCall, call_sid: &str, caller: &str) -> ToolDecision {
-        if self.sms_sent >= MAX_SMS_PER_CALL {
-            return ToolDecision::Refused(format!("at most {MAX_SMS_PER_CALL} SMS per call"));
+        let Some(policy) = &self.sms else {
+            return ToolDecision::Refused("texting is off for this business".into());
+        };
+        if self.sms_sent >= policy.max_per_call {
+            return ToolDecision::Refused(format!("at most {} SMS per call", policy.max_per_call));
         }
         if validate_e164(caller).is_err() {
             return ToolDecision::Refused(
                 "the caller's number is not a textable E.164 number".into(),
             );
         }
-        let text: String = call
+        let text = call
             .arguments
             .get("text")
             .and_then(|t| t.as_str())
-            .unwrap_or_default()
-            .trim()
-            .chars()
-            .take(1600)
-            .collect();
-        if text.is_empty() {
-            return ToolDecision::Refused("empty SMS text".into());
-        }
+            .unwrap_or_default();
+        let text = match policy.check_text(text) {
+            Ok(text) => text,
+            Err(why) => return ToolDecision::Refused(why.to_string()),
+        };
         self.sms_sent += 1;
         ToolDecision::Sms {
             to: caller.to_string(),
@@ -119,25 +141,76 @@ mod tests {
         }
     }
 
+    fn texting(max_per_call: u32, links: &[&str]) -> Tools {
+        let links = links.iter().map(|l| l.to_string()).collect();
+        Tools {
+            sms: Some(SmsPolicy::new(max_per_call, links).unwrap()),
+            ..Tools::default()
+        }
+    }
+
+    #[test]
+    fn sms_is_off_unless_the_business_allows_it() {
+        let mut tools = Tools::default();
+        assert!(!tools.offered().iter().any(|t| t.name == "send_sms"));
+        assert_eq!(
+            tools.decide(
+                &call("send_sms", json!({ "text": "שלום" })),
+                "CA1",
+                "+972501234567"
+            ),
+            ToolDecision::Refused("unknown tool send_sms".into())
+        );
+        assert!(
+            texting(1, &[])
+                .offered()
+                .iter()
+                .any(|t| t.name == "send_sms")
+        );
+    }
+
     #[test]
     fn sms_is_limited_per_call_checked_and_keyed_by_count() {
-        let mut tools = Tools::default();
+        let mut tools = texting(2, &[]);
         let sms = call("send_sms", json!({ "text": "הכתובת: הרצל 1" }));
         assert_eq!(
             tools.decide(&sms, "CA1", "anonymous"),
             ToolDecision::Refused("the caller's number is not a textable E.164 number".into())
         );
+        for n in 1..=2 {
+            assert_eq!(
+                tools.decide(&sms, "CA1", "+972501234567"),
+                ToolDecision::Sms {
+                    to: "+972501234567".into(),
+                    text: "הכתובת: הרצל 1".into(),
+                    key: format!("sms-tool:CA1:{n}")
+                }
+            );
+        }
         assert_eq!(
             tools.decide(&sms, "CA1", "+972501234567"),
-            ToolDecision::Sms {
-                to: "+972501234567".into(),
-                text: "הכתובת: הרצל 1".into(),
-                key: "sms-tool:CA1:1".into()
-            }
+            ToolDecision::Refused("at most 2 SMS per call".into())
+        );
+    }
+
+    #[test]
+    fn a_text_with_a_link_the_business_did_not_list_is_refused() {
+        let mut tools = texting(1, &["https://barber.example/book"]);
+        let phishing = call(
+            "send_sms",
+            json!({ "text": "עדכנו פרטי אשראי: https://evil.example/pay" }),
         );
         assert!(matches!(
-            tools.decide(&sms, "CA1", "+972501234567"),
-            ToolDecision::Refused(_)
+            tools.decide(&phishing, "CA1", "+972501234567"),
+            ToolDecision::Refused(why) if why.contains("evil.example")
+        ));
+        let booking = call(
+            "send_sms",
+            json!({ "text": "לקביעת תור: https://barber.example/book" }),
+        );
+        assert!(matches!(
+            tools.decide(&booking, "CA1", "+972501234567"),
+            ToolDecision::Sms { .. }
         ));
     }
 
@@ -146,7 +219,7 @@ mod tests {
         let sms = call("send_sms", json!({ "text": "הכתובת: הרצל 1" }));
         let texted = |caller| {
             matches!(
-                Tools::default().decide(&sms, "CA1", caller),
+                texting(1, &[]).decide(&sms, "CA1", caller),
                 ToolDecision::Sms { .. }
             )
         };

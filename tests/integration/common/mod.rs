@@ -145,6 +145,7 @@ impl TestApp {
                     voice: None,
                     transfer_to: Some("+972529999999".to_string()),
                     dtmf_map: None,
+                    sms_policy: None,
                 },
                 sicha::clock::now_ms(),
             )

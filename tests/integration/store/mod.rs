@@ -28,6 +28,7 @@ fn new_business(number: &str) -> NewBusiness {
         voice: Some("he-IL-Wavenet-A".to_string()),
         transfer_to: Some("+972501112222".to_string()),
         dtmf_map: None,
+        sms_policy: None,
     }
 }
 

@@ -103,6 +103,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 voice: None,
                 transfer_to: Some("+972529999999".into()),
                 dtmf_map: None,
+                sms_policy: None,
             },
             MORNING_MS - DAY_MS,
         )
@@ -118,6 +119,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 voice: Some("he-IL-Wavenet-B".into()),
                 transfer_to: None,
                 dtmf_map: None,
+                sms_policy: None,
             },
             MORNING_MS - DAY_MS,
         )

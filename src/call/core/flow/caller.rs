@@ -5,7 +5,6 @@ use serde_json::json;
 use sicha_audio::endpoint::{EndpointEvent, Utterance};
 
 use crate::call::core::dialogue::CallerWords;
-use crate::call::core::tools::Tools;
 use crate::call::core::{AgentMode, CallCore, Effect, Now, SttOutcome, TurnId};
 use crate::call::loops::LoopDecision;
 use crate::call::phrases;
@@ -202,7 +201,7 @@ impl CallCore {
             timings.v2v_ms.get_or_insert(waited.as_millis() as i64);
         }
         let business = self.config.business.as_ref().expect("AI calls have one");
-        let tools = Tools::offered(business.transfer_to.is_some());
+        let tools = self.tools.offered();
         let request = self.dialogue.request(business, tools);
         self.emit(Effect::Reply {
             turn: heard.id,

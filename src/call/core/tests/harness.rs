@@ -26,6 +26,7 @@ pub fn business(transfer_to: Option<&str>, dtmf: &str) -> Business {
         voice: None,
         transfer_to: transfer_to.map(str::to_string),
         dtmf_map: dtmf.parse::<DtmfMap>().expect("a valid key map"),
+        sms_policy: None,
         created_at_ms: 0,
         updated_at_ms: 0,
     }

@@ -47,8 +47,19 @@ fn end_call_hangs_up_once_the_goodbye_has_played() {
 }
 
 #[test]
-fn send_sms_texts_the_caller_once_per_call() {
+fn send_sms_texts_the_caller_once_per_call_when_the_business_allows_it() {
+    let texting = crate::store::Business {
+        sms_policy: Some(crate::store::businesses::SmsPolicy::new(1, vec![]).unwrap()),
+        ..business(None, "")
+    };
     let mut call = answering(business(None, ""));
+    let effects = call.feed(3300, tool("send_sms", json!({ "text": "הכתובת: הרצל 1" })));
+    assert_eq!(
+        event_detail(&effects, "tool_refused")["why"],
+        "unknown tool send_sms",
+        "not allowed, not sent"
+    );
+    let mut call = answering(texting);
     let effects = call.feed(3300, tool("send_sms", json!({ "text": "הכתובת: הרצל 1" })));
     assert!(effects.contains(&Effect::Sms {
         to: "+972501234567".into(),
@@ -82,8 +93,8 @@ fn the_tools_offered_follow_what_the_business_can_do() {
     let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["end_call", "send_sms"],
-        "no transfer number, no transfer tool"
+        ["end_call"],
+        "no transfer number, no transfer tool; no texting allowed, no SMS tool"
     );
     let effects = call.feed(3300, tool("transfer_to_human", json!({})));
     assert_eq!(events(&effects), ["tool_call", "tool_refused"]);
@@ -104,7 +115,7 @@ fn the_prompt_says_what_the_agent_can_do_and_forbids_claiming_anything_else() {
         panic!("the system prompt comes first")
     };
     assert!(
-        prompt.contains("לסיים את השיחה, לשלוח ללקוח הודעת SMS אחת"),
+        prompt.contains("הפעולות היחידות שאת יכולה לבצע בשיחה: לסיים את השיחה."),
         "{prompt}"
     );
     assert!(

@@ -9,6 +9,7 @@ use anyhow::bail;
 
 use super::business::e164;
 use crate::clock;
+use crate::store::events::AGENT_SPEAKING;
 use crate::store::{Call, CallFilter, CallStatus, Event, Store, Turn};
 
 #[derive(Debug, clap::Subcommand)]
@@ -62,7 +63,9 @@ pub async fn run(cmd: CallsCommand, store: &Store, out: &mut impl Write) -> anyh
                 Some(id) => store.business_by_id(id).await?,
                 None => None,
             };
-            let events = store.events_for_call(&call_sid).await?;
+            let mut events = store.events_for_call(&call_sid).await?;
+            // The sentences sent to the line are in the transcript; their events are for crash recovery.
+            events.retain(|event| event.kind != AGENT_SPEAKING);
             let turns = store.turns_for_call(&call_sid).await?;
             show_call(&call, business.as_ref().map(|b| b.name.as_str()), out)?;
             show_events(&call, &events, out)?;

@@ -10,6 +10,11 @@ use super::{Store, StoreError};
 /// Writers per call are few (the session and a webhook or two), so a handful of tries is ample.
 const SEQ_ATTEMPTS: usize = 16;
 
+/// An agent sentence (or fixed phrase) went to the caller's line: detail `{"turn": seq, "text": …}`.
+/// The agent's turn is recorded only when it ends, so these are what is left of it if the process
+/// dies first (see `startup::reconcile`).
+pub const AGENT_SPEAKING: &str = "agent_speaking";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub call_sid: String,

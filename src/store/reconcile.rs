@@ -15,19 +15,21 @@ use super::calls::{CallStatus, finish_call_on};
 use super::events::insert_event_on;
 use super::interactions::{AfterCallRecords, insert_interaction_on};
 use super::outbox::enqueue_on;
+use super::turns::{AnswerSpan, NewTurn, insert_timed_turn_on};
 use super::{Store, StoreError};
 
 /// Why a call left open by a crash ended, as its end reason and in its `call_ended` event.
 pub const SERVER_RESTARTED: &str = "server_restarted";
 
 impl Store {
-    /// Ends `call_sid` as interrupted at `ended_at_ms` with its `call_ended` event and, when given,
-    /// its interaction and deliveries, all or nothing. `false` when the call had already ended
+    /// Ends `call_sid` as interrupted at `ended_at_ms` with its `call_ended` event, the agent turns
+    /// the crash cut off (`cut_off`) and, when given, its interaction and deliveries, all or nothing. `false` when the call had already ended
     /// (another start won the race, or the call ended some other way): then nothing is written.
     pub async fn end_interrupted_call(
         &self,
         call_sid: &str,
         ended_at_ms: i64,
+        cut_off: &[NewTurn],
         records: Option<&AfterCallRecords>,
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool().begin().await?;
@@ -52,6 +54,9 @@ impl Store {
             ended_at_ms,
         )
         .await?;
+        for turn in cut_off {
+            insert_timed_turn_on(&mut transaction, turn, &AnswerSpan::default()).await?;
+        }
         if let Some(records) = records {
             insert_interaction_on(&mut transaction, &records.interaction).await?;
             for delivery in &records.deliveries {

@@ -7,6 +7,7 @@ use axum::response::Html;
 
 use super::auth::SignedIn;
 use super::{WebError, WebState, event_text, format, render};
+use crate::store::events::AGENT_SPEAKING;
 use crate::store::turns::ROLE_AGENT;
 use crate::store::{Event, Turn};
 
@@ -86,7 +87,9 @@ pub async fn show(
         None => None,
     };
     let turns = store.turns_for_call(&call_sid).await?;
-    let events = store.events_for_call(&call_sid).await?;
+    let mut events = store.events_for_call(&call_sid).await?;
+    // The sentences sent to the line are in the turns already; their events are for crash recovery.
+    events.retain(|event| event.kind != AGENT_SPEAKING);
     let customer_name = customer.and_then(|c| c.name);
     render(CallPage {
         user: signed_in.user,

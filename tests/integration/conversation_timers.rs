@@ -55,7 +55,7 @@ async fn a_slow_answer_gets_a_filler_before_three_seconds() {
         let mut audio = fixture_mulaw("single/u09_agent.wav");
         audio.extend(silence(900));
         stream.send_audio(&audio).await.unwrap();
-        // The filler is due 2.5 s after the utterance; the answer only after 4 s.
+        // The filler is due 2 s after the utterance; the answer only after 4 s.
         let heard = listen(&mut stream, Duration::from_millis(3200), true).await;
         assert!(
             heard.marks.len() >= 2,
@@ -133,7 +133,7 @@ async fn a_slow_transcription_loses_no_words_and_keeps_the_turns_in_speech_order
         let mut first = fixture_mulaw("single/u03_booking.wav");
         first.extend(silence(900));
         stream.send_audio(&first).await.unwrap();
-        // The filler comes 2.4 s after the speech; then the caller says more.
+        // The filler comes 2 s after the speech; then the caller says more.
         let filler = listen(&mut stream, QUIET, true).await;
         assert!(
             !filler.marks.is_empty(),

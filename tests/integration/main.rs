@@ -28,6 +28,7 @@ mod conversation_timers;
 mod conversation_tools;
 mod customers;
 mod deliveries;
+mod faults;
 mod media_streams;
 mod metrics;
 mod providers_openai;

@@ -1,66 +1,23 @@
 //! A call cut off by a crash still ends properly: the next start of the same instance finds it
 //! open, and writes its CRM interaction (the transcript as far as its turns were committed, outcome
 //! `interrupted`), its `call_ended` event and its after-call deliveries, exactly once even when two
-//! starts race on one database. Nothing is killed here: the call is left open by hand, as a crash
-//! leaves it.
+//! starts race on one database; the answer that was going to the line becomes an interrupted agent
+//! turn. Nothing is killed here: the call is left open by hand, as a crash leaves it (the fault suite
+//! kills the real binary).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common;
 
+use crate::common::crm::CountingCrm;
 use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, spawn_app_with};
+use sicha::store::events::AGENT_SPEAKING;
 use sicha::store::{CallStatus, NewBusiness, NewCall, NewTurn, Store};
 
 const CALL: &str = "CA700";
 const NEVER_STREAMED: &str = "CA701";
 const T0: i64 = 1_750_000_000_000;
-
-/// A CRM receiver that answers 200 and counts what it got, by idempotency key.
-struct CountingCrm {
-    url: String,
-    keys: Arc<std::sync::Mutex<Vec<String>>>,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl CountingCrm {
-    async fn start() -> CountingCrm {
-        let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = keys.clone();
-        let app = axum::Router::new().route(
-            "/crm",
-            axum::routing::post(move |headers: axum::http::HeaderMap| {
-                let seen = seen.clone();
-                async move {
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string();
-                    seen.lock().unwrap().push(key);
-                    axum::http::StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let url = format!("http://{}/crm", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        CountingCrm {
-            url,
-            keys,
-            _server: server,
-        }
-    }
-
-    fn keys(&self) -> Vec<String> {
-        self.keys.lock().unwrap().clone()
-    }
-}
 
 fn turn(seq: i64, role: &str, text: &str, heard: Option<&str>) -> NewTurn {
     NewTurn {
@@ -128,8 +85,21 @@ async fn leave_a_call_open(db: &str) -> String {
             "בטח, לאיזו שעה? יש לנו בעשר ובאחת עשרה",
             Some("בטח, לאיזו שעה?"),
         ),
+        turn(4, "caller", "ומה המחיר?", None),
     ] {
         store.insert_turn(&new).await.unwrap();
+    }
+    // The answer to turn 4 was going to the line when the process died: two of its sentences had
+    // been sent, and its turn (recorded when an answer ends) never was.
+    for (text, at) in [
+        ("תספורת עולה שמונים שקלים.", T0 + 5000),
+        ("וזקן עוד עשרים.", T0 + 6200),
+    ] {
+        let detail = serde_json::json!({ "turn": 5, "text": text });
+        store
+            .insert_event(CALL, AGENT_SPEAKING, Some(&detail), at)
+            .await
+            .unwrap();
     }
     store.close().await;
     customer.id
@@ -206,6 +176,24 @@ async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_onc
             interaction.duration_ms,
             call.ended_at_ms.map(|end| end - T0)
         );
+        // The answer the crash cut off is an interrupted agent turn of what had gone to the line.
+        let turns = first.store.turns_for_call(CALL).await.unwrap();
+        assert_eq!(turns.len(), 5, "{turns:?}");
+        let cut_off = &turns[4];
+        assert_eq!(
+            (cut_off.seq, cut_off.role.as_str(), cut_off.text.as_str()),
+            (5, "agent", "תספורת עולה שמונים שקלים. וזקן עוד עשרים.")
+        );
+        assert!(cut_off.interrupted);
+        assert_eq!(
+            (cut_off.started_at_ms, cut_off.ended_at_ms),
+            (T0 + 5000, T0 + 6200)
+        );
+        assert!(
+            interaction.transcript.contains("שמונים שקלים"),
+            "{}",
+            interaction.transcript
+        );
 
         // The after-call deliveries go out once, whichever instance delivers them.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -226,6 +214,7 @@ async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_onc
             1,
             "{kinds:?}"
         );
+        assert_eq!(third.store.turns_for_call(CALL).await.unwrap().len(), 5);
         third.shutdown().await;
         assert_eq!(crm.keys(), [format!("crm:{CALL}")]);
         let messages = twilio.messages();

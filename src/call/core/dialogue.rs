@@ -186,6 +186,11 @@ impl Dialogue {
         }
     }
 
+    /// The number of the agent turn being spoken, if one has begun.
+    pub fn speaking_seq(&self) -> Option<i64> {
+        self.spoken.as_ref().map(|spoken| spoken.seq)
+    }
+
     pub fn timings(&mut self, now: Now) -> &mut Timings {
         &mut self.spoken(now).timings
     }

@@ -16,9 +16,11 @@ use super::{SttOutcome, TurnId};
 use crate::call::transcript::AudioEvidence;
 
 /// How long after the caller's speech ended a turn with nothing to say yet plays a filler, so that the
-/// caller never waits more than 3 s in silence: the filler is cached and plays at once, with this
-/// margin for the send and Twilio's buffer.
-pub const FILLER_AFTER: Duration = Duration::from_millis(2400);
+/// caller hears something within 2.5 s of every utterance whatever the providers do: the filler is
+/// cached and plays at once, and the rest is margin for a loaded machine, the send and Twilio's
+/// buffer. Answers come well before it (about 1.2 s with typical providers), so only a stalled one
+/// gets a filler.
+pub const FILLER_AFTER: Duration = Duration::from_millis(2000);
 
 /// An utterance sent to STT.
 #[derive(Debug)]

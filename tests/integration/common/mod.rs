@@ -1,7 +1,9 @@
 //! The real app on port 0 with a fresh database, as every integration test starts it.
 
 mod binary;
+pub mod crm;
 pub mod databases;
+pub mod proxy;
 pub mod served;
 
 pub use binary::{sicha_binary, sicha_err, sicha_ok};
@@ -168,36 +170,12 @@ impl TestApp {
 
     /// The signed voice webhook for `call_sid` (from the caller to the business): its TwiML.
     pub async fn voice_webhook(&self, call_sid: &str) -> String {
-        let answer = place_call(
-            &self.http,
-            &self.base,
-            self.auth_token.as_deref(),
-            call_sid,
-            CALLER_NUMBER,
-            BUSINESS_NUMBER,
-        )
-        .await
-        .unwrap();
-        assert_eq!(answer.status, 200, "{}", answer.twiml);
-        answer.twiml
+        voice_webhook_at(&self.http, &self.base, self.auth_token.as_deref(), call_sid).await
     }
 
     /// The voice webhook, then the signed stream socket with `connected` and `start`.
     pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
-        let target = stream_target(&self.voice_webhook(call_sid).await).unwrap();
-        let mut stream = MediaStreamClient::connect(
-            &target.url,
-            self.auth_token.as_deref(),
-            &format!("MZ{call_sid}"),
-        )
-        .await
-        .unwrap();
-        stream.send_connected().await.unwrap();
-        stream
-            .send_start(call_sid, &target.parameters)
-            .await
-            .unwrap();
-        stream
+        connect_call_at(&self.http, &self.base, self.auth_token.as_deref(), call_sid).await
     }
 
     /// A fresh stream token for `call_sid`, as the call's session issues one when it moves the call
@@ -230,6 +208,7 @@ impl TestApp {
         );
     }
 
+    /// The kinds of the call's events, in order, without the log of sentences sent to the line.
     pub async fn event_kinds(&self, call_sid: &str) -> Vec<String> {
         self.store
             .events_for_call(call_sid)
@@ -237,6 +216,7 @@ impl TestApp {
             .unwrap()
             .into_iter()
             .map(|e| e.kind)
+            .filter(|kind| kind != sicha::store::events::AGENT_SPEAKING)
             .collect()
     }
 
@@ -449,4 +429,47 @@ pub fn line(fixture: &str) -> Vec<u8> {
     let mut audio = fixture_mulaw(fixture);
     audio.extend(silence(900));
     audio
+}
+
+/// The signed voice webhook of a call from [`CALLER_NUMBER`] to [`BUSINESS_NUMBER`] at the server
+/// on `base`; its TwiML.
+pub async fn voice_webhook_at(
+    http: &reqwest::Client,
+    base: &Url,
+    auth_token: Option<&str>,
+    call_sid: &str,
+) -> String {
+    let answer = place_call(
+        http,
+        base,
+        auth_token,
+        call_sid,
+        CALLER_NUMBER,
+        BUSINESS_NUMBER,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.twiml);
+    answer.twiml
+}
+
+/// The voice webhook at the server on `base`, then the signed stream socket with `connected` and
+/// `start`.
+pub async fn connect_call_at(
+    http: &reqwest::Client,
+    base: &Url,
+    auth_token: Option<&str>,
+    call_sid: &str,
+) -> MediaStreamClient {
+    let twiml = voice_webhook_at(http, base, auth_token, call_sid).await;
+    let target = stream_target(&twiml).unwrap();
+    let mut stream = MediaStreamClient::connect(&target.url, auth_token, &format!("MZ{call_sid}"))
+        .await
+        .unwrap();
+    stream.send_connected().await.unwrap();
+    stream
+        .send_start(call_sid, &target.parameters)
+        .await
+        .unwrap();
+    stream
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::{AUTH_TOKEN, sicha_binary};
+use sicha_sim::twilio_caller::MediaStreamClient;
+
+use super::{AUTH_TOKEN, connect_call_at, sicha_binary};
 
 pub struct ServedBinary {
     child: tokio::process::Child,
@@ -17,13 +19,22 @@ impl ServedBinary {
     /// `sicha serve --agent echo` on a free port of 127.0.0.1 and `database_url`, signed Twilio
     /// traffic, `extra` settings on top; returns once `/readyz` answers 200.
     pub async fn start(database_url: &str, extra: &[(&str, &str)]) -> ServedBinary {
+        Self::start_with("echo", database_url, extra).await
+    }
+
+    /// [`ServedBinary::start`] with the agent `agent` (`echo` or `ai`).
+    pub async fn start_with(
+        agent: &str,
+        database_url: &str,
+        extra: &[(&str, &str)],
+    ) -> ServedBinary {
         let addr = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
             .unwrap();
         let mut command = tokio::process::Command::from(sicha_binary());
         command
-            .args(["serve", "--agent", "echo"])
+            .args(["serve", "--agent", agent])
             .env("SICHA_BIND", addr.to_string())
             .env("SICHA_DATABASE_URL", database_url)
             .env("SICHA_INSTANCE_ID", "served-binary")
@@ -50,6 +61,24 @@ impl ServedBinary {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         ServedBinary { child, base }
+    }
+
+    /// The voice webhook, then the signed stream socket with `connected` and `start`.
+    pub async fn connect_call(&self, call_sid: &str) -> MediaStreamClient {
+        connect_call_at(
+            &reqwest::Client::new(),
+            &self.base,
+            Some(AUTH_TOKEN),
+            call_sid,
+        )
+        .await
+    }
+
+    /// SIGKILL, as a crash or an out-of-memory kill ends a process: nothing is flushed, no call is
+    /// ended.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("the server is running");
+        let _ = self.child.wait().await;
     }
 
     /// SIGTERM, then waits for the process to finish its shutdown.

@@ -237,7 +237,7 @@ async fn reconcile_closes_only_this_instances_open_calls() {
         for sid in &open {
             assert!(
                 store
-                    .end_interrupted_call(sid, T0 + 100, None)
+                    .end_interrupted_call(sid, T0 + 100, &[], None)
                     .await
                     .unwrap()
             );
@@ -277,7 +277,7 @@ async fn reconcile_closes_only_this_instances_open_calls() {
         );
         assert!(
             !store
-                .end_interrupted_call("CA-a", T0 + 200, None)
+                .end_interrupted_call("CA-a", T0 + 200, &[], None)
                 .await
                 .unwrap(),
             "an ended call is not ended again"
@@ -313,7 +313,7 @@ async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
             }],
         };
         let attempts =
-            (0..4).map(|_| store.end_interrupted_call("CA-race", T0 + 100, Some(&records)));
+            (0..4).map(|_| store.end_interrupted_call("CA-race", T0 + 100, &[], Some(&records)));
         let won = futures::future::join_all(attempts)
             .await
             .into_iter()

@@ -38,6 +38,7 @@ impl CallCore {
                 }
                 let stage = crate::call::core::StageTime::TtsFirstAudio(first_audio_ms);
                 self.dialogue.timings(now).stage(stage);
+                self.on_the_line(&text, now);
                 self.ledger.begin_sentence(text);
             }
             ReplyOutput::Audio(codes) => self.reply_audio(codes, now),

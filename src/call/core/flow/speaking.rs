@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::call::core::{CallCore, Effect, Now, PhraseId, PhrasePurpose};
 use crate::call::phrases;
+use crate::store::events::AGENT_SPEAKING;
 
 impl CallCore {
     /// Says a fixed phrase as part of the agent's turn (only the AI agent speaks phrases).
@@ -66,9 +67,23 @@ impl CallCore {
         }
         let samples = audio.len();
         self.escalation.line_busy();
+        if let Some(text) = &text {
+            self.on_the_line(text, now);
+        }
         self.emit(Effect::Audio(audio));
         let mark = self.ledger.enqueue(samples, text, now.at);
         self.emit(Effect::Mark(mark));
+    }
+
+    /// Words of the agent's turn go to the caller's line: recorded at once, so a process that dies
+    /// before the turn ends still leaves what the caller was hearing. (A filler played before the
+    /// caller's words are transcribed belongs to no turn yet; the answer it opens is recorded.)
+    pub(super) fn on_the_line(&mut self, text: &str, now: Now) {
+        let Some(turn) = self.dialogue.speaking_seq() else {
+            return;
+        };
+        let detail = json!({ "turn": turn, "text": text });
+        self.event(now, AGENT_SPEAKING, Some(detail));
     }
 
     /// Nothing to say yet, long after the caller stopped: a short filler, recorded as its own event

@@ -148,19 +148,19 @@ fn voice_to_voice_counts_the_endpointers_wait() {
 }
 
 #[test]
-fn a_filler_plays_after_2400_ms_and_opens_the_answer_after_the_callers_turn() {
+fn a_filler_plays_after_2000_ms_and_opens_the_answer_after_the_callers_turn() {
     let mut call = Call::greeted();
     call.says(2000, 3000);
-    // Speech ended at 3000: the filler is due at 5400 unless the answer sounds first.
+    // Speech ended at 3000: the filler is due at 5000 unless the answer sounds first.
     assert_eq!(
         call.core.next_deadline().map(|at| call.ms_of(at)),
-        Some(5400)
+        Some(5000)
     );
-    let effects = call.feed(5400, Input::Tick);
+    let effects = call.feed(5000, Input::Tick);
     assert_eq!(events(&effects), ["filler"]);
     assert_eq!(phrases(&effects), [crate::call::phrases::FILLER]);
     let id = phrase_ids(&effects)[0];
-    call.feed(5401, phrase_audio(id, 4000));
+    call.feed(5001, phrase_audio(id, 4000));
     // The slow transcript comes after the filler: the caller's turn still comes before the answer.
     call.feed(8000, heard(1, "מה שעות הפתיחה"));
     for input in sentence(1, "משמונה עד שש.", 8000) {
@@ -192,7 +192,7 @@ fn a_filler_plays_after_2400_ms_and_opens_the_answer_after_the_callers_turn() {
     });
     assert_eq!(
         v2v,
-        Some(2400),
+        Some(2000),
         "what the caller waited before hearing something"
     );
 }
@@ -206,7 +206,25 @@ fn no_filler_when_the_answer_sounds_in_time() {
     assert!(
         call.core
             .next_deadline()
-            .is_none_or(|at| call.ms_of(at) != 5400)
+            .is_none_or(|at| call.ms_of(at) != 5000)
     );
-    assert!(events(&call.feed(5400, Input::Tick)).is_empty());
+    assert!(events(&call.feed(5000, Input::Tick)).is_empty());
+}
+
+#[test]
+fn each_sentence_is_recorded_when_it_starts_for_the_line() {
+    let mut call = Call::greeted();
+    call.says(2000, 2500);
+    call.feed(3000, heard(1, "מה שעות הפתיחה"));
+    let [started, audio, _done] = <[Input; 3]>::try_from(sentence(1, "משמונה עד שש.", 8000))
+        .unwrap_or_else(|_| unreachable!());
+    let effects = call.feed(3400, started);
+    assert_eq!(
+        event_detail(&effects, crate::store::events::AGENT_SPEAKING),
+        serde_json::json!({ "turn": 3, "text": "משמונה עד שש." }),
+        "recorded before any of its audio (the greeting was turn 1, the caller's words turn 2)"
+    );
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Audio(_))));
+    let effects = call.feed(3410, audio);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Audio(_))));
 }

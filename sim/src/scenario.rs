@@ -234,6 +234,7 @@ pub mod demo_business {
             transfer_to: Some(TRANSFER_TO.to_string()),
             dtmf_map: None,
             sms_policy: None,
+            preemptive_replies: None,
         }
     }
 }

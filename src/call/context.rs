@@ -145,6 +145,7 @@ impl CallContext {
             silence: self.services.policies.silence,
             max_call: self.services.policies.max_call,
             reconnect_wait: RECONNECT_WAIT,
+            preemptive_replies: self.business.as_ref().is_none_or(|b| b.preemptive_replies),
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct AddArgs {
     pub dtmf: Option<DtmfMap>,
     #[command(flatten)]
     pub sms: SmsArgs,
+    /// Start answering on an early transcript, the audio held until the caller has surely finished
+    /// (answers come sooner; some model and speech requests are thrown away). On by default.
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub preemptive: Option<bool>,
 }
 
 /// Whether the agent may text callers. Off unless asked for: the caller ID can be spoofed and the
@@ -119,6 +123,9 @@ pub struct UpdateArgs {
     /// Stop the agent texting callers.
     #[arg(long, conflicts_with = "sms_tool")]
     pub no_sms_tool: bool,
+    /// Start answering on an early transcript (see `business add --help`).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub preemptive: Option<bool>,
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
@@ -126,6 +133,15 @@ pub fn e164(text: &str) -> Result<String, String> {
     validate_e164(text)
         .map(|()| text.to_string())
         .map_err(|error| error.to_string())
+}
+
+/// Clap's reading of an on/off switch.
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?} is neither on nor off")),
+    }
 }
 
 /// Clap's check of a key map argument, with the reason in the message.
@@ -175,6 +191,7 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
         transfer_to: args.transfer_to,
         dtmf_map: args.dtmf,
         sms_policy: args.sms.policy()?,
+        preemptive_replies: args.preemptive,
     };
     let business = add_business(store, &new).await?;
     writeln!(
@@ -210,10 +227,11 @@ async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow
         } else {
             args.sms.policy()?.map(Some)
         },
+        preemptive_replies: args.preemptive,
     };
     if changes == BusinessChanges::default() {
         bail!(
-            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool"
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool, --preemptive"
         );
     }
     let business = store

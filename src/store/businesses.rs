@@ -31,6 +31,9 @@ pub struct Business {
     pub dtmf_map: DtmfMap,
     /// Whether the agent may text callers, and what; `None`: it may not.
     pub sms_policy: Option<SmsPolicy>,
+    /// Start answering on an eager transcript, the audio held until the turn is confirmed (on unless
+    /// turned off).
+    pub preemptive_replies: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -47,6 +50,8 @@ pub struct NewBusiness {
     pub dtmf_map: Option<DtmfMap>,
     /// `None`: the agent does not text callers.
     pub sms_policy: Option<SmsPolicy>,
+    /// `None`: the default (on).
+    pub preemptive_replies: Option<bool>,
 }
 
 /// What to change; `None` keeps the current value. For `voice` and `transfer_to`,
@@ -61,13 +66,14 @@ pub struct BusinessChanges {
     pub transfer_to: Option<Option<String>>,
     pub dtmf_map: Option<Option<DtmfMap>>,
     pub sms_policy: Option<Option<SmsPolicy>>,
+    pub preemptive_replies: Option<bool>,
 }
 
 /// Every business column, in the order statements write and return them.
 macro_rules! business_columns {
     () => {
         "id, number, name, greeting, system_prompt, voice, transfer_to, dtmf_map, sms_policy, \
-         created_at_ms, updated_at_ms"
+         preemptive_replies, created_at_ms, updated_at_ms"
     };
 }
 
@@ -107,6 +113,9 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
         transfer_to: row.try_get("transfer_to")?,
         dtmf_map,
         sms_policy,
+        preemptive_replies: row
+            .try_get::<Option<i64>, _>("preemptive_replies")?
+            .is_none_or(|on| on != 0),
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
     })
@@ -138,7 +147,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "INSERT INTO businesses (",
             business_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
              ON CONFLICT (number) DO NOTHING RETURNING ",
             business_columns!(),
         ))
@@ -151,6 +160,7 @@ impl Store {
         .bind(new.transfer_to.as_deref())
         .bind(new.dtmf_map.as_ref().map(DtmfMap::to_string))
         .bind(new.sms_policy.as_ref().map(SmsPolicy::to_json))
+        .bind(new.preemptive_replies.map(i64::from))
         .bind(now_ms)
         .fetch_optional(self.pool())
         .await?;
@@ -207,7 +217,8 @@ impl Store {
              transfer_to = CASE WHEN $10 = 1 THEN $11 ELSE transfer_to END, \
              dtmf_map = CASE WHEN $12 = 1 THEN $13 ELSE dtmf_map END, \
              sms_policy = CASE WHEN $14 = 1 THEN $15 ELSE sms_policy END, \
-             updated_at_ms = $16 \
+             preemptive_replies = CASE WHEN $16 = 1 THEN $17 ELSE preemptive_replies END, \
+             updated_at_ms = $18 \
              WHERE number = $1 \
              RETURNING ",
             business_columns!(),
@@ -239,6 +250,8 @@ impl Store {
                 .and_then(Option::as_ref)
                 .map(SmsPolicy::to_json),
         )
+        .bind(i64::from(changes.preemptive_replies.is_some()))
+        .bind(changes.preemptive_replies.map(i64::from))
         .bind(now_ms)
         .fetch_optional(self.pool())
         .await?;

@@ -27,6 +27,7 @@ async fn seed(store: &Store) {
                     transfer_to: None,
                     dtmf_map: None,
                     sms_policy: None,
+                    preemptive_replies: None,
                 },
                 T0,
             )

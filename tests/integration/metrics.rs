@@ -108,6 +108,7 @@ async fn a_fresh_server_shows_the_record_writer_metrics_after_a_call() {
                     transfer_to: None,
                     dtmf_map: None,
                     sms_policy: None,
+                    preemptive_replies: None,
                 },
                 sicha::clock::now_ms(),
             )

@@ -52,6 +52,7 @@ async fn leave_a_call_open(db: &str) -> String {
                 transfer_to: Some("+972529999999".into()),
                 dtmf_map: None,
                 sms_policy: None,
+                preemptive_replies: None,
             },
             T0,
         )

@@ -258,6 +258,19 @@ impl Dialogue {
         self.outcome.as_deref()
     }
 
+    /// The request [`Dialogue::request`] will make once the caller's `words` are their turn, made
+    /// now without recording them (for an answer started before the turn is confirmed).
+    pub fn request_answering(
+        &self,
+        business: &Business,
+        tools: Vec<crate::providers::llm::ToolSpec>,
+        words: &str,
+    ) -> ChatRequest {
+        let mut request = self.request(business, tools);
+        request.messages.push(ChatMessage::user(words.to_string()));
+        request
+    }
+
     /// The model's request: the business's prompt, what the agent can and cannot do (from the
     /// tools it has), the recent history and the tools.
     pub fn request(

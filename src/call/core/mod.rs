@@ -11,12 +11,14 @@
 //!   its timings, and the turn records.
 //! - [`escalation`] loops, unintelligible turns, silence prompts, and what a key press does.
 //! - [`tools`]      what the model's tool calls do to the call.
+//! - [`preemptive`] a reply started on an eager transcript, held until the turn is confirmed.
 //! - [`flow`]       the coordinator's handlers, split by job (this file holds the types).
 
 mod dialogue;
 mod escalation;
 mod flow;
 mod ledger;
+mod preemptive;
 mod tools;
 mod turns;
 
@@ -75,6 +77,8 @@ pub struct CoreConfig {
     pub max_call: Duration,
     /// How long a call sent to `<Say>` may take to come back on a new stream.
     pub reconnect_wait: Duration,
+    /// Start answering on an eager transcript, holding the audio until the turn is confirmed.
+    pub preemptive_replies: bool,
 }
 
 /// Everything the core hears.
@@ -248,6 +252,8 @@ pub struct CallCore {
     dialogue: dialogue::Dialogue,
     escalation: escalation::Escalation,
     tools: tools::Tools,
+    /// A reply started before the caller's turn was confirmed, held until it is.
+    preemptive: Option<preemptive::Preemptive>,
     filter: crate::call::transcript::TranscriptFilter,
     /// The current stream, once one has attached.
     stream_sid: Option<String>,
@@ -291,6 +297,7 @@ impl CallCore {
             dialogue: dialogue::Dialogue::new(&config.call_sid),
             escalation: escalation::Escalation::new(config.silence),
             tools: tools::Tools::for_business(config.business.as_ref()),
+            preemptive: None,
             config,
             effects: Vec::new(),
             filter: crate::call::transcript::TranscriptFilter::default(),

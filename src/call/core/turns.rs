@@ -177,6 +177,30 @@ impl TurnTaking {
                 .all(|w| w.confirmed && w.transcript.is_some())
     }
 
+    /// Every waiting utterance is transcribed, all but the newest are confirmed, and the newest is an
+    /// eager guess still waiting for the hangover, with no reply in flight: an answer can be prepared
+    /// ahead of the confirmation. Returns the newest utterance's id and every outcome in speech order.
+    pub fn eager_guess_transcribed(&self) -> Option<(TurnId, Vec<(SttOutcome, AudioEvidence)>)> {
+        let newest = self.waiting.back()?;
+        if self.answering.is_some() || newest.confirmed {
+            return None;
+        }
+        let earlier = self.waiting.len() - 1;
+        if !self.waiting.iter().take(earlier).all(|w| w.confirmed) {
+            return None;
+        }
+        let outcomes = self
+            .waiting
+            .iter()
+            .map(|w| {
+                w.transcript
+                    .as_ref()
+                    .map(|(outcome, _)| (outcome.clone(), w.evidence))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((newest.id, outcomes))
+    }
+
     /// Takes the waiting utterances as one caller turn (call only when [`TurnTaking::ready`]).
     pub fn take_heard(&mut self) -> Option<Heard> {
         if !self.ready() {

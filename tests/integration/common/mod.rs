@@ -148,6 +148,7 @@ impl TestApp {
                     transfer_to: Some("+972529999999".to_string()),
                     dtmf_map: None,
                     sms_policy: None,
+                    preemptive_replies: None,
                 },
                 sicha::clock::now_ms(),
             )

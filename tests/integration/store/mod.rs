@@ -29,6 +29,7 @@ fn new_business(number: &str) -> NewBusiness {
         transfer_to: Some("+972501112222".to_string()),
         dtmf_map: None,
         sms_policy: None,
+        preemptive_replies: None,
     }
 }
 

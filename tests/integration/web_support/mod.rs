@@ -104,6 +104,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 transfer_to: Some("+972529999999".into()),
                 dtmf_map: None,
                 sms_policy: None,
+                preemptive_replies: None,
             },
             MORNING_MS - DAY_MS,
         )
@@ -120,6 +121,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 transfer_to: None,
                 dtmf_map: None,
                 sms_policy: None,
+                preemptive_replies: None,
             },
             MORNING_MS - DAY_MS,
         )

@@ -5,6 +5,7 @@ use serde_json::json;
 use sicha_audio::endpoint::{EndpointEvent, Utterance};
 
 use crate::call::core::dialogue::CallerWords;
+use crate::call::core::turns::Arrival;
 use crate::call::core::{AgentMode, CallCore, Effect, Now, SttOutcome, TurnId};
 use crate::call::loops::LoopDecision;
 use crate::call::phrases;
@@ -41,6 +42,7 @@ impl CallCore {
                 if let Some(id) = self.turns.resumed() {
                     self.emit(Effect::CancelTurn(id));
                     self.event(now, "eager_dropped", None);
+                    self.discard_preemptive(Some(id), now);
                 }
             }
             EndpointEvent::Discarded { .. } => {
@@ -97,33 +99,28 @@ impl CallCore {
     }
 
     pub(super) fn transcript(&mut self, turn: TurnId, outcome: SttOutcome, now: Now) {
-        if self.turns.transcript(turn, outcome, now.at) == crate::call::core::turns::Arrival::Ready
-        {
-            self.caller_turn(now);
+        match self.turns.transcript(turn, outcome, now.at) {
+            Arrival::Ready => self.caller_turn(now),
+            Arrival::Held => self.preempt(),
+            Arrival::Stale => {}
         }
     }
 
-    /// Every utterance waiting is transcribed: judge the words, then answer, escalate or ask again.
-    pub(super) fn caller_turn(&mut self, now: Now) {
-        let Some(heard) = self.turns.take_heard() else {
-            return;
-        };
-        let mut texts = Vec::new();
-        let mut fillers = Vec::new();
-        let mut stt_ms = 0;
-        let mut stt_failed = false;
-        let mut apologise = false;
-        for (outcome, evidence) in &heard.outcomes {
+    /// The outcomes of a caller turn's utterances, judged: the words to answer, lone fillers, and
+    /// what was dropped or failed (as events to record, in speech order). Decides nothing yet.
+    pub(super) fn weigh(&self, outcomes: &[(SttOutcome, AudioEvidence)]) -> Weighed {
+        let mut weighed = Weighed::default();
+        for (outcome, evidence) in outcomes {
             match outcome {
                 SttOutcome::Text {
                     text,
                     signals,
-                    stt_ms: ms,
+                    stt_ms,
                 } => {
-                    stt_ms = stt_ms.max(*ms);
+                    weighed.stt_ms = weighed.stt_ms.max(*stt_ms);
                     match self.filter.judge(text, *signals, *evidence) {
-                        Judgement::Answer(text) => texts.push(text),
-                        Judgement::WaitForMore(text) => fillers.push(text),
+                        Judgement::Answer(text) => weighed.texts.push(text),
+                        Judgement::WaitForMore(text) => weighed.fillers.push(text),
                         Judgement::Drop {
                             reason,
                             apologise: clear,
@@ -133,19 +130,48 @@ impl CallCore {
                                 "text": text,
                                 "clear_speech": clear,
                             });
-                            self.event(now, "transcript_dropped", Some(detail));
-                            apologise |= clear;
+                            weighed.events.push(("transcript_dropped", detail));
+                            weighed.apologise |= clear;
                         }
                     }
                 }
-                SttOutcome::Failed { error, stt_ms: ms } => {
-                    stt_ms = stt_ms.max(*ms);
-                    self.event(now, "stt_failed", Some(json!({ "error": error })));
-                    stt_failed = true;
+                SttOutcome::Failed { error, stt_ms } => {
+                    weighed.stt_ms = weighed.stt_ms.max(*stt_ms);
+                    weighed
+                        .events
+                        .push(("stt_failed", json!({ "error": error })));
+                    weighed.stt_failed = true;
                 }
             }
         }
+        weighed
+    }
+
+    /// The words a caller turn answers: lone fillers carried from before, then these.
+    pub(super) fn words_to_answer(&self, texts: &[String]) -> String {
+        let mut words = self.carried.clone();
+        words.extend(texts.iter().cloned());
+        words.join(" ")
+    }
+
+    /// Every utterance waiting is transcribed: judge the words, then answer, escalate or ask again.
+    pub(super) fn caller_turn(&mut self, now: Now) {
+        let Some(heard) = self.turns.take_heard() else {
+            return;
+        };
+        let Weighed {
+            texts,
+            fillers,
+            stt_ms,
+            stt_failed,
+            apologise,
+            events,
+        } = self.weigh(&heard.outcomes);
+        for (kind, detail) in events {
+            self.event(now, kind, Some(detail));
+        }
         if texts.is_empty() {
+            self.discard_preemptive(None, now);
             self.turns.nothing_to_answer();
             self.filler_wait = None;
             if stt_failed {
@@ -165,8 +191,8 @@ impl CallCore {
             self.settle(now);
             return;
         }
-        texts.splice(0..0, std::mem::take(&mut self.carried));
-        let text = texts.join(" ");
+        let text = self.words_to_answer(&texts);
+        self.carried.clear();
         let since_heard = now.at.saturating_duration_since(heard.heard_at);
         let spoke_until_ms =
             now.wall_ms - since_heard.as_millis() as i64 - heard.endpoint_ms as i64;
@@ -179,6 +205,7 @@ impl CallCore {
         };
         let decision = self.escalation.caller_said(&text);
         if decision != LoopDecision::Continue {
+            self.discard_preemptive(None, now);
             self.turns.nothing_to_answer();
             self.filler_wait = None;
             let record = self.dialogue.caller_turn(words, now);
@@ -200,16 +227,22 @@ impl CallCore {
             let timings = self.dialogue.timings(now);
             timings.v2v_ms.get_or_insert(waited.as_millis() as i64);
         }
-        let business = self.config.business.as_ref().expect("AI calls have one");
-        let tools = self.tools.offered();
-        let request = self.dialogue.request(business, tools);
-        self.emit(Effect::Reply {
-            turn: heard.id,
-            request,
-        });
+        let held = self.adopt_preemptive(heard.id, &text, now);
+        if held.is_none() {
+            let business = self.config.business.as_ref().expect("AI calls have one");
+            let tools = self.tools.offered();
+            let request = self.dialogue.request(business, tools);
+            self.emit(Effect::Reply {
+                turn: heard.id,
+                request,
+            });
+        }
         // The answer starts first; the caller's turn is written while the model thinks, so a busy
         // database never delays what the caller hears.
         self.emit(Effect::Record(record));
+        for output in held.into_iter().flatten() {
+            self.reply_output(heard.id, output, now);
+        }
     }
 
     /// The caller talks over audible agent audio: drop Twilio's buffer, stop the reply, keep only
@@ -241,4 +274,19 @@ impl CallCore {
         // A goodbye that was cut short is no reason to hang up on someone who is still talking.
         self.end_after_playback = None;
     }
+}
+
+/// A caller turn's outcomes, judged (see [`CallCore::weigh`]).
+#[derive(Debug, Default)]
+pub(super) struct Weighed {
+    /// The words to answer, in speech order.
+    pub texts: Vec<String>,
+    /// Lone fillers ("אממ"): the caller is thinking.
+    pub fillers: Vec<String>,
+    pub stt_ms: u64,
+    pub stt_failed: bool,
+    /// Something clearly spoken was dropped: the caller should hear they were not understood.
+    pub apologise: bool,
+    /// Events to record: dropped transcripts and failed transcriptions.
+    pub events: Vec<(&'static str, serde_json::Value)>,
 }

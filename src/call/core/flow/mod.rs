@@ -4,11 +4,13 @@
 //! - [`stream`]: a stream joining and ending;
 //! - [`caller`]: the caller's speech, utterances, transcripts, turns and barge-ins;
 //! - [`reply`]: the reply in flight, its audio, tools and end;
+//! - [`preempt`]: replies started on an eager transcript, held, then adopted or discarded;
 //! - [`speaking`]: the agent's fixed phrases and the filler;
 //! - [`handover`]: loops escalated, transfers, call-backs, keys, REST results.
 
 mod caller;
 mod handover;
+mod preempt;
 mod reply;
 mod speaking;
 mod stream;
@@ -100,6 +102,8 @@ impl CallCore {
             return;
         }
         self.ended = true;
+        // Its work is among the turns cancelled next.
+        self.preemptive = None;
         for id in self.turns.cancel_all() {
             self.emit(Effect::CancelTurn(id));
         }

@@ -11,6 +11,9 @@ use crate::providers::llm::ToolCall;
 
 impl CallCore {
     pub(super) fn reply_output(&mut self, turn: TurnId, output: ReplyOutput, now: Now) {
+        let Some(output) = self.hold_preemptive(turn, output) else {
+            return; // started ahead of the caller's turn: held until it is confirmed
+        };
         if !self.turns.is_answering(turn) {
             return; // a cancelled or superseded reply's late output
         }

@@ -27,6 +27,7 @@ pub fn business(transfer_to: Option<&str>, dtmf: &str) -> Business {
         transfer_to: transfer_to.map(str::to_string),
         dtmf_map: dtmf.parse::<DtmfMap>().expect("a valid key map"),
         sms_policy: None,
+        preemptive_replies: true,
         created_at_ms: 0,
         updated_at_ms: 0,
     }
@@ -45,11 +46,12 @@ impl Call {
         let config = CoreConfig {
             call_sid: "CA1".into(),
             mode,
-            business,
+            business: business.clone(),
             caller_number: "+972501234567".into(),
             silence: SilencePolicy::default(),
             max_call: Duration::from_secs(1800),
             reconnect_wait: Duration::from_secs(60),
+            preemptive_replies: business.as_ref().is_none_or(|b| b.preemptive_replies),
         };
         Self {
             core: CallCore::new(config),

@@ -1,12 +1,14 @@
 //! The core driven with made-up instants: no sockets, no tasks, no sleeping. Each test feeds inputs at
 //! chosen milliseconds and asserts the effects.
 //! - [`harness`]: a call with a business, time in milliseconds, effect helpers.
-//! - [`stream`], [`turns`], [`barge_in`], [`escalation`], [`fallbacks`], [`tools`]: by subject.
+//! - [`stream`], [`turns`], [`preemptive`], [`barge_in`], [`escalation`], [`fallbacks`], [`tools`]:
+//!   by subject.
 
 mod barge_in;
 mod escalation;
 mod fallbacks;
 mod harness;
+mod preemptive;
 mod stream;
 mod tools;
 mod turns;

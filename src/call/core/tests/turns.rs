@@ -25,7 +25,13 @@ fn an_utterance_is_transcribed_then_answered_before_its_record_is_written() {
 
 #[test]
 fn an_eager_guess_confirmed_by_the_hangover_is_answered_at_once() {
-    let mut call = Call::greeted();
+    // Without preemptive replies (see `preemptive` for the answer started on the guess itself).
+    let patient = crate::store::Business {
+        preemptive_replies: false,
+        ..business(None, "")
+    };
+    let (mut call, mark) = Call::with(AgentMode::Ai, Some(patient)).started();
+    call.feed(1001, Input::MarkPlayed(mark));
     call.feed(2120, speech_started(2000));
     let eager = call.feed(
         3250,

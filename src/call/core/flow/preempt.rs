@@ -1,0 +1,87 @@
+//! Answers started before the caller's turn is confirmed: on an eager transcript the reply starts at
+//! once and its output is held; the hangover's confirmation adopts it (for the same words only), the
+//! caller going on discards it.
+
+use serde_json::json;
+
+use crate::call::core::preemptive::Preemptive;
+use crate::call::core::{CallCore, Effect, Now, ReplyOutput, TurnId};
+
+impl CallCore {
+    /// An eager transcript arrived: if it completes everything the caller said so far, start the
+    /// answer now, held until the turn is confirmed.
+    pub(super) fn preempt(&mut self) {
+        if !self.is_ai() || self.preemptive.is_some() || !self.config.preemptive_replies {
+            return;
+        }
+        let Some((id, outcomes)) = self.turns.eager_guess_transcribed() else {
+            return;
+        };
+        let weighed = self.weigh(&outcomes);
+        if weighed.texts.is_empty() || weighed.stt_failed {
+            return; // nothing the confirmed turn would answer with a reply
+        }
+        let text = self.words_to_answer(&weighed.texts);
+        let business = self.config.business.as_ref().expect("AI calls have one");
+        let request = self
+            .dialogue
+            .request_answering(business, self.tools.offered(), &text);
+        self.preemptive = Some(Preemptive::new(id, text));
+        self.emit(Effect::Reply { turn: id, request });
+    }
+
+    /// An output of a reply not yet adopted: held. Returns the output when it is not one.
+    pub(super) fn hold_preemptive(
+        &mut self,
+        turn: TurnId,
+        output: ReplyOutput,
+    ) -> Option<ReplyOutput> {
+        match &mut self.preemptive {
+            Some(preemptive) if preemptive.id == turn => {
+                preemptive.hold(output);
+                None
+            }
+            _ => Some(output),
+        }
+    }
+
+    /// The caller's turn `id` is confirmed with `text`: a reply started ahead for exactly that is
+    /// adopted, and what it produced so far comes back to be played. A reply started for other words
+    /// (or another turn) is discarded, so no audio made for a different transcript is ever heard.
+    pub(super) fn adopt_preemptive(
+        &mut self,
+        id: TurnId,
+        text: &str,
+        now: Now,
+    ) -> Option<Vec<ReplyOutput>> {
+        let preemptive = self.preemptive.take()?;
+        if preemptive.id == id && preemptive.text == text {
+            self.event(now, "preemptive_adopted", Some(json!({ "turn": id })));
+            return Some(preemptive.release());
+        }
+        self.preemptive = Some(preemptive);
+        self.discard_preemptive(None, now);
+        None
+    }
+
+    /// Drops the reply started ahead, if any (`cancelled`: its work was already cancelled under that
+    /// id), recording what it had cost.
+    pub(super) fn discard_preemptive(&mut self, cancelled: Option<TurnId>, now: Now) {
+        let Some(preemptive) = self.preemptive.take() else {
+            return;
+        };
+        if cancelled != Some(preemptive.id) {
+            self.emit(Effect::CancelTurn(preemptive.id));
+        }
+        let waste = preemptive.waste();
+        self.event(
+            now,
+            "preemptive_discarded",
+            Some(json!({
+                "turn": preemptive.id,
+                "sentences": waste.sentences,
+                "audio_ms": waste.audio_bytes / 8,
+            })),
+        );
+    }
+}

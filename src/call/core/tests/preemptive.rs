@@ -1,0 +1,152 @@
+//! Preemptive replies: the answer starts on the eager transcript, is held while the hangover runs,
+//! and is heard only if the caller has really finished, with exactly those words.
+
+use sicha_audio::endpoint::EndpointEvent;
+
+use super::harness::*;
+use crate::call::core::*;
+
+/// The caller speaks 2000–3000 ms; the eager guess comes at 3250 ms and its transcript at 3400 ms.
+fn guessed(call: &mut Call) -> Vec<Effect> {
+    call.feed(2120, speech_started(2000));
+    let eager = call.feed(
+        3250,
+        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3250))),
+    );
+    assert_eq!(transcribed(&eager), [1]);
+    call.feed(3400, heard(1, "מה שעות הפתיחה"))
+}
+
+fn audio_sent(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audio(codes) => Some(codes.len()),
+            _ => None,
+        })
+        .sum()
+}
+
+#[test]
+fn the_answer_starts_on_the_guess_and_is_heard_only_once_the_turn_is_confirmed() {
+    let mut call = Call::greeted();
+    let started = guessed(&mut call);
+    assert_eq!(
+        replies(&started),
+        [1],
+        "the model starts before the hangover ends"
+    );
+    assert_eq!(
+        asked(&started),
+        ["מה שעות הפתיחה"],
+        "asked with the guessed words"
+    );
+    assert!(
+        turns(&started).is_empty(),
+        "the caller's turn is not recorded yet"
+    );
+    // The first sentence is written and spoken while the hangover still runs: nothing is sent.
+    let mut held = Vec::new();
+    for input in sentence(1, "משמונה עד שש.", 4000) {
+        held.extend(call.feed(3500, input));
+    }
+    assert_eq!(audio_sent(&held), 0, "{held:?}");
+    assert!(!held.iter().any(|e| matches!(e, Effect::Mark(_))));
+
+    let confirmed = call.feed(
+        3600,
+        Input::Speech(EndpointEvent::Utterance(utterance(2000, 3000, 3600))),
+    );
+    assert!(
+        replies(&confirmed).is_empty(),
+        "the reply under way is adopted"
+    );
+    assert!(transcribed(&confirmed).is_empty());
+    assert_eq!(
+        turns(&confirmed),
+        [(2, "caller".into(), "מה שעות הפתיחה".into(), None, false)]
+    );
+    assert_eq!(audio_sent(&confirmed), 4000, "what was held plays at once");
+    let turn_at = position(&confirmed, |e| {
+        matches!(e, Effect::Record(Record::Turn { .. }))
+    });
+    let audio_at = position(&confirmed, |e| matches!(e, Effect::Audio(_)));
+    assert!(
+        turn_at < audio_at,
+        "the caller's turn is recorded before the answer is heard"
+    );
+    assert!(events(&confirmed).contains(&"preemptive_adopted".to_string()));
+    // The rest streams as usual.
+    let effects = call.feed(3700, reply(1, ReplyOutput::Audio(vec![0xFF; 800])));
+    assert_eq!(audio_sent(&effects), 800);
+}
+
+#[test]
+fn the_caller_going_on_discards_the_answer_unheard_and_the_longer_words_are_answered() {
+    let mut call = Call::greeted();
+    guessed(&mut call);
+    for input in sentence(1, "משמונה עד שש.", 4000) {
+        call.feed(3450, input);
+    }
+    let resumed = call.feed(
+        3500,
+        Input::Speech(EndpointEvent::Resumed {
+            at_sample: 3500 * 8,
+        }),
+    );
+    assert_eq!(
+        cancelled(&resumed),
+        [1],
+        "the model and the speech are stopped"
+    );
+    assert_eq!(
+        event_detail(&resumed, "preemptive_discarded"),
+        serde_json::json!({ "turn": 1, "sentences": 1, "audio_ms": 500 })
+    );
+    // Its late output is never heard.
+    let late = call.feed(3550, reply(1, ReplyOutput::Audio(vec![0xFF; 800])));
+    assert_eq!(audio_sent(&late), 0);
+
+    let confirm = call.feed(
+        4600,
+        Input::Speech(EndpointEvent::Utterance(utterance(2000, 4000, 4600))),
+    );
+    assert_eq!(transcribed(&confirm), [2]);
+    assert_eq!(
+        asked(&call.feed(4900, heard(2, "מה שעות הפתיחה מחר בבוקר"))),
+        ["מה שעות הפתיחה מחר בבוקר"]
+    );
+    assert_eq!(
+        audio_sent(&call.log),
+        8000,
+        "only the greeting was ever sent"
+    );
+}
+
+#[test]
+fn a_business_can_turn_preemptive_replies_off() {
+    let patient = crate::store::Business {
+        preemptive_replies: false,
+        ..business(None, "")
+    };
+    let (mut call, mark) = Call::with(AgentMode::Ai, Some(patient)).started();
+    call.feed(1001, Input::MarkPlayed(mark));
+    assert!(replies(&guessed(&mut call)).is_empty());
+    let confirm = call.feed(
+        3600,
+        Input::Speech(EndpointEvent::Utterance(utterance(2000, 3000, 3600))),
+    );
+    assert_eq!(replies(&confirm), [1]);
+}
+
+#[test]
+fn no_answer_is_started_ahead_for_words_that_are_not_answered() {
+    let mut call = Call::greeted();
+    call.feed(2120, speech_started(2000));
+    call.feed(
+        3250,
+        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3250))),
+    );
+    // A lone filler is not answered, so nothing is started for it.
+    assert!(replies(&call.feed(3400, heard(1, "אממ"))).is_empty());
+}

@@ -3,6 +3,7 @@
 mod binary;
 pub mod crm;
 pub mod databases;
+pub mod paced;
 pub mod proxy;
 pub mod served;
 

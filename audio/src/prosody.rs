@@ -214,7 +214,7 @@ impl ProsodyTracker {
             let (run, rest) = pcm.split_at(take);
             self.history[at..at + take].copy_from_slice(run);
             self.position += take as u64;
-            if (at + take) % hop == 0 {
+            if (at + take).is_multiple_of(hop) {
                 let hop_samples = &self.history[at + take - hop..at + take];
                 let power = hop_samples
                     .iter()

@@ -9,9 +9,9 @@
 //! hop, in semitones and dB per second.
 //!
 //! Like the endpointer it is fed any chunk sizes and counts time in samples; chunking never changes
-//! the result. Feeding it costs a copy into a ring and, per hop, a sum of squares for its level; the pitch
-//! analysis runs only when the ending is asked for, over the hops it needs. All per-sample buffers
-//! are allocated in [`ProsodyTracker::new`].
+//! the result. Feeding it costs a copy into a ring and a sum of squares per hop for its level; the
+//! pitch analysis runs only when the ending is asked for, over the hops it needs. The ring and the
+//! analysis buffers are allocated in [`ProsodyTracker::new`]; asking allocates the short track.
 
 mod pitch;
 mod slope;
@@ -152,7 +152,7 @@ impl Limits {
 /// whole utterance's PCM with [`ending_of`].
 ///
 /// [`push`](Self::push) only keeps the latest `history_ms` of PCM and the level of the loudest hop
-/// so far: a copy and a sum of squares per sample. The pitch analysis runs in
+/// so far: a copy, and a sum of squares per hop. The pitch analysis runs in
 /// [`ending`](Self::ending), over the hops it needs (the voiced stretch before the last voiced hop,
 /// quiet hops skipped), once per pause rather than on every frame of every call.
 #[derive(Debug, Clone)]

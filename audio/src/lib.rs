@@ -11,6 +11,8 @@
 //! - [`vad`]      frame classifier (speech / non-speech) that adapts to the line's noise floor.
 //! - [`endpoint`] the utterance state machine (quiet → starting → speaking → stopping), each
 //!   utterance with the evidence that it was the caller speaking.
+//! - [`prosody`]  how an utterance ends by its sound: pitch (YIN, telephone band) and loudness
+//!   trends over its last voiced stretch → falling, level, rising or unknown.
 //! - [`wav`]      WAV helpers: utterances to WAV bytes for STT, fixtures (PCM or μ-law WAV) in.
 //! - [`opus`]     two-track call recordings as Ogg Opus.
 
@@ -18,6 +20,7 @@ pub mod endpoint;
 pub mod frame;
 pub mod mulaw;
 pub mod opus;
+pub mod prosody;
 pub mod resample;
 pub mod vad;
 pub mod wav;

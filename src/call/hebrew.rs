@@ -3,11 +3,14 @@
 //! - [`sentences`]       the splitter that cuts a streamed LLM reply into pieces for TTS.
 //! - [`whisper_phrases`] table: what Whisper writes on silence (outros, credits, thanks).
 //! - [`hallucination`]   whether a transcript is nothing but those lines.
-//! - [`fillers`]         table and check: hesitation sounds said alone ("אממ").
+//! - [`fillers`]         table and check: hesitation sounds, alone ("אממ") or one word of them.
 //! - [`prompts`]         what the agent says when it could not make out the caller.
+//! - [`end_of_turn`]     whether a tentative transcript reads as finished (connecting words,
+//!   fillers, a phone number half dictated), and the end-of-turn hangover from it and the prosody.
 //!
 //! Everything here is pure and linear in the text it is given; it runs on every caller turn.
 
+pub mod end_of_turn;
 pub mod fillers;
 pub mod hallucination;
 pub mod prompts;

@@ -28,14 +28,16 @@ pub fn is_lone_filler(text: &str) -> bool {
         return false;
     }
     let normal = normalize(text);
-    !normal.is_empty()
-        && normal
-            .split(' ')
-            .all(|word| FILLERS.contains(&squeeze(word).as_str()))
+    !normal.is_empty() && normal.split(' ').all(is_filler)
+}
+
+/// Whether one word, in [`normalize`]d form, is a hesitation sound ("אממ", "אההה", "um").
+pub fn is_filler(normal_word: &str) -> bool {
+    FILLERS.contains(&squeeze(normal_word).as_str())
 }
 
 /// `word` with each run of one character written once.
-fn squeeze(word: &str) -> String {
+pub fn squeeze(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     for c in word.chars() {
         if !out.ends_with(c) {

@@ -24,6 +24,7 @@ mod cli;
 mod conversation;
 mod conversation_dtmf;
 mod conversation_flood;
+mod conversation_preemptive;
 mod conversation_timers;
 mod conversation_tools;
 mod customers;

@@ -8,8 +8,8 @@ use tokio::time::Instant;
 
 use super::{fixture_mulaw, fixtures_dir, silence};
 
-/// The caller says `fixture` at the pace of a real line (a frame every 20 ms, from 200 ms before
-/// its labelled speech), then stays quiet for the endpointer, and waits up to `wait` for the agent's
+/// The caller says `fixture` at the pace of a real line (a frame every 20 ms, from up to 1 s before
+/// its labelled speech, so the VAD has heard the line's quiet first), then stays quiet for the endpointer, and waits up to `wait` for the agent's
 /// first audio after the end of that speech. Returns how long after the end of speech it came
 /// (`None`: nothing came). Audio still playing from before the speech ended does not count; marks
 /// are echoed all along, as Twilio does.
@@ -25,7 +25,7 @@ pub async fn speak_and_time_answer(
     let spans = label["speech"].as_array().expect("a labelled fixture");
     let speech_start = spans[0][0].as_u64().unwrap() as usize;
     let speech_end = spans[spans.len() - 1][1].as_u64().unwrap() as usize;
-    let lead = speech_start.saturating_sub(1600);
+    let lead = speech_start.saturating_sub(8000);
     let mut audio = fixture_mulaw(fixture)[lead..speech_end].to_vec();
     let speech_end = speech_end - lead;
     audio.extend(silence(900));

@@ -10,6 +10,7 @@ use sicha_audio::endpoint::EndpointConfig;
 use super::Registry;
 use super::agent::Agent;
 use super::core::{AgentMode, SilencePolicy};
+use super::hebrew::end_of_turn::HangoverPolicy;
 use crate::config::{AfterCallSettings, Settings};
 use crate::deliveries::worker::OutboxNotifier;
 use crate::store::{Business, RecordWriter, Store};
@@ -35,6 +36,8 @@ pub struct CallPolicies {
     pub silence: SilencePolicy,
     pub after_call: AfterCallSettings,
     pub endpoint: EndpointConfig,
+    /// How much silence ends a turn, by its words and voice; `None`: the endpointer's hangover alone.
+    pub end_of_turn: Option<HangoverPolicy>,
     pub stream_token_ttl: Duration,
 }
 
@@ -49,16 +52,30 @@ impl CallPolicies {
             },
             after_call: settings.after_call.clone(),
             endpoint: endpoint_config(conversation),
+            end_of_turn: end_of_turn_policy(conversation),
             stream_token_ttl: settings.stream_token_ttl,
         }
     }
 }
 
-/// The endpointer as configured; the rest of its settings keep their measured defaults.
+/// The end-of-turn decision, when the settings ask for it and eager transcription gives it words.
+fn end_of_turn_policy(
+    conversation: &crate::config::ConversationSettings,
+) -> Option<HangoverPolicy> {
+    (conversation.hebrew_end_of_turn && conversation.eager_stt_ms.is_some())
+        .then(|| HangoverPolicy::around(conversation.vad_hangover_ms))
+}
+
+/// The endpointer as configured; the rest of its settings keep their measured defaults. When the
+/// call decides the end of turns itself, the endpointer's own hangover is only the longest wait.
 pub fn endpoint_config(conversation: &crate::config::ConversationSettings) -> EndpointConfig {
+    let hangover_ms = match end_of_turn_policy(conversation) {
+        Some(policy) => policy.longest_ms.max(conversation.vad_hangover_ms),
+        None => conversation.vad_hangover_ms,
+    };
     EndpointConfig {
         start_ms: conversation.vad_start_ms,
-        hangover_ms: conversation.vad_hangover_ms,
+        hangover_ms,
         eager_ms: conversation.eager_stt_ms,
         ..EndpointConfig::default()
     }
@@ -146,6 +163,7 @@ impl CallContext {
             max_call: self.services.policies.max_call,
             reconnect_wait: RECONNECT_WAIT,
             preemptive_replies: self.business.as_ref().is_none_or(|b| b.preemptive_replies),
+            end_of_turn: self.services.policies.end_of_turn,
         }
     }
 }

@@ -112,6 +112,9 @@ pub struct ConversationSettings {
     pub vad_hangover_ms: u32,
     /// Start speech-to-text after this much silence, before the hangover confirms the end.
     pub eager_stt_ms: Option<u32>,
+    /// Decide the end of a turn from its words and voice too, not from silence alone (needs eager
+    /// transcription: its transcript is what the words are read from).
+    pub hebrew_end_of_turn: bool,
     pub silence_prompt_after: Duration,
     pub silence_prompts: u32,
 }
@@ -265,6 +268,11 @@ impl Settings {
                     "off" => None,
                     value => Some(parse("SICHA_EAGER_STT_MS", value)?),
                 },
+                hebrew_end_of_turn: values.choice(
+                    "SICHA_END_OF_TURN",
+                    &[("hebrew", true), ("silence", false)],
+                    "hebrew or silence",
+                )?,
                 silence_prompt_after: values.seconds("SICHA_SILENCE_PROMPT_SECS")?,
                 silence_prompts: values.parsed("SICHA_SILENCE_PROMPTS")?,
             },

@@ -175,6 +175,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "silence after which speech-to-text starts early (below the hangover), or off",
     ),
     (
+        "SICHA_END_OF_TURN",
+        "hebrew",
+        "how the end of a caller's turn is decided: hebrew (from the eager transcript's last words and the voice's pitch too: sooner after a finished sentence, up to 1.5 s after \"ו\", \"של\", a filler or half a phone number; needs eager transcription) or silence (the hangover alone)",
+    ),
+    (
         "SICHA_SILENCE_PROMPT_SECS",
         "8",
         "a quiet line for this long gets \"are you still there?\"",

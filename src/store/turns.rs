@@ -49,6 +49,9 @@ pub struct AnswerSpan {
     /// The part of `turnaround_ms` spent waiting for speech-to-text: all of `stt_ms`, or with eager
     /// transcription only what was left of it when the end of speech was confirmed.
     pub stt_wait_ms: Option<i64>,
+    /// How long before the end of speech was confirmed the answer had started (a preemptive reply
+    /// started on the eager transcript); 0 when it started at the confirmation.
+    pub head_start_ms: Option<i64>,
 }
 
 /// A stored turn with its [`AnswerSpan`].
@@ -64,7 +67,7 @@ macro_rules! turn_columns {
         concat!(
             "call_sid, seq, role, text, heard_text, started_at_ms, ended_at_ms, interrupted, ",
             "stt_ms, llm_ttft_ms, llm_first_sentence_ms, tts_ttfb_ms, endpoint_ms, v2v_ms, ",
-            "turnaround_ms, stt_wait_ms"
+            "turnaround_ms, stt_wait_ms, head_start_ms"
         )
     };
 }
@@ -94,6 +97,7 @@ fn timed_turn_from_row(row: &AnyRow) -> Result<TimedTurn, sqlx::Error> {
         span: AnswerSpan {
             turnaround_ms: row.try_get("turnaround_ms")?,
             stt_wait_ms: row.try_get("stt_wait_ms")?,
+            head_start_ms: row.try_get("head_start_ms")?,
         },
     })
 }
@@ -147,7 +151,7 @@ pub(super) async fn insert_timed_turn_on(
     let done = sqlx::query(concat!(
         "INSERT INTO turns (",
         turn_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ",
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ",
         "ON CONFLICT (call_sid, seq) DO NOTHING"
     ))
     .bind(&turn.call_sid)
@@ -166,6 +170,7 @@ pub(super) async fn insert_timed_turn_on(
     .bind(turn.v2v_ms)
     .bind(span.turnaround_ms)
     .bind(span.stt_wait_ms)
+    .bind(span.head_start_ms)
     .execute(connection)
     .await?;
     Ok(done.rows_affected() == 1)

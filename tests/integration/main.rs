@@ -23,6 +23,7 @@ mod browser;
 mod cli;
 mod conversation;
 mod conversation_dtmf;
+mod conversation_end_of_turn;
 mod conversation_flood;
 mod conversation_preemptive;
 mod conversation_timers;

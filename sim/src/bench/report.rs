@@ -292,15 +292,19 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
 
 /// What sicha added to one answer, all on the server's own clock: its turnaround (the end of speech
 /// confirmed → the first audio handed to the socket) minus the provider stages on that path: the
-/// STT it still waited for, the LLM's first sentence and the TTS's first audio. Where the fixture's
-/// labels and the VAD disagree on the last syllable only the caller-side `v2v` moves, not this.
-/// Each term is whole milliseconds, so one answer is exact to a few ms.
+/// STT it still waited for, and what was left at the confirmation of the LLM's first sentence and
+/// the TTS's first audio (all of them, unless the answer started ahead: a preemptive reply's head
+/// start hides part or all of them). Where the fixture's labels and the VAD disagree on the last
+/// syllable only the caller-side `v2v` moves, not this. Each term is whole milliseconds, so one
+/// answer is exact to a few ms.
 pub fn overhead(answer: &TimedTurn) -> Option<f64> {
     let turnaround = answer.span.turnaround_ms?;
     let stt_wait = answer.span.stt_wait_ms?;
     let first_sentence = answer.turn.llm_first_sentence_ms?;
     let tts = answer.turn.tts_ttfb_ms?;
-    Some((turnaround - stt_wait - first_sentence - tts) as f64)
+    let head_start = answer.span.head_start_ms.unwrap_or(0);
+    let providers_left = (first_sentence + tts - head_start).max(0);
+    Some((turnaround - stt_wait - providers_left) as f64)
 }
 
 /// The agent turn answering each caller line, by line index: the agent turn that follows the

@@ -169,6 +169,7 @@ impl Dialogue {
         timings.stt_ms = Some(words.stt_ms as i64);
         timings.endpoint_ms = Some(words.endpoint_ms as i64);
         timings.span.stt_wait_ms = Some(stt_wait.as_millis() as i64);
+        timings.span.head_start_ms = Some(0);
     }
 
     /// Adds words the agent says (a sentence, a phrase) to its turn. `closing` marks a turn that

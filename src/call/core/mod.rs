@@ -12,9 +12,11 @@
 //! - [`escalation`] loops, unintelligible turns, silence prompts, and what a key press does.
 //! - [`tools`]      what the model's tool calls do to the call.
 //! - [`preemptive`] a reply started on an eager transcript, held until the turn is confirmed.
+//! - [`end_of_turn`] how much silence ends this turn, from its words and voice.
 //! - [`flow`]       the coordinator's handlers, split by job (this file holds the types).
 
 mod dialogue;
+mod end_of_turn;
 mod escalation;
 mod flow;
 mod ledger;
@@ -79,6 +81,9 @@ pub struct CoreConfig {
     pub reconnect_wait: Duration,
     /// Start answering on an eager transcript, holding the audio until the turn is confirmed.
     pub preemptive_replies: bool,
+    /// Decide the end of turns from their words and voice with this policy; `None`: the
+    /// endpointer's hangover alone.
+    pub end_of_turn: Option<crate::call::hebrew::end_of_turn::HangoverPolicy>,
 }
 
 /// Everything the core hears.
@@ -254,6 +259,8 @@ pub struct CallCore {
     tools: tools::Tools,
     /// A reply started before the caller's turn was confirmed, held until it is.
     preemptive: Option<preemptive::Preemptive>,
+    /// The end of turns decided from words and voice (when configured).
+    end_of_turn: Option<end_of_turn::EndOfTurn>,
     filter: crate::call::transcript::TranscriptFilter,
     /// The current stream, once one has attached.
     stream_sid: Option<String>,
@@ -298,6 +305,7 @@ impl CallCore {
             escalation: escalation::Escalation::new(config.silence),
             tools: tools::Tools::for_business(config.business.as_ref()),
             preemptive: None,
+            end_of_turn: config.end_of_turn.map(end_of_turn::EndOfTurn::new),
             config,
             effects: Vec::new(),
             filter: crate::call::transcript::TranscriptFilter::default(),
@@ -333,10 +341,17 @@ impl CallCore {
         }
         let filler = self.turns.filler_due_at();
         let silence = self.escalation.silence_due_at();
-        [self.hard_deadline, self.awaiting_reconnect, filler, silence]
-            .into_iter()
-            .flatten()
-            .min()
+        let end_of_turn = self.end_of_turn.as_ref().and_then(|e| e.deadline());
+        [
+            self.hard_deadline,
+            self.awaiting_reconnect,
+            filler,
+            silence,
+            end_of_turn,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The call is over (its [`Effect::End`] was emitted).

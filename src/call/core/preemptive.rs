@@ -4,6 +4,8 @@
 //! adopted: released in order as if it had just arrived) or the caller goes on (then it is discarded,
 //! its work cancelled, and counted as waste).
 
+use std::time::Instant;
+
 use super::{ReplyOutput, TurnId};
 
 #[derive(Debug)]
@@ -11,6 +13,8 @@ pub struct Preemptive {
     pub id: TurnId,
     /// The caller's words it answers: it is adopted only for exactly these.
     pub text: String,
+    /// When it started: its head start over the confirmation is recorded with the answer.
+    pub started_at: Instant,
     held: Vec<ReplyOutput>,
 }
 
@@ -24,10 +28,11 @@ pub struct Waste {
 }
 
 impl Preemptive {
-    pub fn new(id: TurnId, text: String) -> Self {
+    pub fn new(id: TurnId, text: String, started_at: Instant) -> Self {
         Self {
             id,
             text,
+            started_at,
             held: Vec::new(),
         }
     }

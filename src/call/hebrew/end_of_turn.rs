@@ -22,6 +22,7 @@ use super::fillers::{is_filler, squeeze};
 use super::normalize;
 
 pub use dictation::number_in_progress;
+pub use hangover::HangoverPolicy;
 
 /// What a tentative transcript says about the end of the caller's turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

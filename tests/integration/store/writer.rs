@@ -43,6 +43,7 @@ async fn records_from_many_calls_are_committed_in_the_order_each_call_wrote_them
                 let span = AnswerSpan {
                     turnaround_ms: Some(900),
                     stt_wait_ms: Some(120),
+                    head_start_ms: Some(0),
                 };
                 writer.write(Record::Turn { turn, span }).await;
                 writer

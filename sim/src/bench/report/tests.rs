@@ -32,6 +32,7 @@ fn answer(turnaround: i64, stt_wait: i64, first_sentence: i64, tts: i64) -> Time
     answer.span = AnswerSpan {
         turnaround_ms: Some(turnaround),
         stt_wait_ms: Some(stt_wait),
+        head_start_ms: Some(0),
     };
     answer
 }
@@ -43,6 +44,21 @@ fn overhead_is_the_servers_turnaround_less_the_provider_stages_it_waited_for() {
     // With it, only what was left of STT when the end of speech was confirmed; neither the endpoint
     // wait nor the whole STT time enters.
     assert_eq!(overhead(&answer(952, 50, 600, 300)), Some(2.0));
+}
+
+#[test]
+fn a_preemptive_answers_head_start_hides_the_provider_stages_it_covered() {
+    // Started 700 ms before the confirmation: 200 ms of its 900 ms stages were left.
+    let mut ahead = answer(203, 0, 600, 300);
+    ahead.span.head_start_ms = Some(700);
+    assert_eq!(overhead(&ahead), Some(3.0));
+    // Ready before the confirmation: everything after it is sicha's.
+    ahead.span = AnswerSpan {
+        turnaround_ms: Some(4),
+        stt_wait_ms: Some(0),
+        head_start_ms: Some(1500),
+    };
+    assert_eq!(overhead(&ahead), Some(4.0));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use serde_json::json;
 use sicha_audio::endpoint::{EndpointEvent, Utterance};
 
 use crate::call::core::dialogue::CallerWords;
+use crate::call::core::end_of_turn::Resumption;
 use crate::call::core::turns::Arrival;
 use crate::call::core::{AgentMode, CallCore, Effect, Now, SttOutcome, TurnId};
 use crate::call::loops::LoopDecision;
@@ -31,18 +32,41 @@ impl CallCore {
                         self.play_piece(audio, None, now);
                     }
                     AgentMode::Silent => {}
-                    AgentMode::Ai => self.utterance(utterance, true, now),
+                    AgentMode::Ai => {
+                        let decided = self
+                            .end_of_turn
+                            .as_mut()
+                            .is_some_and(|e| e.endpointer_closed(utterance.start_sample));
+                        if decided {
+                            // This turn was already confirmed by its words and voice.
+                            self.settle(now);
+                        } else {
+                            self.utterance(utterance, UtteranceEnd::Endpointer, now);
+                        }
+                    }
                 }
             }
             EndpointEvent::Tentative(utterance) if self.is_ai() => {
-                self.utterance(utterance, false, now)
+                let guess = self.end_of_turn.is_some().then(|| utterance.clone());
+                let turn = self.utterance(utterance, UtteranceEnd::Guessed, now);
+                if let (Some(end_of_turn), Some(guess)) = (&mut self.end_of_turn, guess) {
+                    end_of_turn.guessed(guess, turn, now.at);
+                }
             }
             EndpointEvent::Tentative(_) => {}
-            EndpointEvent::Resumed { .. } => {
+            EndpointEvent::Resumed { at_sample } => {
+                let resumption = self.end_of_turn.as_mut().and_then(|e| e.resumed());
                 if let Some(id) = self.turns.resumed() {
                     self.emit(Effect::CancelTurn(id));
                     self.event(now, "eager_dropped", None);
                     self.discard_preemptive(Some(id), now);
+                }
+                if resumption == Some(Resumption::AfterConfirming) {
+                    // The turn was ended on its words and voice, and the caller was not done: what
+                    // was said to it is out of date, as when they speak over an answer.
+                    self.caller_speaking = true;
+                    self.event(now, "turn_resumed", Some(json!({ "at_sample": at_sample })));
+                    self.said_more(at_sample, now);
                 }
             }
             EndpointEvent::Discarded { .. } => {
@@ -52,24 +76,52 @@ impl CallCore {
         }
     }
 
-    /// An utterance's end, guessed (eager) or confirmed by the hangover.
-    pub(super) fn utterance(&mut self, utterance: Utterance, confirmed: bool, now: Now) {
-        if !self.is_ai() {
+    /// The silence after a tentative end has lasted as long as its words and voice ask: the turn
+    /// is confirmed without waiting for the endpointer's longest hangover.
+    pub(super) fn end_of_turn_due(&mut self, now: Now) {
+        let Some(end_of_turn) = &mut self.end_of_turn else {
             return;
+        };
+        let reading = end_of_turn.reading();
+        let Some((utterance, silence_ms)) = end_of_turn.due(now.at) else {
+            return;
+        };
+        if let Some((text, voice)) = reading {
+            let detail = json!({
+                "silence_ms": silence_ms,
+                "words": format!("{text:?}"),
+                "voice": format!("{voice:?}"),
+            });
+            self.event(now, "turn_ended", Some(detail));
+        }
+        self.caller_speaking = false;
+        self.utterance(utterance, UtteranceEnd::Decided { silence_ms }, now);
+    }
+
+    /// An utterance's end, guessed (eager), decided from its words and voice, or confirmed by the
+    /// endpointer's hangover. Returns the turn its transcription runs under, when one starts.
+    pub(super) fn utterance(
+        &mut self,
+        utterance: Utterance,
+        end: UtteranceEnd,
+        now: Now,
+    ) -> Option<TurnId> {
+        if !self.is_ai() {
+            return None;
         }
         let emitted_at = utterance.pcm_start_sample + utterance.pcm.len() as u64;
-        let endpoint_ms = if confirmed {
-            emitted_at.saturating_sub(utterance.end_sample) / 8
-        } else {
-            0
+        let (confirmed, endpoint_ms) = match end {
+            UtteranceEnd::Guessed => (false, 0),
+            UtteranceEnd::Endpointer => (true, emitted_at.saturating_sub(utterance.end_sample) / 8),
+            UtteranceEnd::Decided { silence_ms } => (true, silence_ms),
         };
         let speech = utterance.end_sample.saturating_sub(utterance.start_sample);
         let start = utterance.start_sample;
         let evidence = AudioEvidence::from_endpoint(&utterance.evidence, 8000);
-        if let Some(turn) =
-            self.turns
-                .utterance(start, speech, evidence, endpoint_ms, confirmed, now.at)
-        {
+        let turn = self
+            .turns
+            .utterance(start, speech, evidence, endpoint_ms, confirmed, now.at);
+        if let Some(turn) = turn {
             let name = self
                 .config
                 .business
@@ -83,25 +135,39 @@ impl CallCore {
             });
         }
         if !confirmed {
-            return;
+            return turn;
         }
-        // The caller said more: a reply to their earlier words is out of date. One already on the
-        // line is cut like a barge-in; one still being prepared is dropped quietly.
-        if self.turns.reply_sounding() {
-            self.barge_in(start, now);
-        } else if let Some(id) = self.turns.cancel_reply() {
-            self.emit(Effect::CancelTurn(id));
-        }
+        self.said_more(start, now);
         self.escalation.line_busy();
         if self.turns.ready() {
             self.caller_turn(now);
         }
+        turn
+    }
+
+    /// The caller said more: a reply to their earlier words is out of date. One already on the
+    /// line is cut like a barge-in; one still being prepared is dropped quietly.
+    fn said_more(&mut self, at_sample: u64, now: Now) {
+        if self.turns.reply_sounding() {
+            self.barge_in(at_sample, now);
+        } else if let Some(id) = self.turns.cancel_reply() {
+            self.emit(Effect::CancelTurn(id));
+        }
     }
 
     pub(super) fn transcript(&mut self, turn: TurnId, outcome: SttOutcome, now: Now) {
+        if let (Some(end_of_turn), SttOutcome::Text { text, .. }) =
+            (&mut self.end_of_turn, &outcome)
+        {
+            end_of_turn.transcribed(turn, text);
+        }
         match self.turns.transcript(turn, outcome, now.at) {
             Arrival::Ready => self.caller_turn(now),
-            Arrival::Held => self.preempt(),
+            Arrival::Held => {
+                self.preempt(now);
+                // The words may end the turn at once (the silence is already long enough for them).
+                self.end_of_turn_due(now);
+            }
             Arrival::Stale => {}
         }
     }
@@ -289,4 +355,15 @@ pub(super) struct Weighed {
     pub apologise: bool,
     /// Events to record: dropped transcripts and failed transcriptions.
     pub events: Vec<(&'static str, serde_json::Value)>,
+}
+
+/// How an utterance's end became known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UtteranceEnd {
+    /// The endpointer's tentative end, after a short silence: transcribed early, not yet the turn.
+    Guessed,
+    /// The endpointer's hangover closed it.
+    Endpointer,
+    /// Its words and voice, with this much silence, ended the turn.
+    Decided { silence_ms: u64 },
 }

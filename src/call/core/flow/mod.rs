@@ -77,6 +77,7 @@ impl CallCore {
             self.end(Ending::with(CallStatus::Dropped, "reconnect_timeout"), now);
             return;
         }
+        self.end_of_turn_due(now);
         if due(self.turns.filler_due_at()) {
             self.filler(now);
         }

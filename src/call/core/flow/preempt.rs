@@ -10,7 +10,7 @@ use crate::call::core::{CallCore, Effect, Now, ReplyOutput, TurnId};
 impl CallCore {
     /// An eager transcript arrived: if it completes everything the caller said so far, start the
     /// answer now, held until the turn is confirmed.
-    pub(super) fn preempt(&mut self) {
+    pub(super) fn preempt(&mut self, now: Now) {
         if !self.is_ai() || self.preemptive.is_some() || !self.config.preemptive_replies {
             return;
         }
@@ -26,7 +26,7 @@ impl CallCore {
         let request = self
             .dialogue
             .request_answering(business, self.tools.offered(), &text);
-        self.preemptive = Some(Preemptive::new(id, text));
+        self.preemptive = Some(Preemptive::new(id, text, now.at));
         self.emit(Effect::Reply { turn: id, request });
     }
 
@@ -56,6 +56,8 @@ impl CallCore {
     ) -> Option<Vec<ReplyOutput>> {
         let preemptive = self.preemptive.take()?;
         if preemptive.id == id && preemptive.text == text {
+            let head_start = now.at.saturating_duration_since(preemptive.started_at);
+            self.dialogue.timings(now).span.head_start_ms = Some(head_start.as_millis() as i64);
             self.event(now, "preemptive_adopted", Some(json!({ "turn": id })));
             return Some(preemptive.release());
         }

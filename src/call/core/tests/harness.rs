@@ -43,7 +43,16 @@ pub struct Call {
 
 impl Call {
     pub fn with(mode: AgentMode, business: Option<Business>) -> Self {
-        let config = CoreConfig {
+        Self::configured(mode, business, |_| {})
+    }
+
+    /// [`Call::with`], its config changed by `change` first.
+    pub fn configured(
+        mode: AgentMode,
+        business: Option<Business>,
+        change: impl FnOnce(&mut CoreConfig),
+    ) -> Self {
+        let mut config = CoreConfig {
             call_sid: "CA1".into(),
             mode,
             business: business.clone(),
@@ -52,7 +61,9 @@ impl Call {
             max_call: Duration::from_secs(1800),
             reconnect_wait: Duration::from_secs(60),
             preemptive_replies: business.as_ref().is_none_or(|b| b.preemptive_replies),
+            end_of_turn: None,
         };
+        change(&mut config);
         Self {
             core: CallCore::new(config),
             t0: Instant::now(),

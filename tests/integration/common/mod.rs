@@ -149,6 +149,7 @@ impl TestApp {
                     dtmf_map: None,
                     sms_policy: None,
                     preemptive_replies: None,
+                    tools: None,
                 },
                 sicha::clock::now_ms(),
             )

@@ -65,6 +65,14 @@ impl Setup {
             })
             .await
     }
+
+    /// Calls `book` at `path` with valid arguments, expecting a failure.
+    async fn failure(&self, path: &str, timeout_ms: u32, sequence: u32) -> ToolError {
+        let result = self
+            .call(path, timeout_ms, json!({"guests": 4}), sequence)
+            .await;
+        result.expect_err("the call fails")
+    }
 }
 
 #[tokio::test]
@@ -106,10 +114,7 @@ async fn a_request_signed_with_another_secret_does_not_verify() {
         secret: ToolsSecret::generate(),
         ..setup
     };
-    let refused = other
-        .call("ok", 5000, json!({"guests": 4}), 1)
-        .await
-        .unwrap_err();
+    let refused = other.failure("ok", 5000, 1).await;
     assert!(
         matches!(refused, ToolError::Status { status: 401, .. }),
         "{refused}"
@@ -148,10 +153,7 @@ async fn arguments_not_matching_the_schema_are_refused_before_anything_is_sent()
 #[tokio::test]
 async fn a_refusal_is_told_with_its_reason_and_a_failure_as_unknown() {
     let setup = setup().await;
-    let refused = setup
-        .call("refuse", 5000, json!({"guests": 4}), 1)
-        .await
-        .unwrap_err();
+    let refused = setup.failure("refuse", 5000, 1).await;
     assert_eq!(
         refused,
         ToolError::Status {
@@ -167,10 +169,7 @@ async fn a_refusal_is_told_with_its_reason_and_a_failure_as_unknown() {
         "{told}"
     );
 
-    let failed = setup
-        .call("fail", 5000, json!({"guests": 4}), 2)
-        .await
-        .unwrap_err();
+    let failed = setup.failure("fail", 5000, 2).await;
     assert_eq!(
         failed,
         ToolError::Status {
@@ -189,10 +188,7 @@ async fn a_refusal_is_told_with_its_reason_and_a_failure_as_unknown() {
 #[tokio::test]
 async fn a_tool_that_does_not_answer_in_time_is_a_timeout() {
     let setup = setup().await;
-    let error = setup
-        .call("slow", 300, json!({"guests": 4}), 1)
-        .await
-        .unwrap_err();
+    let error = setup.failure("slow", 300, 1).await;
     assert_eq!(
         error,
         ToolError::Timeout(std::time::Duration::from_millis(300))
@@ -208,10 +204,7 @@ async fn a_tool_that_does_not_answer_in_time_is_a_timeout() {
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
     let setup = setup().await;
-    let error = setup
-        .call("redirect", 5000, json!({"guests": 4}), 1)
-        .await
-        .unwrap_err();
+    let error = setup.failure("redirect", 5000, 1).await;
     assert!(
         matches!(error, ToolError::Status { status: 302, .. }),
         "{error}"
@@ -245,10 +238,7 @@ async fn an_answer_too_large_is_refused_whether_announced_or_streamed() {
 #[tokio::test]
 async fn an_answer_that_is_not_json_is_refused_and_an_empty_one_is_null() {
     let setup = setup().await;
-    let error = setup
-        .call("text", 5000, json!({"guests": 4}), 1)
-        .await
-        .unwrap_err();
+    let error = setup.failure("text", 5000, 1).await;
     assert!(matches!(error, ToolError::NotJson(_)), "{error}");
     assert_eq!(error.model_result()["error"], "response_not_json");
     assert_eq!(

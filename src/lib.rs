@@ -15,6 +15,8 @@
 //! - [`call`]      live calls: a synchronous core that decides (turn-taking, playback ledger, dialogue,
 //!   escalation, tools), the per-call session task that carries its decisions out (control before
 //!   audio), the line between the wire and the call (μ-law → endpointer), the registry by CallSid.
+//! - [`business_tools`] tools a business declares in a file (name, JSON Schema, URL, timeout), which the
+//!   model may call: the file's checks, argument validation, limits, and the signed POST to the business.
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
 //! - [`deliveries`] what an ended call leaves for the CRM (interaction, webhook, SMS), the durable outbox
 //!   and the worker delivering it.
@@ -25,6 +27,7 @@
 //! `sicha` binary are the workspace member `sicha-sim` (sim/), which uses only this library's public API;
 //! the integration tests (tests/integration) are its test target.
 
+pub mod business_tools;
 pub mod call;
 pub mod cli;
 pub mod clock;

@@ -235,6 +235,7 @@ pub mod demo_business {
             dtmf_map: None,
             sms_policy: None,
             preemptive_replies: None,
+            tools: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::builder::NonEmptyStringValueParser;
 
 use super::calls::format_utc;
+use crate::business_tools::{BusinessTools, ToolsFileFormat};
 use crate::clock::now_ms;
 use crate::store::businesses::{DtmfMap, DtmfMapError, SmsPolicy};
 use crate::store::{Business, BusinessChanges, NewBusiness, Store, StoreError, validate_e164};
@@ -20,11 +21,14 @@ pub enum BusinessCommand {
     Add(AddArgs),
     /// List every business.
     List,
-    /// Show one business in full, prompt included.
+    /// Show one business in full, prompt and tools included.
     Show {
         /// The business's Twilio number, E.164 (e.g. +97231234567).
         #[arg(value_parser = e164)]
         number: String,
+        /// Print the secret that signs requests to the business's tools (hidden otherwise).
+        #[arg(long)]
+        reveal_tools_secret: bool,
     },
     /// Change a business; only the options given change.
     Update(UpdateArgs),
@@ -59,6 +63,9 @@ pub struct AddArgs {
     /// (answers come sooner; some model and speech requests are thrown away). On by default.
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub preemptive: Option<bool>,
+    /// A file declaring the business's tools (TOML, or JSON when it ends in .json or starts with {).
+    #[arg(long, value_name = "FILE")]
+    pub tools_file: Option<PathBuf>,
 }
 
 /// Whether the agent may text callers. Off unless asked for: the caller ID can be spoofed and the
@@ -126,6 +133,15 @@ pub struct UpdateArgs {
     /// Start answering on an early transcript (see `business add --help`).
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub preemptive: Option<bool>,
+    /// A file declaring the business's tools, replacing those it has (its tools secret is kept).
+    #[arg(long, value_name = "FILE", conflicts_with = "clear_tools")]
+    pub tools_file: Option<PathBuf>,
+    /// Remove the business's tools.
+    #[arg(long)]
+    pub clear_tools: bool,
+    /// Make a new secret for signing tool requests; the old one stops verifying at once.
+    #[arg(long)]
+    pub rotate_tools_secret: bool,
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
@@ -163,12 +179,15 @@ pub async fn run(cmd: BusinessCommand, store: &Store, out: &mut impl Write) -> a
     match cmd {
         BusinessCommand::Add(args) => add(args, store, out).await,
         BusinessCommand::List => list(store, out).await,
-        BusinessCommand::Show { number } => {
+        BusinessCommand::Show {
+            number,
+            reveal_tools_secret,
+        } => {
             let business = store.business_by_number(&number).await?;
             let Some(business) = business else {
                 bail!("no business on {number}")
             };
-            show(&business, out)
+            show(&business, reveal_tools_secret, out)
         }
         BusinessCommand::Update(args) => update(args, store, out).await,
     }
@@ -192,6 +211,11 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
         dtmf_map: args.dtmf,
         sms_policy: args.sms.policy()?,
         preemptive_replies: args.preemptive,
+        tools: args
+            .tools_file
+            .as_deref()
+            .map(read_tools_file)
+            .transpose()?,
     };
     let business = add_business(store, &new).await?;
     writeln!(
@@ -228,17 +252,27 @@ async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow
             args.sms.policy()?.map(Some)
         },
         preemptive_replies: args.preemptive,
+        tools: if args.clear_tools {
+            Some(None)
+        } else {
+            args.tools_file
+                .as_deref()
+                .map(read_tools_file)
+                .transpose()?
+                .map(Some)
+        },
+        rotate_tools_secret: args.rotate_tools_secret,
     };
     if changes == BusinessChanges::default() {
         bail!(
-            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool, --preemptive"
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool, --preemptive, --tools-file, --clear-tools, --rotate-tools-secret"
         );
     }
     let business = store
         .update_business(&args.number, &changes, now_ms())
         .await?;
     writeln!(out, "updated business {}", business.number)?;
-    show(&business, out)
+    show(&business, false, out)
 }
 
 async fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
@@ -250,11 +284,15 @@ async fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
     for business in businesses {
         writeln!(
             out,
-            "{}  voice {}  transfer {}  keys {}",
+            "{}  voice {}  transfer {}  keys {}  tools {}",
             business.number,
             business.voice.as_deref().unwrap_or("(default)"),
             business.transfer_to.as_deref().unwrap_or("(none)"),
             describe_dtmf(&business.dtmf_map),
+            business
+                .tools
+                .as_ref()
+                .map_or(0, |tools| tools.tools().len()),
         )?;
         writeln!(out, "{}", business.name)?;
         writeln!(out)?;
@@ -262,7 +300,11 @@ async fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
+fn show(
+    business: &Business,
+    reveal_tools_secret: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     writeln!(out, "business {}", business.number)?;
     writeln!(out, "id:          {}", business.id)?;
     writeln!(
@@ -292,6 +334,53 @@ fn show(business: &Business, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "{label}:")?;
         writeln!(out, "{text}")?;
     }
+    show_tools(business, reveal_tools_secret, out)
+}
+
+/// The business's tools, one block each, and its tools secret (hidden unless asked for). Text the
+/// business wrote (descriptions, waiting phrases) is on lines of its own: it may be Hebrew.
+fn show_tools(
+    business: &Business,
+    reveal_secret: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    writeln!(out)?;
+    match &business.tools {
+        None => writeln!(out, "tools:       none")?,
+        Some(tools) => writeln!(
+            out,
+            "tools:       {} (at most {} tool calls per call)",
+            tools.tools().len(),
+            tools.max_calls_per_call()
+        )?,
+    }
+    if let Some(secret) = &business.tools_secret {
+        if reveal_secret {
+            writeln!(out, "tools secret: {}", secret.expose())?;
+        } else {
+            writeln!(
+                out,
+                "tools secret: (hidden; --reveal-tools-secret prints it)"
+            )?;
+        }
+    }
+    for tool in business.tools.iter().flat_map(BusinessTools::tools) {
+        writeln!(out)?;
+        writeln!(out, "tool {}", tool.name())?;
+        writeln!(out, "  url:          {}", tool.url())?;
+        writeln!(out, "  timeout:      {} ms", tool.timeout().as_millis())?;
+        let confirm = if tool.confirm() { "yes" } else { "no" };
+        writeln!(out, "  confirm:      {confirm}")?;
+        if let Some(limit) = tool.max_per_call() {
+            writeln!(out, "  max per call: {limit}")?;
+        }
+        writeln!(out, "  description:")?;
+        writeln!(out, "{}", tool.description())?;
+        if let Some(phrase) = tool.waiting_phrase() {
+            writeln!(out, "  waiting phrase:")?;
+            writeln!(out, "{phrase}")?;
+        }
+    }
     Ok(())
 }
 
@@ -306,6 +395,15 @@ fn describe_sms(policy: Option<&SmsPolicy>) -> String {
         format!("links under {}", policy.allowed_links.join(" "))
     };
     format!("up to {} per call, {links}", policy.max_per_call)
+}
+
+/// Reads and checks a tools file; a refused file's error names the line and column at fault.
+fn read_tools_file(path: &Path) -> anyhow::Result<BusinessTools> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the tools file {}", path.display()))?;
+    let format = ToolsFileFormat::detect(Some(path), &text);
+    BusinessTools::parse(&text, format)
+        .map_err(|error| anyhow::anyhow!("the tools file {} is refused at {error}", path.display()))
 }
 
 fn read_prompt(path: &Path) -> anyhow::Result<String> {

@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
+use crate::business_tools::{BusinessTools, ToolsSecret};
 
 pub use dtmf_map::{DtmfAction, DtmfMap, DtmfMapError};
 pub use e164::{E164Error, validate_e164};
@@ -34,6 +35,11 @@ pub struct Business {
     /// Start answering on an eager transcript, the audio held until the turn is confirmed (on unless
     /// turned off).
     pub preemptive_replies: bool,
+    /// The tools the business declared, if any.
+    pub tools: Option<BusinessTools>,
+    /// Signs every request to the business's tools; present whenever `tools` is. Made when the
+    /// business first gets tools, kept while they change or are cleared, replaced only on request.
+    pub tools_secret: Option<ToolsSecret>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -52,9 +58,11 @@ pub struct NewBusiness {
     pub sms_policy: Option<SmsPolicy>,
     /// `None`: the default (on).
     pub preemptive_replies: Option<bool>,
+    /// Given tools come with a new tools secret.
+    pub tools: Option<BusinessTools>,
 }
 
-/// What to change; `None` keeps the current value. For `voice` and `transfer_to`,
+/// What to change; `None` keeps the current value. For `voice`, `transfer_to` and `tools`,
 /// `Some(None)` clears the value; for `dtmf_map`, `Some(None)` goes back to the default map; for
 /// `sms_policy`, `Some(None)` stops the agent texting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,13 +75,17 @@ pub struct BusinessChanges {
     pub dtmf_map: Option<Option<DtmfMap>>,
     pub sms_policy: Option<Option<SmsPolicy>>,
     pub preemptive_replies: Option<bool>,
+    /// New tools keep the business's tools secret, or get one if it has none yet.
+    pub tools: Option<Option<BusinessTools>>,
+    /// Replace the tools secret with a new one: requests signed with the old one stop verifying.
+    pub rotate_tools_secret: bool,
 }
 
 /// Every business column, in the order statements write and return them.
 macro_rules! business_columns {
     () => {
         "id, number, name, greeting, system_prompt, voice, transfer_to, dtmf_map, sms_policy, \
-         preemptive_replies, created_at_ms, updated_at_ms"
+         preemptive_replies, created_at_ms, updated_at_ms, tools, tools_secret"
     };
 }
 
@@ -84,25 +96,50 @@ macro_rules! select_businesses {
     };
 }
 
-fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
-    let dtmf_map: Option<String> = row.try_get("dtmf_map")?;
-    let dtmf_map = match dtmf_map {
-        None => DtmfMap::default(),
-        Some(text) => text
-            .parse()
-            .map_err(|error: DtmfMapError| StoreError::Corrupt {
-                what: "business key map",
-                reason: error.to_string(),
-            })?,
-    };
-    let sms_policy: Option<String> = row.try_get("sms_policy")?;
-    let sms_policy = sms_policy
-        .map(|text| SmsPolicy::from_json(&text))
+/// A nullable text column read through `parse`; text that does not parse is [`StoreError::Corrupt`].
+fn parsed_column<T, E: std::fmt::Display>(
+    row: &AnyRow,
+    column: &str,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref()
+        .map(parse)
         .transpose()
-        .map_err(|reason| StoreError::Corrupt {
-            what: "business SMS policy",
-            reason,
-        })?;
+        .map_err(|error| StoreError::Corrupt {
+            what,
+            reason: error.to_string(),
+        })
+}
+
+fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
+    let dtmf_map = parsed_column(row, "dtmf_map", "business key map", str::parse::<DtmfMap>)?
+        .unwrap_or_default();
+    let sms_policy = parsed_column(
+        row,
+        "sms_policy",
+        "business SMS policy",
+        SmsPolicy::from_json,
+    )?;
+    let tools = parsed_column(
+        row,
+        "tools",
+        "business tools",
+        BusinessTools::from_canonical_json,
+    )?;
+    let tools_secret = parsed_column(
+        row,
+        "tools_secret",
+        "business tools secret",
+        ToolsSecret::parse,
+    )?;
+    if tools.is_some() && tools_secret.is_none() {
+        return Err(StoreError::Corrupt {
+            what: "business tools secret",
+            reason: "the business has tools but no secret to sign their requests".into(),
+        });
+    }
     Ok(Business {
         id: row.try_get("id")?,
         number: row.try_get("number")?,
@@ -116,6 +153,8 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
         preemptive_replies: row
             .try_get::<Option<i64>, _>("preemptive_replies")?
             .is_none_or(|on| on != 0),
+        tools,
+        tools_secret,
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
     })
@@ -147,7 +186,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "INSERT INTO businesses (",
             business_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
              ON CONFLICT (number) DO NOTHING RETURNING ",
             business_columns!(),
         ))
@@ -162,6 +201,12 @@ impl Store {
         .bind(new.sms_policy.as_ref().map(SmsPolicy::to_json))
         .bind(new.preemptive_replies.map(i64::from))
         .bind(now_ms)
+        .bind(new.tools.as_ref().map(BusinessTools::to_canonical_json))
+        .bind(
+            new.tools
+                .as_ref()
+                .map(|_| ToolsSecret::generate().expose().to_string()),
+        )
         .fetch_optional(self.pool())
         .await?;
         match row {
@@ -207,7 +252,9 @@ impl Store {
         let transfer_to = changes.transfer_to.as_ref().and_then(Option::as_deref);
         check_numbers(number, transfer_to)?;
         // Each optional column comes with a flag saying whether to overwrite it, so one
-        // statement covers every combination of changes and clearing is possible.
+        // statement covers every combination of changes and clearing is possible. A fresh tools
+        // secret is always bound and used only on rotation or for a business getting tools without
+        // having a secret yet: deciding in the statement keeps a racing update from making two.
         let row = sqlx::query(concat!(
             "UPDATE businesses SET \
              name = CASE WHEN $2 = 1 THEN $3 ELSE name END, \
@@ -218,6 +265,10 @@ impl Store {
              dtmf_map = CASE WHEN $12 = 1 THEN $13 ELSE dtmf_map END, \
              sms_policy = CASE WHEN $14 = 1 THEN $15 ELSE sms_policy END, \
              preemptive_replies = CASE WHEN $16 = 1 THEN $17 ELSE preemptive_replies END, \
+             tools = CASE WHEN $19 = 1 THEN $20 ELSE tools END, \
+             tools_secret = CASE WHEN $21 = 1 THEN $22 \
+                 WHEN $19 = 1 AND $20 IS NOT NULL AND tools_secret IS NULL THEN $22 \
+                 ELSE tools_secret END, \
              updated_at_ms = $18 \
              WHERE number = $1 \
              RETURNING ",
@@ -253,6 +304,16 @@ impl Store {
         .bind(i64::from(changes.preemptive_replies.is_some()))
         .bind(changes.preemptive_replies.map(i64::from))
         .bind(now_ms)
+        .bind(i64::from(changes.tools.is_some()))
+        .bind(
+            changes
+                .tools
+                .as_ref()
+                .and_then(Option::as_ref)
+                .map(BusinessTools::to_canonical_json),
+        )
+        .bind(i64::from(changes.rotate_tools_secret))
+        .bind(ToolsSecret::generate().expose().to_string())
         .fetch_optional(self.pool())
         .await?;
         match row {

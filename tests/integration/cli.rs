@@ -1,7 +1,8 @@
-//! The real `sicha` binary against a fresh database: `business …` here and `calls …` in [`calls`], on
-//! every engine.
+//! The real `sicha` binary against a fresh database: `business …` here, its tools in [`tools`] and
+//! `calls …` in [`calls`], on every engine.
 
 mod calls;
+mod tools;
 
 use std::path::Path;
 

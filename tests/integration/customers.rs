@@ -28,6 +28,7 @@ async fn seed(store: &Store) {
                     dtmf_map: None,
                     sms_policy: None,
                     preemptive_replies: None,
+                    tools: None,
                 },
                 T0,
             )

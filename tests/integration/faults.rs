@@ -100,6 +100,7 @@ async fn a_server_killed_mid_answer_ends_the_call_once_at_restart() {
                     dtmf_map: None,
                     sms_policy: None,
                     preemptive_replies: None,
+                    tools: None,
                 },
                 sicha::clock::now_ms(),
             )

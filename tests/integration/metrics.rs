@@ -109,6 +109,7 @@ async fn a_fresh_server_shows_the_record_writer_metrics_after_a_call() {
                     dtmf_map: None,
                     sms_policy: None,
                     preemptive_replies: None,
+                    tools: None,
                 },
                 sicha::clock::now_ms(),
             )

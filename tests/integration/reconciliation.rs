@@ -53,6 +53,7 @@ async fn leave_a_call_open(db: &str) -> String {
                 dtmf_map: None,
                 sms_policy: None,
                 preemptive_replies: None,
+                tools: None,
             },
             T0,
         )

@@ -150,6 +150,7 @@ impl TestApp {
                     dtmf_map: None,
                     sms_policy: None,
                     preemptive_replies: None,
+                    tools: None,
                 },
                 sicha::clock::now_ms(),
             )

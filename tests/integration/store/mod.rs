@@ -1,6 +1,7 @@
 //! Every store operation, on SQLite always and on PostgreSQL when SICHA_TEST_POSTGRES_URL is set.
 //! This file holds the shared fixtures; the tests are grouped by table in the modules below.
 
+mod business_tools;
 mod businesses;
 mod calls;
 mod connect;
@@ -30,6 +31,7 @@ fn new_business(number: &str) -> NewBusiness {
         dtmf_map: None,
         sms_policy: None,
         preemptive_replies: None,
+        tools: None,
     }
 }
 

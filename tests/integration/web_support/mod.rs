@@ -105,6 +105,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 dtmf_map: None,
                 sms_policy: None,
                 preemptive_replies: None,
+                tools: None,
             },
             MORNING_MS - DAY_MS,
         )
@@ -122,6 +123,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 dtmf_map: None,
                 sms_policy: None,
                 preemptive_replies: None,
+                tools: None,
             },
             MORNING_MS - DAY_MS,
         )

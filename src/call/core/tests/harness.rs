@@ -28,6 +28,8 @@ pub fn business(transfer_to: Option<&str>, dtmf: &str) -> Business {
         dtmf_map: dtmf.parse::<DtmfMap>().expect("a valid key map"),
         sms_policy: None,
         preemptive_replies: true,
+        tools: None,
+        tools_secret: None,
         created_at_ms: 0,
         updated_at_ms: 0,
     }

@@ -25,7 +25,7 @@ pub mod error;
 pub mod invoker;
 mod locate;
 #[cfg(test)]
-mod samples;
+pub(crate) mod samples;
 pub mod signature;
 pub mod tools_file;
 

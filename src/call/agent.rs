@@ -28,6 +28,8 @@ pub struct Agent {
     pub tts: TtsChain,
     /// Present when Twilio REST credentials are configured: transfers, hang-ups, the `<Say>` fallback.
     pub twilio: Option<TwilioClient>,
+    /// Calls the businesses' own tools (one connection pool for every call).
+    pub tools: crate::business_tools::ToolInvoker,
     phrases: PhraseCache,
 }
 
@@ -51,6 +53,7 @@ impl Agent {
             llm: OpenAiChat::new(openai, p.llm_model.clone()),
             tts: chain,
             twilio,
+            tools: crate::business_tools::ToolInvoker::new(),
             phrases: PhraseCache::default(),
         })
     }

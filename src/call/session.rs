@@ -327,6 +327,32 @@ impl Shell {
                     let _ = me.send(Control::Input(Input::ActionDone(result))).await;
                 });
             }
+            Effect::InvokeTool {
+                turn,
+                call,
+                tool,
+                key,
+            } => {
+                let (Some(agent), Some(business)) = (self.ctx.agent().cloned(), &self.ctx.business)
+                else {
+                    return;
+                };
+                let token = self.cancel.child_token();
+                tokio::spawn(turn::invoke_tool(
+                    agent,
+                    turn::ToolCallJob {
+                        turn,
+                        call,
+                        tool,
+                        key,
+                        business: business.clone(),
+                        call_sid: self.ctx.call_sid.clone(),
+                        caller: self.ctx.caller_number.clone(),
+                    },
+                    self.me.clone(),
+                    token,
+                ));
+            }
             Effect::Sms { to, text, key } => {
                 let ctx = self.ctx.clone();
                 tokio::spawn(

@@ -240,3 +240,55 @@ async fn speak_sentences(
         }
     }
 }
+
+/// One business tool call to carry out for the call's session.
+pub struct ToolCallJob {
+    pub turn: TurnId,
+    pub call: crate::providers::llm::ToolCall,
+    pub tool: Box<crate::business_tools::ToolDeclaration>,
+    pub key: String,
+    pub business: crate::store::Business,
+    pub call_sid: String,
+    pub caller: String,
+}
+
+/// POSTs a business tool call and reports its result on the control path (the session's
+/// cancellation drops it: the call is over).
+pub async fn invoke_tool(
+    agent: Arc<Agent>,
+    job: ToolCallJob,
+    control: mpsc::Sender<Control>,
+    cancel: CancellationToken,
+) {
+    let started = Instant::now();
+    let result = match &job.business.tools_secret {
+        None => Err(
+            serde_json::json!({ "error": "not_configured", "detail": "the business has no tools secret" }),
+        ),
+        Some(secret) => {
+            let request = crate::business_tools::ToolRequest {
+                tool: &job.tool,
+                secret,
+                call_sid: &job.call_sid,
+                business: &job.business.number,
+                caller: &job.caller,
+                arguments: &job.call.arguments,
+                idempotency_key: &job.key,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                result = agent.tools.invoke(&request) => result.map_err(|error| {
+                    tracing::warn!(tool = %job.call.name, %error, "a business tool call failed");
+                    error.model_result()
+                }),
+            }
+        }
+    };
+    let input = Input::ToolResult {
+        turn: job.turn,
+        call_id: job.call.id,
+        result,
+        ms: millis(started),
+    };
+    let _ = control.send(Control::Input(input)).await;
+}

@@ -291,13 +291,14 @@ impl Dialogue {
 }
 
 fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec]) -> String {
+    // The built-in tools in Hebrew; a business's own tools by the description it gave them.
     let can: Vec<&str> = tools
         .iter()
-        .filter_map(|tool| match tool.name.as_str() {
-            "end_call" => Some("לסיים את השיחה"),
-            "send_sms" => Some("לשלוח ללקוח הודעת SMS"),
-            "transfer_to_human" => Some("להעביר את השיחה לנציג"),
-            _ => None,
+        .map(|tool| match tool.name.as_str() {
+            "end_call" => "לסיים את השיחה",
+            "send_sms" => "לשלוח ללקוח הודעת SMS",
+            "transfer_to_human" => "להעביר את השיחה לנציג",
+            _ => tool.description.as_str(),
         })
         .collect();
     format!(
@@ -305,7 +306,8 @@ fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec])
          קצרים וברורים שנשמעים טבעי בקול, בלי רשימות, בלי סימונים ובלי אימוג'י. אם אינך יודעת — אמרי זאת \
          והציעי שנציג יחזור ללקוח.\n\nהפעולות היחידות שאת יכולה לבצע בשיחה: {}. אין לך דרך לבצע שום \
          פעולה אחרת (למשל לקבוע, לשנות או לבטל תור, להזמין או לשלם): לעולם אל תאמרי שביצעת פעולה שלא \
-         ביצעת בעזרת הכלים. אם הלקוח מבקש פעולה כזו, אמרי בכנות שאינך יכולה לבצע אותה בשיחה ושנציג מהעסק יוכל לעזור.",
+         ביצעת בעזרת הכלים. אם הלקוח מבקש פעולה כזו, אמרי בכנות שאינך יכולה לבצע אותה בשיחה ושנציג מהעסק יוכל לעזור. \
+         פעולה נחשבת כמבוצעת רק אם הכלי החזיר הצלחה; אם הכלי נכשל או לא ענה, אמרי ללקוח בכנות שהפעולה לא בוצעה.",
         business.system_prompt,
         business.name,
         can.join(", ")

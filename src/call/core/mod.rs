@@ -11,6 +11,7 @@
 //!   its timings, and the turn records.
 //! - [`escalation`] loops, unintelligible turns, silence prompts, and what a key press does.
 //! - [`tools`]      what the model's tool calls do to the call.
+//! - [`tool_round`] a reply's business tool calls, their results, and the model asked again.
 //! - [`preemptive`] a reply started on an eager transcript, held until the turn is confirmed.
 //! - [`end_of_turn`] how much silence ends this turn, from its words and voice.
 //! - [`flow`]       the coordinator's handlers, split by job (this file holds the types).
@@ -21,6 +22,7 @@ mod escalation;
 mod flow;
 mod ledger;
 mod preemptive;
+mod tool_round;
 mod tools;
 mod turns;
 
@@ -110,6 +112,13 @@ pub enum Input {
     },
     /// A call update through Twilio's REST API finished.
     ActionDone(ActionResult),
+    /// A business tool answered (`Ok`: its JSON) or did not (`Err`: what the model is told).
+    ToolResult {
+        turn: TurnId,
+        call_id: String,
+        result: Result<serde_json::Value, serde_json::Value>,
+        ms: u64,
+    },
     /// Time passed: a deadline from [`CallCore::next_deadline`] may be due.
     Tick,
     /// The server is shutting down: end the call now.
@@ -196,6 +205,13 @@ pub enum Effect {
         text: String,
         voice: Option<String>,
     },
+    /// Call a business's tool; report [`Input::ToolResult`] for `turn`.
+    InvokeTool {
+        turn: TurnId,
+        call: ToolCall,
+        tool: Box<crate::business_tools::ToolDeclaration>,
+        key: String,
+    },
     /// Send agent audio (μ-law 8 kHz) to the caller.
     Audio(Vec<u8>),
     /// Send a mark after the audio sent so far.
@@ -259,6 +275,10 @@ pub struct CallCore {
     tools: tools::Tools,
     /// A reply started before the caller's turn was confirmed, held until it is.
     preemptive: Option<preemptive::Preemptive>,
+    /// The request of the latest reply started, by turn: a tool round continues from it.
+    last_request: Option<(TurnId, ChatRequest)>,
+    /// The business tool calls of the reply in flight.
+    tool_round: Option<tool_round::ToolRound>,
     /// The end of turns decided from words and voice (when configured).
     end_of_turn: Option<end_of_turn::EndOfTurn>,
     filter: crate::call::transcript::TranscriptFilter,
@@ -305,6 +325,8 @@ impl CallCore {
             escalation: escalation::Escalation::new(config.silence),
             tools: tools::Tools::for_business(config.business.as_ref()),
             preemptive: None,
+            last_request: None,
+            tool_round: None,
             end_of_turn: config.end_of_turn.map(end_of_turn::EndOfTurn::new),
             config,
             effects: Vec::new(),
@@ -342,12 +364,17 @@ impl CallCore {
         let filler = self.turns.filler_due_at();
         let silence = self.escalation.silence_due_at();
         let end_of_turn = self.end_of_turn.as_ref().and_then(|e| e.deadline());
+        let tool_wait = self
+            .tool_round
+            .as_ref()
+            .and_then(|r| r.waiting.as_ref().map(|(at, _)| *at));
         [
             self.hard_deadline,
             self.awaiting_reconnect,
             filler,
             silence,
             end_of_turn,
+            tool_wait,
         ]
         .into_iter()
         .flatten()

@@ -1,8 +1,14 @@
 //! The model's tools: which it is offered, and what a call of each does to the call. Decisions only;
-//! the coordinator carries them out.
+//! the coordinator carries them out. Built in: ending the call, a transfer (with a transfer number),
+//! a text (when the business allows it). Declared by the business: its own tools (see
+//! `business_tools`), each called over HTTP with its result given back to the model; those marked
+//! `confirm` only after the agent has read the action back and the caller has spoken since.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::business_tools::{
+    BusinessTools, ToolCallAdmission, ToolCallCounter, ToolDeclaration, idempotency_key,
+};
 use crate::providers::llm::{ToolCall, ToolSpec};
 use crate::store::businesses::SmsPolicy;
 use crate::store::{Business, validate_e164};
@@ -22,15 +28,46 @@ pub enum ToolDecision {
     },
     /// Refused, with why (logged and recorded; the call goes on).
     Refused(String),
+    /// Call the business's tool; its result goes back to the model.
+    Business {
+        tool: Box<ToolDeclaration>,
+        arguments: Value,
+        key: String,
+    },
+    /// Not called, and the model is told this (a limit reached, invalid arguments, a `confirm` tool
+    /// the caller has not agreed to yet): `why` for the record.
+    Answered { why: String, result: Value },
+}
+
+/// What the model is told when a `confirm` tool is called before the caller agreed.
+fn read_back_first() -> Value {
+    json!({
+        "status": "not_done",
+        "instruction": "Nothing was done. Read the details back to the caller and ask whether to go \
+                        ahead. Call this tool again, with the same arguments, only after the caller agrees."
+    })
+}
+
+/// A `confirm` tool's call held back until the caller has answered its read-back.
+#[derive(Debug)]
+struct ReadBack {
+    name: String,
+    arguments: Value,
+    /// The caller has had a turn since the read-back was asked for.
+    answered: bool,
 }
 
 /// The tools of one call: which the business allows, and what has been used of them.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Tools {
     can_transfer: bool,
     /// `None`: the business has not let the agent text callers.
     sms: Option<SmsPolicy>,
     sms_sent: u32,
+    /// The business's own tools.
+    business: Option<BusinessTools>,
+    counter: ToolCallCounter,
+    read_back: Option<ReadBack>,
 }
 
 impl Tools {
@@ -40,6 +77,16 @@ impl Tools {
             can_transfer: business.is_some_and(|b| b.transfer_to.is_some()),
             sms: business.and_then(|b| b.sms_policy.clone()),
             sms_sent: 0,
+            business: business.and_then(|b| b.tools.clone()),
+            counter: ToolCallCounter::new(),
+            read_back: None,
+        }
+    }
+
+    /// The caller has had a turn: a read-back asked for before it has had its answer.
+    pub fn caller_spoke(&mut self) {
+        if let Some(read_back) = &mut self.read_back {
+            read_back.answered = true;
         }
     }
 
@@ -76,6 +123,9 @@ impl Tools {
                 }),
             });
         }
+        if let Some(business) = &self.business {
+            tools.extend(business.specs());
+        }
         if self.can_transfer {
             tools.push(ToolSpec {
                 name: "transfer_to_human".into(),
@@ -94,7 +144,53 @@ impl Tools {
             "end_call" => ToolDecision::EndCall,
             "transfer_to_human" if self.can_transfer => ToolDecision::Transfer,
             "send_sms" if self.sms.is_some() => self.sms(call, call_sid, caller),
-            other => ToolDecision::Refused(format!("unknown tool {other}")),
+            other => match self.business.as_ref().and_then(|b| b.get(other)).cloned() {
+                Some(tool) => self.business_tool(tool, call, call_sid),
+                None => ToolDecision::Refused(format!("unknown tool {other}")),
+            },
+        }
+    }
+
+    fn business_tool(
+        &mut self,
+        tool: ToolDeclaration,
+        call: &ToolCall,
+        call_sid: &str,
+    ) -> ToolDecision {
+        if let Err(problems) = tool.check_arguments(&call.arguments) {
+            return ToolDecision::Answered {
+                why: "invalid arguments".into(),
+                result: json!({ "error": "invalid_arguments", "detail": problems }),
+            };
+        }
+        if tool.confirm() {
+            let agreed = self.read_back.as_ref().is_some_and(|r| {
+                r.answered && r.name == call.name && r.arguments == call.arguments
+            });
+            if !agreed {
+                self.read_back = Some(ReadBack {
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    answered: false,
+                });
+                return ToolDecision::Answered {
+                    why: "read back to the caller first".into(),
+                    result: read_back_first(),
+                };
+            }
+            self.read_back = None;
+        }
+        let tools = self.business.as_ref().expect("the tool came from them");
+        match self.counter.admit(tools, &tool) {
+            ToolCallAdmission::Allowed { sequence } => ToolDecision::Business {
+                tool: Box::new(tool),
+                arguments: call.arguments.clone(),
+                key: idempotency_key(call_sid, sequence),
+            },
+            ToolCallAdmission::Refused(limit) => ToolDecision::Answered {
+                why: limit.to_string(),
+                result: limit.model_result(),
+            },
         }
     }
 

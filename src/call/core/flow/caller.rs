@@ -269,6 +269,7 @@ impl CallCore {
             spoke_until_ms,
             spoke_from_ms: spoke_until_ms - (heard.speech_samples / 8) as i64,
         };
+        self.tools.caller_spoke();
         let decision = self.escalation.caller_said(&text);
         if decision != LoopDecision::Continue {
             self.discard_preemptive(None, now);
@@ -298,10 +299,7 @@ impl CallCore {
             let business = self.config.business.as_ref().expect("AI calls have one");
             let tools = self.tools.offered();
             let request = self.dialogue.request(business, tools);
-            self.emit(Effect::Reply {
-                turn: heard.id,
-                request,
-            });
+            self.start_reply(heard.id, request);
         }
         // The answer starts first; the caller's turn is written while the model thinks, so a busy
         // database never delays what the caller hears.

@@ -5,6 +5,7 @@
 //! - [`caller`]: the caller's speech, utterances, transcripts, turns and barge-ins;
 //! - [`reply`]: the reply in flight, its audio, tools and end;
 //! - [`preempt`]: replies started on an eager transcript, held, then adopted or discarded;
+//! - [`tool_calls`]: the business's tools within a reply, their results given back to the model;
 //! - [`speaking`]: the agent's fixed phrases and the filler;
 //! - [`handover`]: loops escalated, transfers, call-backs, keys, REST results.
 
@@ -14,6 +15,7 @@ mod preempt;
 mod reply;
 mod speaking;
 mod stream;
+mod tool_calls;
 
 use serde_json::json;
 
@@ -37,6 +39,12 @@ impl CallCore {
             Input::Dtmf(digit) => self.dtmf(digit, now),
             Input::Transcript { turn, outcome } => self.transcript(turn, outcome, now),
             Input::Reply { turn, output } => self.reply_output(turn, output, now),
+            Input::ToolResult {
+                turn,
+                call_id,
+                result,
+                ms,
+            } => self.tool_result(turn, &call_id, result, ms, now),
             Input::Phrase { id, audio } => self.phrase_audio(id, audio, now),
             Input::ActionDone(result) => self.action_done(result, now),
             Input::Tick => self.tick(now),
@@ -78,6 +86,7 @@ impl CallCore {
             return;
         }
         self.end_of_turn_due(now);
+        self.tool_wait_due(now);
         if due(self.turns.filler_due_at()) {
             self.filler(now);
         }

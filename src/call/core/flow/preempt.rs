@@ -27,7 +27,7 @@ impl CallCore {
             .dialogue
             .request_answering(business, self.tools.offered(), &text);
         self.preemptive = Some(Preemptive::new(id, text, now.at));
-        self.emit(Effect::Reply { turn: id, request });
+        self.start_reply(id, request);
     }
 
     /// An output of a reply not yet adopted: held. Returns the output when it is not one.

@@ -74,7 +74,7 @@ impl CallCore {
                 self.dialogue.say(&text, false, now);
                 self.emit(Effect::SayThroughTwilio { text });
             }
-            ReplyOutput::ToolCall(call) => self.tool_call(call, now),
+            ReplyOutput::ToolCall(call) => self.tool_call(turn, call, now),
             ReplyOutput::Finished {
                 text,
                 first_sentence_ms,
@@ -112,6 +112,9 @@ impl CallCore {
         truncated: bool,
         now: Now,
     ) {
+        if error.is_none() && self.reply_finished_with_tools(turn, text) {
+            return; // the answer goes on once the tools have answered
+        }
         let said_something = self.turns.reply_sounding();
         self.turns.reply_finished(turn);
         self.dialogue.timings(now).llm_first_sentence_ms = first_sentence_ms.map(|ms| ms as i64);
@@ -136,7 +139,7 @@ impl CallCore {
         self.settle(now);
     }
 
-    pub(super) fn tool_call(&mut self, call: ToolCall, now: Now) {
+    pub(super) fn tool_call(&mut self, turn: TurnId, call: ToolCall, now: Now) {
         self.event(
             now,
             "tool_call",
@@ -166,6 +169,19 @@ impl CallCore {
                     "tool_refused",
                     Some(json!({ "name": call.name, "why": why })),
                 );
+            }
+            ToolDecision::Business {
+                tool,
+                arguments: _,
+                key,
+            } => self.invoke_tool(turn, call, tool, key, now),
+            ToolDecision::Answered { why, result } => {
+                self.event(
+                    now,
+                    "tool_refused",
+                    Some(json!({ "name": call.name, "why": why })),
+                );
+                self.answer_tool_call(turn, call, result);
             }
         }
     }

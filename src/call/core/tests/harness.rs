@@ -406,6 +406,17 @@ fn clone_effect(effect: &Effect) -> Effect {
             to: to.clone(),
         },
         Effect::SayThroughTwilio { text } => Effect::SayThroughTwilio { text: text.clone() },
+        Effect::InvokeTool {
+            turn,
+            call,
+            tool,
+            key,
+        } => Effect::InvokeTool {
+            turn: *turn,
+            call: call.clone(),
+            tool: tool.clone(),
+            key: key.clone(),
+        },
         Effect::Sms { to, text, key } => Effect::Sms {
             to: to.clone(),
             text: text.clone(),

@@ -2,7 +2,7 @@
 //! the exchange can end (an answer, a refusal, a failure, silence, a redirect, a body too large or
 //! not JSON), told as what the model should hear.
 
-mod receiver;
+pub(crate) mod receiver;
 
 use serde_json::json;
 use sicha::business_tools::{

@@ -24,6 +24,7 @@ mod browser;
 mod business_tools;
 mod cli;
 mod conversation;
+mod conversation_business_tools;
 mod conversation_dtmf;
 mod conversation_end_of_turn;
 mod conversation_flood;

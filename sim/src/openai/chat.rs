@@ -50,7 +50,10 @@ pub(super) async fn handle(
         return refused;
     }
 
-    let after_tool = messages.last().is_some_and(|m| m["role"] == "tool");
+    let tool_result = messages
+        .last()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string());
     let (answer, profile, cut_after) = {
         let mut state = shared.state();
         let rule = state
@@ -66,7 +69,7 @@ pub(super) async fn handle(
             _ => None,
         };
         (
-            compose(rule, &last_user, after_tool, &offered_tools),
+            compose(rule, &last_user, tool_result.as_deref(), &offered_tools),
             state.profile,
             cut_after,
         )

@@ -6,6 +6,11 @@ use serde_json::Value;
 
 /// Said after a tool result when the matching rule gives nothing to say.
 const AFTER_TOOL_REPLY: &str = "בוצע. יש עוד משהו שאפשר לעזור בו?";
+/// Said after a tool result that tells of a failure, as a model following its instructions would:
+/// never a success.
+pub const FAILED_TOOL_REPLY: &str = "לא הצלחתי לבצע את זה כרגע. אפשר לנסות שוב מאוחר יותר.";
+/// Said when the tool asks for the caller's agreement first (a `confirm` tool).
+pub const READ_BACK_REPLY: &str = "רק לוודא לפני שאני מבצעת: לאשר?";
 /// Said when the caller's words were empty.
 const EMPTY_INPUT_REPLY: &str = "סליחה, לא שמעתי. אפשר לחזור על זה?";
 /// How many of the caller's words the default reply repeats.
@@ -80,17 +85,25 @@ impl Answer {
     }
 }
 
-/// What to answer. A tool call is made only when the request offered that tool, as a real model would.
+/// What to answer. A tool call is made only when the request offered that tool, as a real model would;
+/// after a tool's result (`tool_result`, the last message's content) what is said follows the result:
+/// a failure is told as one, a tool asking for agreement first gets a read-back.
 pub(super) fn compose(
     rule: Option<ChatRule>,
     last_user: &str,
-    after_tool: bool,
+    tool_result: Option<&str>,
     offered_tools: &[String],
 ) -> Answer {
-    if after_tool {
-        let text = rule
-            .and_then(|r| r.after_tool)
-            .unwrap_or_else(|| AFTER_TOOL_REPLY.to_string());
+    if let Some(result) = tool_result {
+        let result: Value = serde_json::from_str(result).unwrap_or(Value::Null);
+        let text = if result.get("error").is_some() {
+            FAILED_TOOL_REPLY.to_string()
+        } else if result["status"] == "not_done" {
+            READ_BACK_REPLY.to_string()
+        } else {
+            rule.and_then(|r| r.after_tool)
+                .unwrap_or_else(|| AFTER_TOOL_REPLY.to_string())
+        };
         return Answer {
             text,
             tool_call: None,
@@ -165,18 +178,31 @@ mod tests {
         let called = compose(
             Some(rule.clone()),
             "תעביר אותי בבקשה להעביר",
-            false,
+            None,
             &offered,
         );
         assert!(called.tool_call.is_some());
         assert_eq!(called.finish_reason(), "tool_calls");
-        let not_offered = compose(Some(rule.clone()), "להעביר", false, &[]);
+        let not_offered = compose(Some(rule.clone()), "להעביר", None, &[]);
         assert!(not_offered.tool_call.is_none());
         assert!(!not_offered.text.is_empty());
-        let after = compose(Some(rule.then_say("מעביר אותך")), "להעביר", true, &offered);
+        let rule = rule.then_say("מעביר אותך");
+        let after = compose(
+            Some(rule.clone()),
+            "להעביר",
+            Some("{\"ok\":true}"),
+            &offered,
+        );
         assert_eq!(
             (after.text.as_str(), after.tool_call.is_none()),
             ("מעביר אותך", true)
         );
+        // A failure is told as one, never with the success words.
+        let failed = r#"{"error":"timeout","detail":"no answer"}"#;
+        let after = compose(Some(rule.clone()), "להעביר", Some(failed), &offered);
+        assert_eq!(after.text, FAILED_TOOL_REPLY);
+        let read_back = r#"{"status":"not_done"}"#;
+        let after = compose(Some(rule), "להעביר", Some(read_back), &offered);
+        assert_eq!(after.text, READ_BACK_REPLY);
     }
 }

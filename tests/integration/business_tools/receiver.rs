@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 /// One request as the tool server saw it.
 #[derive(Debug, Clone)]
-pub(super) struct Received {
+pub(crate) struct Received {
     pub path: String,
     pub idempotency_key: Option<String>,
     pub signature_valid: bool,
@@ -28,7 +28,7 @@ struct ReceiverState {
 }
 
 /// The tool server; it stops when dropped.
-pub(super) struct ToolServer {
+pub(crate) struct ToolServer {
     pub base: String,
     state: Arc<ReceiverState>,
     server: JoinHandle<()>,
@@ -42,7 +42,7 @@ impl Drop for ToolServer {
 
 impl ToolServer {
     /// A server that verifies signatures with `secret` (the hex text `business show` reveals).
-    pub(super) async fn start(secret: &str) -> Self {
+    pub(crate) async fn start(secret: &str) -> Self {
         let state = Arc::new(ReceiverState {
             secret: secret.to_string(),
             received: Mutex::new(Vec::new()),
@@ -64,7 +64,7 @@ impl ToolServer {
         }
     }
 
-    pub(super) fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
     }
 }

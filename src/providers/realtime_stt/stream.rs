@@ -183,6 +183,8 @@ impl SocketTask {
                 }
             }
         };
+        // Closed now, so the sender sees the stream gone before the owner reads `Broken`.
+        drop(commands);
         tracing::warn!(
             reason = %broken,
             turns_in_flight = self.book.turns_in_flight(),

@@ -343,3 +343,28 @@ async fn dropping_the_sender_closes_the_stream_without_broken() {
         .expect("the stream ends");
     assert_eq!(end, None);
 }
+
+#[tokio::test]
+async fn a_prompt_update_sets_the_session_up_again_for_later_turns() {
+    let sim = sim().await;
+    let (mut sender, mut events) = connect(&sim).await;
+
+    sender.update_prompt("תור אצל רונית").unwrap();
+    let ticket = say(&mut sender, &tone(0.5));
+    let seen = until_turns_end(&mut events, 1).await;
+
+    assert!(final_text(&seen, ticket).is_some(), "{seen:?}");
+    let prompts: Vec<Option<String>> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == SimEndpoint::RealtimeSession)
+        .map(|r| r.field("prompt").map(str::to_string))
+        .collect();
+    assert_eq!(prompts, [None, Some("תור אצל רונית".to_string())]);
+    assert!(
+        !seen
+            .iter()
+            .any(|event| matches!(event, TranscriptionEvent::ServerError(_))),
+        "the update was accepted: {seen:?}"
+    );
+}

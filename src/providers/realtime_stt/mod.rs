@@ -196,4 +196,28 @@ mod tests {
             "ws://127.0.0.1:8000/v1/realtime?intent=transcription"
         );
     }
+
+    /// An https base gets TLS (the build has a crypto provider and root store for it, or this
+    /// would panic), and a server that hangs up during the handshake is a transport error.
+    #[tokio::test]
+    async fn a_tls_socket_that_fails_its_handshake_is_a_transport_error() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        let base = Url::parse(&format!("https://127.0.0.1:{port}/v1")).unwrap();
+        let client = RealtimeStt::new(OpenAiConfig::new(base, None), "m");
+        assert!(client.url().as_str().starts_with("wss://"));
+        let error = client
+            .connect(None)
+            .await
+            .err()
+            .expect("no TLS server there");
+        assert!(matches!(error, RealtimeSttError::Transport(_)), "{error:?}");
+    }
 }

@@ -9,10 +9,14 @@
 //!   words, tool calls are streamed in argument fragments as OpenAI does; a default reply echoes
 //!   the caller.
 //! - speech: Hebrew speech from espeak-ng when installed, else a tone as long as the text would be.
+//! - realtime: the Realtime API's transcription mode on a WebSocket (`realtime`): μ-law appended,
+//!   each commit heard as an upload would be, its text as deltas and a completed event; a socket
+//!   can be made to break after a commit.
 
 mod chat;
 mod chat_script;
 mod profile;
+mod realtime;
 mod recognition;
 mod speech;
 mod transcriptions;
@@ -48,6 +52,12 @@ pub enum SimEndpoint {
     Transcriptions,
     ChatCompletions,
     Speech,
+    /// A realtime transcription socket asked for (the upgrade request).
+    Realtime,
+    /// A `session.update` on a realtime socket; its JSON is the session asked for.
+    RealtimeSession,
+    /// An `input_audio_buffer.commit` on a realtime socket: one turn to transcribe.
+    RealtimeCommit,
     /// Anything else, answered 404.
     Other,
 }
@@ -120,6 +130,8 @@ struct SimState {
     chat_rules: Vec<ChatRule>,
     /// How many more streams are cut, and after how many tokens.
     cut_streams: (u32, usize),
+    /// How many more realtime commits drop their socket once acknowledged.
+    realtime_breaks_left: u32,
     cancelled_streams: usize,
     speech_empty_left: u32,
     speech_silence_left: u32,
@@ -141,6 +153,7 @@ impl OpenAiSim {
                 default_transcript: transcriptions::DEFAULT_TRANSCRIPT.to_string(),
                 chat_rules: Vec::new(),
                 cut_streams: (0, 0),
+                realtime_breaks_left: 0,
                 cancelled_streams: 0,
                 speech_empty_left: 0,
                 speech_silence_left: 0,
@@ -155,6 +168,7 @@ impl OpenAiSim {
             .route("/v1/audio/transcriptions", post(transcriptions::handle))
             .route("/v1/chat/completions", post(chat::handle))
             .route("/v1/audio/speech", post(speech::handle))
+            .route("/v1/realtime", get(realtime::handle))
             .route("/v1/models", get(models))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -234,6 +248,12 @@ impl OpenAiSim {
         self.state().cut_streams = (count, after_tokens);
     }
 
+    /// The next `count` realtime commits are acknowledged, then their socket is dropped without a
+    /// close frame, as when the network fails: the turn gets no transcript.
+    pub fn break_realtime_next(&self, count: u32) {
+        self.state().realtime_breaks_left = count;
+    }
+
     /// The next `count` speech requests succeed with no audio at all.
     pub fn speech_empty_next(&self, count: u32) {
         self.state().speech_empty_left = count;
@@ -299,7 +319,9 @@ impl Shared {
                 openai_error(StatusCode::BAD_REQUEST, &message, "invalid_request_error")
             })
         };
-        request.status = refusal.as_ref().map_or(200, |r| r.status().as_u16());
+        request.status = refusal
+            .as_ref()
+            .map_or(request.status, |r| r.status().as_u16());
         // Logged before the state is released, so the log keeps the order of the decisions.
         self.requests.record(request);
         drop(state);

@@ -75,6 +75,9 @@ pub struct ProviderSettings {
     pub openai_api_key: Option<Secret>,
     pub openai_base_url: Url,
     pub stt_model: String,
+    /// Batch uploads, or a realtime stream with batch as the fallback.
+    pub stt_mode: SttMode,
+    pub realtime_stt_model: String,
     pub llm_model: String,
     /// Provider names in fallback order.
     pub tts_order: Vec<String>,
@@ -86,6 +89,16 @@ pub struct ProviderSettings {
     pub elevenlabs_api_key: Option<Secret>,
     pub elevenlabs_base_url: Url,
     pub elevenlabs_voice_id: Option<String>,
+}
+
+/// How speech becomes text (`SICHA_STT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SttMode {
+    /// Each utterance uploaded to `/audio/transcriptions` once it ends.
+    Batch,
+    /// The call's audio streamed over the Realtime API's WebSocket while the caller speaks; batch
+    /// takes over when the stream fails.
+    Realtime,
 }
 
 /// Who gets a text message after a call.
@@ -215,6 +228,12 @@ impl Settings {
                 openai_api_key: values.secret("OPENAI_API_KEY"),
                 openai_base_url: values.url("OPENAI_BASE_URL")?,
                 stt_model: values.text("SICHA_STT_MODEL"),
+                stt_mode: values.choice(
+                    "SICHA_STT",
+                    &[("batch", SttMode::Batch), ("realtime", SttMode::Realtime)],
+                    "batch or realtime",
+                )?,
+                realtime_stt_model: values.text("SICHA_REALTIME_STT_MODEL"),
                 llm_model: values.text("SICHA_LLM_MODEL"),
                 tts_order: values
                     .get_or_default("SICHA_TTS")

@@ -80,6 +80,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OpenAI-compatible API base (vLLM, llama.cpp server, speaches… work too)",
     ),
     ("SICHA_STT_MODEL", "whisper-1", "speech-to-text model"),
+    (
+        "SICHA_STT",
+        "batch",
+        "speech to text: batch (each utterance uploaded when it ends) or realtime (streamed over the Realtime API's WebSocket while the caller speaks; batch remains the fallback)",
+    ),
+    (
+        "SICHA_REALTIME_STT_MODEL",
+        "gpt-4o-transcribe",
+        "transcription model of realtime speech to text",
+    ),
     ("SICHA_LLM_MODEL", "gpt-4o", "chat model"),
     (
         "SICHA_TTS",

@@ -53,6 +53,8 @@ fn unset_settings_take_the_defaults_the_table_documents() {
     let s = Settings::from_values(&HashMap::new()).unwrap();
     assert_eq!(s.providers.tts_order, ["google", "openai", "espeak"]);
     assert_eq!(s.providers.stt_model, "whisper-1");
+    assert_eq!(s.providers.stt_mode, SttMode::Batch);
+    assert_eq!(s.providers.realtime_stt_model, "gpt-4o-transcribe");
     assert_eq!(s.limits.max_call, Duration::from_secs(1800));
     assert_eq!(s.after_call.post_call_sms, PostCallSms::Off);
     assert!(!s.after_call.summary);
@@ -73,6 +75,18 @@ fn word_settings_say_what_they_accept() {
         err.to_string(),
         "setting SICHA_CALL_SUMMARY: `maybe` is not on or off"
     );
+    let err = Settings::from_values(&values(&[("SICHA_STT", "stream")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "setting SICHA_STT: `stream` is not batch or realtime"
+    );
+    let s = Settings::from_values(&values(&[
+        ("SICHA_STT", "realtime"),
+        ("SICHA_REALTIME_STT_MODEL", "gpt-4o-mini-transcribe"),
+    ]))
+    .unwrap();
+    assert_eq!(s.providers.stt_mode, SttMode::Realtime);
+    assert_eq!(s.providers.realtime_stt_model, "gpt-4o-mini-transcribe");
     let s = Settings::from_values(&values(&[
         ("SICHA_LOG_FORMAT", "json"),
         ("SICHA_EAGER_STT_MS", "off"),

@@ -61,6 +61,19 @@ impl OpenAiConfig {
         Url::parse(&joined).expect("a valid base URL with a path appended stays valid")
     }
 
+    /// `path` under the base URL as a WebSocket URL: `http` becomes `ws` and `https` becomes `wss`,
+    /// so a local server over plain HTTP gets a plain socket and the hosted API a TLS one.
+    pub fn websocket_endpoint(&self, path: &str) -> Url {
+        let mut url = self.endpoint(path);
+        let scheme = match url.scheme() {
+            "https" | "wss" => "wss",
+            _ => "ws",
+        };
+        url.set_scheme(scheme)
+            .expect("http(s) and ws(s) are all special schemes, so one may replace another");
+        url
+    }
+
     /// An HTTP client for this server. No whole-request timeout here: streams live as long as the
     /// answer, so each call sets its own bound.
     pub(crate) fn client(&self) -> Client {
@@ -102,7 +115,7 @@ pub(crate) async fn failure(response: Response) -> (u16, String) {
     (status.as_u16(), error_message(status, &body))
 }
 
-fn error_message(status: reqwest::StatusCode, body: &str) -> String {
+pub(crate) fn error_message(status: reqwest::StatusCode, body: &str) -> String {
     const SHOWN_CHARS: usize = 300;
     if let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) {
         let detail = parsed.detail.map(|detail| match detail {
@@ -143,6 +156,20 @@ mod tests {
                 "http://127.0.0.1:9/v1/chat/completions"
             );
         }
+    }
+
+    #[test]
+    fn websocket_endpoint_swaps_the_scheme_and_keeps_the_base_path() {
+        let hosted = OpenAiConfig::default();
+        assert_eq!(
+            hosted.websocket_endpoint("realtime").as_str(),
+            "wss://api.openai.com/v1/realtime"
+        );
+        let local = OpenAiConfig::new(Url::parse("http://127.0.0.1:9/v1/").unwrap(), None);
+        assert_eq!(
+            local.websocket_endpoint("realtime").as_str(),
+            "ws://127.0.0.1:9/v1/realtime"
+        );
     }
 
     #[test]

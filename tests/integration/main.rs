@@ -37,6 +37,7 @@ mod faults;
 mod media_streams;
 mod metrics;
 mod providers_openai;
+mod providers_realtime;
 mod providers_tts;
 mod readiness;
 mod reconciliation;

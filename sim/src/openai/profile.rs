@@ -9,6 +9,9 @@ use std::time::Duration;
 pub struct SimProfile {
     /// Upload to transcript.
     pub stt_ms: u64,
+    /// Realtime transcription: commit to the completed transcript (the deltas come on the way). The
+    /// audio arrived while the caller spoke, so only the end of the recognition is left.
+    pub realtime_stt_ms: u64,
     /// Request to the first token.
     pub llm_ttft_ms: u64,
     /// Token rate after the first; infinite means all at once.
@@ -29,6 +32,7 @@ impl SimProfile {
     pub fn instant() -> Self {
         Self {
             stt_ms: 0,
+            realtime_stt_ms: 0,
             llm_ttft_ms: 0,
             llm_tokens_per_sec: f32::INFINITY,
             tts_ttfb_ms: 0,
@@ -37,11 +41,13 @@ impl SimProfile {
         }
     }
 
-    /// Roughly today's hosted APIs: transcription 300–500 ms, first token about 400 ms then about
+    /// Roughly today's hosted APIs: transcription 300–500 ms (a realtime stream's final transcript
+    /// about 30 ms after the commit), first token about 400 ms then about
     /// 50 tokens a second, first audio about 250 ms.
     pub fn typical() -> Self {
         Self {
             stt_ms: 400,
+            realtime_stt_ms: 30,
             llm_ttft_ms: 400,
             llm_tokens_per_sec: 50.0,
             tts_ttfb_ms: 250,
@@ -54,6 +60,7 @@ impl SimProfile {
     pub fn slow() -> Self {
         Self {
             stt_ms: 1200,
+            realtime_stt_ms: 200,
             llm_ttft_ms: 1500,
             llm_tokens_per_sec: 15.0,
             tts_ttfb_ms: 800,
@@ -73,6 +80,10 @@ impl SimProfile {
 
     pub(super) fn stt_delay(&self) -> Duration {
         self.jittered(Duration::from_millis(self.stt_ms))
+    }
+
+    pub(super) fn realtime_stt_delay(&self) -> Duration {
+        self.jittered(Duration::from_millis(self.realtime_stt_ms))
     }
 
     pub(super) fn llm_first_token_delay(&self) -> Duration {
@@ -130,6 +141,7 @@ mod tests {
     fn instant_adds_nothing() {
         let instant = SimProfile::instant();
         assert_eq!(instant.stt_delay(), Duration::ZERO);
+        assert_eq!(instant.realtime_stt_delay(), Duration::ZERO);
         assert_eq!(instant.llm_token_interval(), Duration::ZERO);
         assert_eq!(
             instant.tts_generation_time(Duration::from_secs(3)),

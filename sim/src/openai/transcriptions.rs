@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sicha_audio::wav::WavAudio;
 
+use super::recognition::UtteranceLibrary;
 use super::{Shared, SimEndpoint, SimRequest, openai_error, preview};
 
 /// Heard when nothing is queued: a caller asking for an appointment.
 pub(super) const DEFAULT_TRANSCRIPT: &str = "שלום, אני רוצה לקבוע תור";
 
 /// What Whisper typically invents on silence or line noise.
-const HALLUCINATION: &str = "תודה רבה";
+pub(super) const HALLUCINATION: &str = "תודה רבה";
 
 /// What one transcription request hears.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,46 @@ impl From<&str> for SimTranscript {
 impl From<String> for SimTranscript {
     fn from(text: String) -> Self {
         Self::Heard(text)
+    }
+}
+
+/// What the next transcription (an upload, or a realtime commit) hears, taken in two steps: the
+/// queue in the order requests arrive, then the audio compared outside the state's lock.
+pub(super) enum Hearing {
+    /// Scripted transcripts come first: tests state exact texts and failures with them.
+    Scripted(SimTranscript),
+    /// Then what the audio says, if it is a known line; then the default.
+    ByAudio {
+        utterances: Arc<UtteranceLibrary>,
+        default: String,
+    },
+}
+
+impl Hearing {
+    pub(super) fn next(shared: &Shared) -> Self {
+        let mut state = shared.state();
+        match state.transcripts.pop_front() {
+            Some(queued) => Self::Scripted(queued),
+            None => Self::ByAudio {
+                utterances: state.utterances.clone(),
+                default: state.default_transcript.clone(),
+            },
+        }
+    }
+
+    /// What `audio` (samples and their rate), if any, is heard as.
+    pub(super) fn hear(self, audio: Option<(&[i16], u32)>) -> SimTranscript {
+        match self {
+            Self::Scripted(transcript) => transcript,
+            Self::ByAudio {
+                utterances,
+                default,
+            } => {
+                let recognised =
+                    audio.and_then(|(samples, rate)| utterances.recognise(samples, rate));
+                SimTranscript::Heard(recognised.map_or(default, str::to_string))
+            }
+        }
     }
 }
 
@@ -119,21 +160,11 @@ pub(super) async fn handle(
         return refused;
     }
 
-    let (queued, utterances, default, delay) = {
-        let mut state = shared.state();
-        let queued = state.transcripts.pop_front();
-        let utterances = queued.is_none().then(|| state.utterances.clone());
-        let default = state.default_transcript.clone();
-        (queued, utterances, default, state.profile.stt_delay())
-    };
-    // Scripted transcripts come first (tests state exact texts and failures with them); then what
-    // the audio says, if it is a known line; then the default.
-    let heard = queued.unwrap_or_else(|| {
-        let recognised = match (&utterances, &audio) {
-            (Some(library), Some(Ok(wav))) => library.recognise(&wav.samples, wav.sample_rate),
-            _ => None,
-        };
-        SimTranscript::Heard(recognised.map_or(default, str::to_string))
+    let hearing = Hearing::next(&shared);
+    let delay = shared.state().profile.stt_delay();
+    let heard = hearing.hear(match &audio {
+        Some(Ok(wav)) => Some((&wav.samples, wav.sample_rate)),
+        _ => None,
     });
     tokio::time::sleep(delay).await;
     let (text, no_speech_prob, avg_logprob) = match heard {

@@ -56,6 +56,22 @@ async fn with_tool(app: &common::TestApp, path: &str, confirm: bool) -> ToolServ
     server
 }
 
+/// A call `call_sid` whose caller says each fixture line in turn, hearing the answers out within
+/// `wait`, then hangs up.
+async fn call_saying(world: &common::AiWorld, call_sid: &str, lines: &[&str], wait: Duration) {
+    let mut stream = world.app.connect_call(call_sid).await;
+    listen(&mut stream, QUIET, true).await;
+    for fixture in lines {
+        stream.send_audio(&line(fixture)).await.unwrap();
+        listen(&mut stream, wait, true).await;
+    }
+    stream.send_stop(call_sid).await.unwrap();
+    world
+        .app
+        .wait_for_call(call_sid, |c| c.ended_at_ms.is_some())
+        .await;
+}
+
 async fn agent_turns(app: &common::TestApp, call_sid: &str) -> Vec<String> {
     app.store
         .turns_for_call(call_sid)
@@ -80,18 +96,7 @@ async fn a_tool_called_by_the_model_is_posted_signed_and_its_result_spoken() {
                 .with_reply("בודקת.")
                 .then_say("הזמנתי לכם שולחן לארבעה."),
         );
-        let mut stream = world.app.connect_call("CA970").await;
-        listen(&mut stream, QUIET, true).await;
-        stream
-            .send_audio(&line("single/u03_booking.wav"))
-            .await
-            .unwrap();
-        listen(&mut stream, QUIET, true).await;
-        stream.send_stop("CA970").await.unwrap();
-        world
-            .app
-            .wait_for_call("CA970", |c| c.ended_at_ms.is_some())
-            .await;
+        call_saying(&world, "CA970", &["single/u03_booking.wav"], QUIET).await;
 
         let received = server.received();
         assert_eq!(received.len(), 1, "{received:?}");
@@ -125,19 +130,9 @@ async fn a_failing_or_silent_tool_is_told_as_a_failure_never_a_success() {
                 .then_say("הזמנתי לכם שולחן לארבעה."),
         );
         let sid = format!("CA97{}", path.len());
-        let mut stream = world.app.connect_call(&sid).await;
-        listen(&mut stream, QUIET, true).await;
-        stream
-            .send_audio(&line("single/u03_booking.wav"))
-            .await
-            .unwrap();
         // The slow tool times out after 2 s; its waiting phrase comes after one.
-        listen(&mut stream, Duration::from_millis(3500), true).await;
-        stream.send_stop(&sid).await.unwrap();
-        world
-            .app
-            .wait_for_call(&sid, |c| c.ended_at_ms.is_some())
-            .await;
+        let wait = Duration::from_millis(3500);
+        call_saying(&world, &sid, &["single/u03_booking.wav"], wait).await;
         assert_eq!(server.received().len(), 1);
         let answers = agent_turns(&world.app, &sid).await.join(" ");
         assert!(answers.contains(FAILED_TOOL_REPLY), "{path}: {answers}");

@@ -14,7 +14,7 @@ use crate::common::paced::speak_and_time_answer;
 use crate::common::proxy::CuttableProxy;
 use crate::common::served::ServedBinary;
 use common::{BUSINESS_NUMBER, heard_within, listen};
-use sicha::store::{Engine, NewBusiness, Store, Turn};
+use sicha::store::{Engine, Store, Turn};
 use sicha_sim::openai::{ChatRule, OpenAiSim, SimProfile};
 use sicha_sim::twilio_caller::MediaStreamClient;
 
@@ -88,24 +88,7 @@ async fn a_server_killed_mid_answer_ends_the_call_once_at_restart() {
         ];
         let server = ServedBinary::start_with("ai", &db, &settings).await;
         let store = Store::connect(&db).await.unwrap();
-        store
-            .create_business(
-                &NewBusiness {
-                    number: BUSINESS_NUMBER.into(),
-                    name: "מספרת דני".into(),
-                    greeting: "שלום, הגעתם למספרה של דני.".into(),
-                    system_prompt: "את עוזרת טלפונית של מספרה.".into(),
-                    voice: None,
-                    transfer_to: None,
-                    dtmf_map: None,
-                    sms_policy: None,
-                    preemptive_replies: None,
-                    tools: None,
-                },
-                sicha::clock::now_ms(),
-            )
-            .await
-            .unwrap();
+        common::add_test_business(&store, BUSINESS_NUMBER).await;
 
         let mut stream = server.connect_call("CA900").await;
         listen(&mut stream, QUIET, true).await;

@@ -138,24 +138,7 @@ impl TestApp {
     }
 
     pub async fn add_business(&self, number: &str) {
-        self.store
-            .create_business(
-                &NewBusiness {
-                    number: number.to_string(),
-                    name: "מספרת <דני> & בניו".to_string(),
-                    greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
-                    system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
-                    voice: None,
-                    transfer_to: Some("+972529999999".to_string()),
-                    dtmf_map: None,
-                    sms_policy: None,
-                    preemptive_replies: None,
-                    tools: None,
-                },
-                sicha::clock::now_ms(),
-            )
-            .await
-            .expect("business added");
+        add_test_business(&self.store, number).await;
     }
 
     /// `/metrics` of the main listener, as Prometheus text.
@@ -475,4 +458,27 @@ pub async fn connect_call_at(
         .await
         .unwrap();
     stream
+}
+
+/// The tests' barber shop on `number` (its name has markup characters, to test escaping), added to
+/// `store`.
+pub async fn add_test_business(store: &Store, number: &str) -> sicha::store::Business {
+    store
+        .create_business(
+            &NewBusiness {
+                number: number.to_string(),
+                name: "מספרת <דני> & בניו".to_string(),
+                greeting: "שלום, הגעתם למספרה של דני. במה אפשר לעזור?".to_string(),
+                system_prompt: "את עוזרת טלפונית של מספרה.".to_string(),
+                voice: None,
+                transfer_to: Some("+972529999999".to_string()),
+                dtmf_map: None,
+                sms_policy: None,
+                preemptive_replies: None,
+                tools: None,
+            },
+            sicha::clock::now_ms(),
+        )
+        .await
+        .expect("business added")
 }

@@ -10,6 +10,7 @@
 //!   - [`google_tts`] Google Cloud Text-to-Speech (`text:synthesize`, μ-law WAV in base64).
 //!   - [`elevenlabs`] ElevenLabs streaming text-to-speech (raw μ-law 8 kHz).
 //!   - [`twilio_api`] Twilio's REST API (call updates, SMS, call details).
+//!   - [`booking_api`] a barber shop's booking system, reached as the business's own tools.
 //! - The caller's side of a call:
 //!   - [`twilio_caller`] the Twilio side of a call: signed webhook and Media Streams socket.
 //!   - [`caller`] a whole simulated call on top of it: a [`scenario`] played in real time (or a
@@ -23,6 +24,7 @@
 //!   server's own commands from `sicha::cli`.
 
 pub mod bench;
+pub mod booking_api;
 pub mod caller;
 pub mod cli;
 pub mod elevenlabs;

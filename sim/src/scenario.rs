@@ -164,10 +164,7 @@ impl Scenario {
         scenario
             .barge_in(2, Duration::from_millis(2500))
             .expect("the demo script has a third line");
-        scenario.chat_rules = DEMO_REPLIES
-            .iter()
-            .map(|(when, reply)| ChatRule::reply(when, reply))
-            .collect();
+        scenario.chat_rules = demo_rules();
         scenario
     }
 
@@ -240,21 +237,32 @@ pub mod demo_business {
     }
 }
 
-/// What the demo's agent answers, by a phrase of the caller's line (the first match wins).
-const DEMO_REPLIES: [(&str, &str); 5] = [
-    ("לקבוע תור", "בשמחה. לאיזה יום תרצה לקבוע?"),
-    (
-        "חמישי",
-        "ביום חמישי אחרי הצהריים יש כמה תורים פנויים. יש תור באחת וחצי. יש תור בשלוש. \
-         יש תור בארבע וחצי. ויש גם תור בשש בערב.",
-    ),
-    (
-        "ארבע וחצי",
-        "מצוין, שמרתי לך את ארבע וחצי ביום חמישי. על איזה שם לרשום?",
-    ),
-    ("דני", "תודה דני, התור נקבע. נשלח לך תזכורת יום לפני."),
-    ("להתראות", "להתראות דני, יום נעים!"),
-];
+/// What the demo's agent answers, by a phrase of the caller's line (the first match wins). The times
+/// and the booking come from the shop's booking system through its tools: the agent says a time is
+/// free only after looking, and that it booked only after the booking tool said so.
+fn demo_rules() -> Vec<ChatRule> {
+    vec![
+        ChatRule::reply("לקבוע תור", "בשמחה. לאיזה יום תרצה לקבוע?"),
+        ChatRule::tool_call(
+            "חמישי",
+            "check_availability",
+            serde_json::json!({ "day": "חמישי" }),
+        )
+        .with_reply("רגע, אני בודקת ביומן.")
+        .then_say(
+            "ביום חמישי אחרי הצהריים יש כמה תורים פנויים. יש תור באחת וחצי. יש תור בשלוש. \
+             יש תור בארבע וחצי. ויש גם תור בשש בערב.",
+        ),
+        ChatRule::reply("ארבע וחצי", "ארבע וחצי ביום חמישי. על איזה שם לרשום?"),
+        ChatRule::tool_call(
+            "דני",
+            "book_appointment",
+            serde_json::json!({ "day": "חמישי", "time": "16:30", "name": "דני" }),
+        )
+        .then_say("קבעתי לך תור ליום חמישי בארבע וחצי על שם דני. נשלח לך תזכורת יום לפני."),
+        ChatRule::reply("להתראות", "להתראות דני, יום נעים!"),
+    ]
+}
 
 /// Cuts one line out of the fixture with a small margin, padded to whole frames, with a speech flag
 /// per frame from the labelled spans.

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 
 use url::Url;
 
+use super::booking_api::BookingApiSim;
 use super::openai::{OpenAiSim, SimProfile};
 use super::scenario::demo_business;
 use super::twilio_api::TwilioApiSim;
 use sicha::cli::business::add_business;
-use sicha::store::{Store, StoreError};
+use sicha::store::{BusinessChanges, Store, StoreError};
 
 /// The Twilio account the stand-ins and the server agree on.
 pub const SIM_ACCOUNT_SID: &str = "ACsimworld0000000000000000000000000";
@@ -80,6 +81,27 @@ pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> 
     };
     store.close().await;
     result
+}
+
+/// Gives the demo business the tools of its booking system, as `sicha business update
+/// --tools-file` would, and has the booking system trust the secret its requests are signed with.
+pub async fn give_demo_business_its_tools(
+    database_url: &str,
+    booking: &BookingApiSim,
+) -> Result<(), StoreError> {
+    let store = Store::connect(database_url).await?;
+    let changes = BusinessChanges {
+        tools: Some(Some(booking.tools())),
+        ..BusinessChanges::default()
+    };
+    let result = store
+        .update_business(demo_business::NUMBER, &changes, sicha::clock::now_ms())
+        .await;
+    store.close().await;
+    if let Some(secret) = result?.tools_secret {
+        booking.trust(&secret);
+    }
+    Ok(())
 }
 
 /// The server's origin as the caller uses it.

@@ -263,7 +263,7 @@ fn wav_rms(path: &Path) -> (f64, f64) {
 }
 
 #[test]
-fn sicha_demo_plays_a_whole_simulated_call_and_writes_what_was_heard() {
+fn sicha_demo_plays_a_whole_simulated_call_books_for_real_and_writes_what_was_heard() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("demo.wav");
     let records = dir.path().join("records");
@@ -289,6 +289,17 @@ fn sicha_demo_plays_a_whole_simulated_call_and_writes_what_was_heard() {
         );
     }
     assert!(stdout.contains("barge-in"), "{stdout}");
+    // The booking was made for real, in the shop's booking system, through its tools.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("booked: חמישי at 16:30 for דני")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("קבעתי לך תור ליום חמישי"),
+        "the agent says it booked only after booking: {stdout}"
+    );
     assert!(
         records.join("sicha-demo.db").exists(),
         "--keep keeps the records"

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::call::{CallerView, ms, print_summary};
+use crate::booking_api::{Booking, BookingApiSim};
 use crate::caller::{CallTrace, CallerOptions, new_call_sid, run_call};
 use crate::openai::{OpenAiSim, SimProfile};
 use crate::scenario::{Scenario, demo_business};
@@ -83,6 +84,11 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     sicha::telemetry::init(&settings)?;
     crate::world::ensure_demo_business(&database_url).await?;
+    // The shop's booking system, which the agent reaches through the business's tools.
+    let booking = BookingApiSim::start()
+        .await
+        .context("starting the simulated booking system")?;
+    crate::world::give_demo_business_its_tools(&database_url, &booking).await?;
     let app = Application::build(
         settings,
         ServeOptions {
@@ -124,6 +130,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     stopped.context("the server task")?.context("the server")?;
     let turns = store.turns_for_call(&call_sid).await?;
     print_summary(&trace, out)?;
+    print_bookings(&booking.bookings(), out)?;
     print_turn_timings(&turns, &trace, out)?;
     std::fs::write(&args.out, trace.mixed_wav())
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -373,4 +380,20 @@ impl Drop for RecordsDir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// What the booking system holds after the call: what the agent booked, for real.
+fn print_bookings(bookings: &[Booking], out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out)?;
+    if bookings.is_empty() {
+        writeln!(out, "booked: nothing")?;
+    }
+    for booking in bookings {
+        writeln!(
+            out,
+            "booked: {} at {} for {} ({}, confirmation {})",
+            booking.day, booking.time, booking.name, booking.caller, booking.confirmation
+        )?;
+    }
+    Ok(())
 }

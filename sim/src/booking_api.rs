@@ -90,7 +90,11 @@ parameters = {{ type = "object", properties = {{ day = {{ type = "string" }}, ti
 }
 
 /// The request's JSON when its signature is right; the refusal otherwise.
-fn verified(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+fn verified(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, (StatusCode, &'static str)> {
     let secret = shared.secret.lock().unwrap().clone();
     let signature = headers
         .get(SIGNATURE_HEADER)
@@ -98,9 +102,9 @@ fn verified(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Result<Value,
         .unwrap_or_default();
     let valid = secret.is_some_and(|secret| secret.sign(body) == signature);
     if !valid {
-        return Err((StatusCode::UNAUTHORIZED, "bad signature").into_response());
+        return Err((StatusCode::UNAUTHORIZED, "bad signature"));
     }
-    serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "not JSON").into_response())
+    serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "not JSON"))
 }
 
 async fn availability(
@@ -114,14 +118,14 @@ async fn availability(
             "free": FREE_TIMES,
         }))
         .into_response(),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
 async fn book(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let request = match verified(&shared, &headers, &body) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let key = headers
         .get(IDEMPOTENCY_HEADER)

@@ -83,25 +83,35 @@ pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> 
     result
 }
 
-/// Gives the demo business the tools of its booking system, as `sicha business update
+/// Gives the business on `number` the tools of its booking system, as `sicha business update
 /// --tools-file` would, and has the booking system trust the secret its requests are signed with.
+pub async fn give_booking_tools(
+    store: &Store,
+    number: &str,
+    booking: &BookingApiSim,
+) -> Result<(), StoreError> {
+    let changes = BusinessChanges {
+        tools: Some(Some(booking.tools())),
+        ..BusinessChanges::default()
+    };
+    let business = store
+        .update_business(number, &changes, sicha::clock::now_ms())
+        .await?;
+    if let Some(secret) = business.tools_secret {
+        booking.trust(&secret);
+    }
+    Ok(())
+}
+
+/// [`give_booking_tools`] for the demo business in the database at `database_url`.
 pub async fn give_demo_business_its_tools(
     database_url: &str,
     booking: &BookingApiSim,
 ) -> Result<(), StoreError> {
     let store = Store::connect(database_url).await?;
-    let changes = BusinessChanges {
-        tools: Some(Some(booking.tools())),
-        ..BusinessChanges::default()
-    };
-    let result = store
-        .update_business(demo_business::NUMBER, &changes, sicha::clock::now_ms())
-        .await;
+    let result = give_booking_tools(&store, demo_business::NUMBER, booking).await;
     store.close().await;
-    if let Some(secret) = result?.tools_secret {
-        booking.trust(&secret);
-    }
-    Ok(())
+    result
 }
 
 /// The server's origin as the caller uses it.

@@ -167,6 +167,13 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
         let scenario = Scenario::demo();
         scenario.teach(&openai);
         let app = ai_app(&db, &openai, &twilio).await;
+        // The demo's agent looks the free times up and books through the shop's booking system.
+        let booking = sicha_sim::booking_api::BookingApiSim::start()
+            .await
+            .unwrap();
+        sicha_sim::world::give_booking_tools(&app.store, BUSINESS_NUMBER, &booking)
+            .await
+            .unwrap();
         let mut options =
             CallerOptions::new(app.base.clone(), "CA700", CALLER_NUMBER, BUSINESS_NUMBER);
         options.auth_token = Some(AUTH_TOKEN.to_string());

@@ -5,12 +5,15 @@
 //! connected to our Media Streams socket with a token bound to the CallSid. Unknown number, no capacity
 //! or shutting down: a polite Hebrew message and a hang-up, and the call is still on record.
 //!
+//! A link naming a call-back (`?callback=ID&attempt=N`) is Twilio fetching the TwiML of a call-back
+//! the customer answered: see [`super::callback`].
+//!
 //! A CallSid already on record is Twilio retrying, or someone replaying a captured webhook (a
 //! signature carries no nonce). Nothing is written for it, and a stream token is issued again only
 //! while the call has neither a stream nor an end (see [`AnswerAgain`]); otherwise the answer hangs
 //! up, so a replay can neither take a live call's audio nor reopen a finished one.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
@@ -18,7 +21,8 @@ use tokio::time::Instant;
 use super::AppState;
 use super::twilio_auth::{SignedForm, field, public_base, websocket_url};
 use crate::clock::now_ms;
-use crate::store::{Call, CallStatus, NewCall};
+use crate::deliveries::callback::named_in_query;
+use crate::store::{Call, CallDirection, CallStatus, NewCall};
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
 
 pub const UNKNOWN_NUMBER_MESSAGE: &str = "מצטערים, המספר שחייגתם אינו פעיל. להתראות.";
@@ -31,11 +35,15 @@ pub const TOKEN_PARAMETER: &str = "token";
 pub async fn voice_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     SignedForm(params): SignedForm,
 ) -> Response {
     let started = Instant::now();
     let base = public_base(&state, &headers);
-    let response = answer(&state, &base, &params).await;
+    let response = match named_in_query(query.as_deref()) {
+        Some((id, attempt)) => super::callback::answer(&state, &base, &params, &id, attempt).await,
+        None => answer(&state, &base, &params).await,
+    };
     metrics::histogram!("sicha_webhook_seconds", "route" => "voice")
         .record(started.elapsed().as_secs_f64());
     response
@@ -59,6 +67,8 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         instance_id: state.settings.instance_id.clone(),
         status: CallStatus::Answered,
         started_at_ms: now,
+        direction: CallDirection::Inbound,
+        parent_call_sid: None,
     };
     // Looked up before anything is created: a known CallSid changes nothing.
     match state.store.call_by_sid(call_sid).await {
@@ -117,7 +127,7 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
 }
 
 /// `<Connect><Stream>` with a fresh token for `call_sid`.
-fn connect_stream(
+pub(super) fn connect_stream(
     state: &AppState,
     base: &url::Url,
     call_sid: &str,
@@ -169,7 +179,7 @@ impl AnswerAgain {
 }
 
 /// The answer for a CallSid already on record; writes nothing.
-fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
+pub(super) fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
     match AnswerAgain::decide(call, state.calls.registry.is_live(&call.call_sid)) {
         AnswerAgain::StreamToken => match connect_stream(state, base, &call.call_sid) {
             Ok(document) => {
@@ -196,7 +206,12 @@ fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
 }
 
 /// Says `message`, hangs up, and records the call as rejected.
-async fn turn_away(state: &AppState, call: &mut NewCall, message: &str, reason: &str) -> Response {
+pub(super) async fn turn_away(
+    state: &AppState,
+    call: &mut NewCall,
+    message: &str,
+    reason: &str,
+) -> Response {
     call.status = CallStatus::Rejected;
     if let Err(error) = record_rejected(state, call, reason).await {
         tracing::error!(%error, reason, "could not record a turned-away call");
@@ -222,7 +237,7 @@ async fn record_rejected(
 }
 
 /// The database or TwiML failed: the caller still hears an apology rather than Twilio's error tone.
-async fn fault(state: &AppState, call: &NewCall, error: &str) -> Response {
+pub(super) async fn fault(state: &AppState, call: &NewCall, error: &str) -> Response {
     tracing::error!(%error, "voice webhook failed; apologising to the caller");
     metrics::counter!("sicha_errors_total", "kind" => "voice_webhook").increment(1);
     // Best effort: the database may be what failed.
@@ -266,6 +281,8 @@ mod tests {
             twilio_status: None,
             twilio_duration_secs: None,
             recording_path: None,
+            direction: CallDirection::Inbound,
+            parent_call_sid: None,
         }
     }
 

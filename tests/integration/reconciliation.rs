@@ -54,6 +54,7 @@ async fn leave_a_call_open(db: &str) -> String {
                 sms_policy: None,
                 preemptive_replies: None,
                 tools: None,
+                opening_hours: None,
             },
             T0,
         )
@@ -72,6 +73,8 @@ async fn leave_a_call_open(db: &str) -> String {
         instance_id: "test-instance".into(),
         status: CallStatus::Answered,
         started_at_ms,
+        direction: Default::default(),
+        parent_call_sid: None,
     };
     store.insert_call(&answered(CALL, T0)).await.unwrap();
     assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());

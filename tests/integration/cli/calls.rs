@@ -26,6 +26,8 @@ async fn calls_list_and_show_a_call_with_events_and_transcript() {
             instance_id: "i-1".to_string(),
             status: CallStatus::Answered,
             started_at_ms: at,
+            direction: Default::default(),
+            parent_call_sid: None,
         };
         store.insert_call(&call("CA1", SHOP, t0)).await.unwrap();
         store

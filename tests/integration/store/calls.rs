@@ -310,6 +310,7 @@ async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
                 kind: "crm_webhook".into(),
                 idempotency_key: "crm:CA-race".into(),
                 payload: json!({ "call_sid": "CA-race" }),
+                due_at_ms: None,
             }],
         };
         let attempts =

@@ -268,25 +268,31 @@ async fn a_loop_escalation_without_a_transfer_number_is_called_back_retried_and_
     .await;
 }
 
+/// Opening hours of one hour two days from now (Israel), so a call-back surely waits; and when it
+/// will be due, as `YYYY-MM-DD HH:MM` in Israel.
+pub fn open_only_in_two_days() -> (OpeningHours, String) {
+    let day = clock::in_israel(clock::now_ms())
+        .date()
+        .tomorrow()
+        .unwrap()
+        .tomorrow()
+        .unwrap();
+    let name = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+        [day.weekday().to_sunday_zero_offset() as usize];
+    let hours = format!("{name} 10:00-11:00").parse().unwrap();
+    (hours, format!("{day} 10:00"))
+}
+
 #[tokio::test]
 async fn a_call_back_not_yet_due_is_listed_as_pending_with_its_israeli_due_time() {
     for_each_engine(|db| async move {
-        // Open only for an hour two days from now, so the call-back surely waits.
-        let day = clock::in_israel(clock::now_ms())
-            .date()
-            .tomorrow()
-            .unwrap()
-            .tomorrow()
-            .unwrap();
-        let name = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-            [day.weekday().to_sunday_zero_offset() as usize];
-        let hours: OpeningHours = format!("{name} 10:00-11:00").parse().unwrap();
+        let (hours, due_at) = open_only_in_two_days();
         let w = world(&db, hours, &[]).await;
         call_that_loops(&w, "CA710").await;
 
         let row = callback_row(&w.app, "CA710").await;
         let due = clock::format_in_israel(row.item.next_attempt_at_ms, "%Y-%m-%d %H:%M");
-        assert_eq!(due, format!("{day} 10:00"));
+        assert_eq!(due, due_at);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
             w.twilio.placed_calls().is_empty(),
@@ -299,7 +305,7 @@ async fn a_call_back_not_yet_due_is_listed_as_pending_with_its_israeli_due_time(
             .find(|line| line.contains(CALLER_NUMBER))
             .unwrap_or_else(|| panic!("{listed}"));
         assert!(row_line.starts_with("pending"), "{listed}");
-        assert!(row_line.contains(&format!("{day} 10:00")), "{listed}");
+        assert!(row_line.contains(&due_at), "{listed}");
         assert!(
             row_line.contains(BUSINESS_NUMBER) && row_line.contains("CA710"),
             "{listed}"

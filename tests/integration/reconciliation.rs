@@ -228,3 +228,80 @@ async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_onc
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_back_promised_in_a_call_cut_off_by_a_crash_is_queued_once() {
+    for_each_engine(|db| async move {
+        let (hours, due_at) = crate::callbacks::open_only_in_two_days();
+        let store = Store::connect(&db).await.unwrap();
+        let business = store
+            .create_business(
+                &NewBusiness {
+                    number: BUSINESS_NUMBER.into(),
+                    name: "מספרת דני".into(),
+                    greeting: "שלום".into(),
+                    system_prompt: "עוזרת".into(),
+                    voice: None,
+                    transfer_to: None,
+                    dtmf_map: None,
+                    sms_policy: None,
+                    preemptive_replies: None,
+                    tools: None,
+                    opening_hours: Some(hours),
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let customer = store
+            .find_or_create_customer(&business.id, CALLER_NUMBER, T0)
+            .await
+            .unwrap();
+        store
+            .insert_call(&NewCall {
+                call_sid: CALL.into(),
+                business_id: Some(business.id.clone()),
+                customer_id: Some(customer.id.clone()),
+                from_number: CALLER_NUMBER.into(),
+                to_number: BUSINESS_NUMBER.into(),
+                instance_id: "test-instance".into(),
+                status: CallStatus::Answered,
+                started_at_ms: T0,
+                direction: Default::default(),
+                parent_call_sid: None,
+            })
+            .await
+            .unwrap();
+        assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
+        let promise = serde_json::json!({ "reason": "loop" });
+        store
+            .insert_event(CALL, "callback_requested", Some(&promise), T0 + 9000)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let (first, second) = tokio::join!(
+            spawn_app_with(&db, &[], common::echo_agent()),
+            spawn_app_with(&db, &[], common::echo_agent()),
+        );
+        let pending = first
+            .store
+            .deliveries_of_kind("callback", true, 10)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1, "queued once: {pending:?}");
+        let row = &pending[0];
+        assert_eq!(row.item.idempotency_key, format!("callback:{CALL}"));
+        assert_eq!((row.status.as_str(), row.item.attempts), ("pending", 0));
+        assert_eq!(
+            sicha::clock::format_in_israel(row.item.next_attempt_at_ms, "%Y-%m-%d %H:%M"),
+            due_at,
+            "due at the business's next opening"
+        );
+        assert_eq!(row.item.payload["customer_phone"], CALLER_NUMBER);
+        assert_eq!(row.item.payload["public_base"], serde_json::Value::Null);
+        first.shutdown().await;
+        second.shutdown().await;
+    })
+    .await;
+}

@@ -198,6 +198,7 @@ impl FromStr for OpeningHours {
             let (Some(days), Some(span), None) = (words.next(), words.next(), words.next()) else {
                 return Err(OpeningHoursError::NotAnEntry(entry.to_string()));
             };
+            let days = parse_days(days)?;
             let Some((open, close)) = span.split_once('-') else {
                 return Err(OpeningHoursError::NotAnEntry(entry.to_string()));
             };
@@ -208,7 +209,7 @@ impl FromStr for OpeningHours {
             if span.close <= span.open {
                 return Err(OpeningHoursError::ClosesBeforeOpening(entry.to_string()));
             }
-            for day in parse_days(days)? {
+            for day in days {
                 hours.add(day, span);
             }
         }

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::twilio_auth::field;
-use super::voice::{answer_again, connect_stream, fault, turn_away, twiml_response};
+use super::voice::{connect, known_call, new_call, over_capacity, record_call, twiml_response};
 use crate::clock::now_ms;
 use crate::deliveries::callback::{callback_answered, callback_call_ended, callback_for_answer};
-use crate::store::{CallDirection, CallStatus, NewCall};
+use crate::store::CallDirection;
 use crate::twilio::twiml;
 
 /// Said when a call-back reaches the customer while this server cannot take the call.
@@ -41,23 +41,9 @@ pub async fn answer(
     };
     let span = tracing::info_span!("call", call_sid, callback = id);
     let _guard = span.enter();
-    let now = now_ms();
-    let mut call = NewCall {
-        call_sid: call_sid.to_string(),
-        business_id: None,
-        customer_id: None,
-        from_number: from.to_string(),
-        to_number: to.to_string(),
-        instance_id: state.settings.instance_id.clone(),
-        status: CallStatus::Answered,
-        started_at_ms: now,
-        direction: CallDirection::Outbound,
-        parent_call_sid: None,
-    };
-    match state.store.call_by_sid(call_sid).await {
-        Ok(Some(existing)) => return answer_again(state, base, &existing),
-        Ok(None) => {}
-        Err(error) => return fault(state, &call, &error.to_string()).await,
+    let mut call = new_call(state, call_sid, from, to, CallDirection::Outbound);
+    if let Some(answer) = known_call(state, base, &call).await {
+        return answer;
     }
     let request = match callback_for_answer(&state.store, id, from, to).await {
         Ok(Some(request)) => request,
@@ -67,7 +53,10 @@ pub async fn answer(
             );
             return twiml_response(twiml::hangup());
         }
-        Err(error) => return fault(state, &call, &error.to_string()).await,
+        Err(error) => {
+            tracing::error!(%error, "could not read the call-back; hanging up");
+            return twiml_response(twiml::hangup());
+        }
     };
     call.parent_call_sid = Some(request.parent_call_sid.clone());
     let business = match state.store.business_by_id(&request.business_id).await {
@@ -76,47 +65,32 @@ pub async fn answer(
             tracing::warn!("a call-back's business no longer exists; hanging up");
             return twiml_response(twiml::hangup());
         }
-        Err(error) => return fault(state, &call, &error.to_string()).await,
+        Err(error) => {
+            tracing::error!(%error, "could not read a call-back's business; hanging up");
+            return twiml_response(twiml::hangup());
+        }
     };
     call.business_id = Some(business.id.clone());
-    if state.is_draining() {
-        return turn_away(state, &mut call, CALLBACK_LATER_MESSAGE, "shutting_down").await;
+    if let Some(answer) = over_capacity(state, &mut call, CALLBACK_LATER_MESSAGE).await {
+        return answer;
     }
-    if state.calls.registry.live_calls() >= state.settings.limits.max_calls {
-        tracing::warn!("call-back turned away: at capacity");
-        return turn_away(state, &mut call, CALLBACK_LATER_MESSAGE, "at_capacity").await;
+    if let Err(answer) = record_call(state, base, &mut call, to).await {
+        return answer;
     }
-    match state
-        .store
-        .find_or_create_customer(&business.id, to, now)
-        .await
-    {
-        Ok(customer) => call.customer_id = Some(customer.id),
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
-    match state.store.insert_call(&call).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return match state.store.call_by_sid(call_sid).await {
-                Ok(Some(existing)) => answer_again(state, base, &existing),
-                Ok(None) => fault(state, &call, "the call row vanished").await,
-                Err(error) => fault(state, &call, &error.to_string()).await,
-            };
-        }
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
-    if let Err(error) = callback_answered(&state.store, id, &request, attempt, call_sid, now).await
+    if let Err(error) = callback_answered(
+        &state.store,
+        id,
+        &request,
+        attempt,
+        call_sid,
+        call.started_at_ms,
+    )
+    .await
     {
         // The call goes on; the row's own result may then come from its status callback.
         tracing::error!(%error, "could not record the answered call-back");
     }
-    match connect_stream(state, base, call_sid) {
-        Ok(document) => {
-            tracing::info!(business = %business.name, "call-back answered; connecting the media stream");
-            twiml_response(document)
-        }
-        Err(error) => fault(state, &call, &error.to_string()).await,
-    }
+    connect(state, base, &call, &business.name).await
 }
 
 /// The status callback of attempt `attempt` of call-back `id`: its call `call_sid` is over with

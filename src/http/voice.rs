@@ -57,24 +57,10 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
     let from = field(params, "From").unwrap_or("anonymous");
     let span = tracing::info_span!("call", call_sid);
     let _guard = span.enter();
-    let now = now_ms();
-    let mut call = NewCall {
-        call_sid: call_sid.to_string(),
-        business_id: None,
-        customer_id: None,
-        from_number: from.to_string(),
-        to_number: to.to_string(),
-        instance_id: state.settings.instance_id.clone(),
-        status: CallStatus::Answered,
-        started_at_ms: now,
-        direction: CallDirection::Inbound,
-        parent_call_sid: None,
-    };
+    let mut call = new_call(state, call_sid, from, to, CallDirection::Inbound);
     // Looked up before anything is created: a known CallSid changes nothing.
-    match state.store.call_by_sid(call_sid).await {
-        Ok(Some(existing)) => return answer_again(state, base, &existing),
-        Ok(None) => {}
-        Err(error) => return fault(state, &call, &error.to_string()).await,
+    if let Some(answer) = known_call(state, base, &call).await {
+        return answer;
     }
 
     let business = match state.store.business_by_number(to).await {
@@ -85,49 +71,122 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         tracing::info!(%to, "call to a number with no business");
         return turn_away(state, &mut call, UNKNOWN_NUMBER_MESSAGE, "unknown_number").await;
     };
+    if let Some(answer) = over_capacity(state, &mut call, BUSY_MESSAGE).await {
+        return answer;
+    }
+    call.business_id = Some(business.id.clone());
+    if let Err(answer) = record_call(state, base, &mut call, from).await {
+        return answer;
+    }
+    connect(state, base, &call, &business.name).await
+}
+
+/// A call the webhook is answering, as it will be recorded (its business and customer still to
+/// be found).
+pub(super) fn new_call(
+    state: &AppState,
+    call_sid: &str,
+    from: &str,
+    to: &str,
+    direction: CallDirection,
+) -> NewCall {
+    NewCall {
+        call_sid: call_sid.to_string(),
+        business_id: None,
+        customer_id: None,
+        from_number: from.to_string(),
+        to_number: to.to_string(),
+        instance_id: state.settings.instance_id.clone(),
+        status: CallStatus::Answered,
+        started_at_ms: now_ms(),
+        direction,
+        parent_call_sid: None,
+    }
+}
+
+/// The answer for a CallSid already on record (see [`AnswerAgain`]), or for a lookup that failed;
+/// `None` for a new call. Writes nothing for a known one.
+pub(super) async fn known_call(
+    state: &AppState,
+    base: &url::Url,
+    call: &NewCall,
+) -> Option<Response> {
+    match state.store.call_by_sid(&call.call_sid).await {
+        Ok(Some(existing)) => Some(answer_again(state, base, &existing)),
+        Ok(None) => None,
+        Err(error) => Some(fault(state, call, &error.to_string()).await),
+    }
+}
+
+/// Shutting down or at the limit of live calls: `message`, and the call recorded as turned away.
+pub(super) async fn over_capacity(
+    state: &AppState,
+    call: &mut NewCall,
+    message: &str,
+) -> Option<Response> {
     if state.is_draining() {
-        return turn_away(state, &mut call, BUSY_MESSAGE, "shutting_down").await;
+        return Some(turn_away(state, call, message, "shutting_down").await);
     }
     if state.calls.registry.live_calls() >= state.settings.limits.max_calls {
         tracing::warn!(
             limit = state.settings.limits.max_calls,
             "call turned away: at capacity"
         );
-        return turn_away(state, &mut call, BUSY_MESSAGE, "at_capacity").await;
+        return Some(turn_away(state, call, message, "at_capacity").await);
     }
-    call.business_id = Some(business.id.clone());
-    match state
-        .store
-        .find_or_create_customer(&business.id, from, now)
-        .await
-    {
-        Ok(customer) => call.customer_id = Some(customer.id),
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
-    match state.store.insert_call(&call).await {
-        Ok(true) => {}
-        // Another request for this CallSid committed it first.
-        Ok(false) => {
-            return match state.store.call_by_sid(call_sid).await {
-                Ok(Some(existing)) => answer_again(state, base, &existing),
-                Ok(None) => fault(state, &call, "the call row vanished").await,
-                Err(error) => fault(state, &call, &error.to_string()).await,
-            };
-        }
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
+    None
+}
 
-    match connect_stream(state, base, call_sid) {
+/// Finds or creates the customer on `customer_phone` within the call's business and records the
+/// call; `Err` holds the answer when that fails, or when another request for this CallSid
+/// recorded it first.
+pub(super) async fn record_call(
+    state: &AppState,
+    base: &url::Url,
+    call: &mut NewCall,
+    customer_phone: &str,
+) -> Result<(), Response> {
+    if let Some(business_id) = &call.business_id {
+        match state
+            .store
+            .find_or_create_customer(business_id, customer_phone, call.started_at_ms)
+            .await
+        {
+            Ok(customer) => call.customer_id = Some(customer.id),
+            Err(error) => return Err(fault(state, call, &error.to_string()).await),
+        }
+    }
+    match state.store.insert_call(call).await {
+        Ok(true) => Ok(()),
+        // Another request for this CallSid committed it first.
+        Ok(false) => Err(match state.store.call_by_sid(&call.call_sid).await {
+            Ok(Some(existing)) => answer_again(state, base, &existing),
+            Ok(None) => fault(state, call, "the call row vanished").await,
+            Err(error) => fault(state, call, &error.to_string()).await,
+        }),
+        Err(error) => Err(fault(state, call, &error.to_string()).await),
+    }
+}
+
+/// Connects the recorded call to our Media Streams socket.
+pub(super) async fn connect(
+    state: &AppState,
+    base: &url::Url,
+    call: &NewCall,
+    business_name: &str,
+) -> Response {
+    match connect_stream(state, base, &call.call_sid) {
         Ok(document) => {
-            tracing::info!(business = %business.name, "call answered; connecting the media stream");
+            tracing::info!(business = %business_name, direction = %call.direction,
+                "call answered; connecting the media stream");
             twiml_response(document)
         }
-        Err(error) => fault(state, &call, &error.to_string()).await,
+        Err(error) => fault(state, call, &error.to_string()).await,
     }
 }
 
 /// `<Connect><Stream>` with a fresh token for `call_sid`.
-pub(super) fn connect_stream(
+fn connect_stream(
     state: &AppState,
     base: &url::Url,
     call_sid: &str,
@@ -179,7 +238,7 @@ impl AnswerAgain {
 }
 
 /// The answer for a CallSid already on record; writes nothing.
-pub(super) fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
+fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Response {
     match AnswerAgain::decide(call, state.calls.registry.is_live(&call.call_sid)) {
         AnswerAgain::StreamToken => match connect_stream(state, base, &call.call_sid) {
             Ok(document) => {
@@ -206,12 +265,7 @@ pub(super) fn answer_again(state: &AppState, base: &url::Url, call: &Call) -> Re
 }
 
 /// Says `message`, hangs up, and records the call as rejected.
-pub(super) async fn turn_away(
-    state: &AppState,
-    call: &mut NewCall,
-    message: &str,
-    reason: &str,
-) -> Response {
+async fn turn_away(state: &AppState, call: &mut NewCall, message: &str, reason: &str) -> Response {
     call.status = CallStatus::Rejected;
     if let Err(error) = record_rejected(state, call, reason).await {
         tracing::error!(%error, reason, "could not record a turned-away call");
@@ -237,7 +291,7 @@ async fn record_rejected(
 }
 
 /// The database or TwiML failed: the caller still hears an apology rather than Twilio's error tone.
-pub(super) async fn fault(state: &AppState, call: &NewCall, error: &str) -> Response {
+async fn fault(state: &AppState, call: &NewCall, error: &str) -> Response {
     tracing::error!(%error, "voice webhook failed; apologising to the caller");
     metrics::counter!("sicha_errors_total", "kind" => "voice_webhook").increment(1);
     // Best effort: the database may be what failed.

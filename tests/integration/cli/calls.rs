@@ -2,12 +2,28 @@
 
 use crate::common::databases::for_each_engine;
 use serde_json::json;
-use sicha::store::{CallDirection, CallStatus, NewCall, NewTurn, Store};
+use sicha::store::{Business, CallDirection, CallStatus, NewCall, NewTurn, Store};
 
 use super::{
     PROMPT, SHOP, SHOP_NAME, add_shop, assert_hebrew_lines_are_pure, sicha_err, sicha_ok,
     write_prompt,
 };
+
+/// A call from the caller to `to` (the shop's, if `to` is its number), answered at `at`.
+fn call_to(shop: &Business, sid: &str, to: &str, at: i64) -> NewCall {
+    NewCall {
+        call_sid: sid.to_string(),
+        business_id: (to == SHOP).then(|| shop.id.clone()),
+        customer_id: None,
+        from_number: "+972541234567".to_string(),
+        to_number: to.to_string(),
+        instance_id: "i-1".to_string(),
+        status: CallStatus::Answered,
+        started_at_ms: at,
+        direction: CallDirection::Inbound,
+        parent_call_sid: None,
+    }
+}
 
 #[tokio::test]
 async fn calls_list_and_show_a_call_with_events_and_transcript() {
@@ -17,18 +33,7 @@ async fn calls_list_and_show_a_call_with_events_and_transcript() {
         let store = Store::connect(&url).await.unwrap();
         let shop = store.business_by_number(SHOP).await.unwrap().unwrap();
         let t0 = 1_750_000_000_000;
-        let call = |sid: &str, to: &str, at: i64| NewCall {
-            call_sid: sid.to_string(),
-            business_id: (to == SHOP).then(|| shop.id.clone()),
-            customer_id: None,
-            from_number: "+972541234567".to_string(),
-            to_number: to.to_string(),
-            instance_id: "i-1".to_string(),
-            status: CallStatus::Answered,
-            started_at_ms: at,
-            direction: Default::default(),
-            parent_call_sid: None,
-        };
+        let call = |sid: &str, to: &str, at: i64| call_to(&shop, sid, to, at);
         store.insert_call(&call("CA1", SHOP, t0)).await.unwrap();
         store
             .insert_call(&call("CA2", "+15550000000", t0 + 5000))
@@ -174,18 +179,7 @@ async fn calls_show_says_the_direction_and_the_call_a_call_back_follows() {
         let store = Store::connect(&url).await.unwrap();
         let shop = store.business_by_number(SHOP).await.unwrap().unwrap();
         let t0 = 1_750_000_000_000;
-        let inbound = NewCall {
-            call_sid: "CA1".to_string(),
-            business_id: Some(shop.id.clone()),
-            customer_id: None,
-            from_number: "+972541234567".to_string(),
-            to_number: SHOP.to_string(),
-            instance_id: "i-1".to_string(),
-            status: CallStatus::Answered,
-            started_at_ms: t0,
-            direction: CallDirection::Inbound,
-            parent_call_sid: None,
-        };
+        let inbound = call_to(&shop, "CA1", SHOP, t0);
         let back = NewCall {
             call_sid: "CA2".to_string(),
             from_number: SHOP.to_string(),

@@ -278,17 +278,13 @@ impl OutboxWorker {
                     "attempt {}: {reference}, awaiting its result",
                     item.attempts
                 );
-                // The lease's end tells this claim's row from one a result has already settled.
-                self.store
-                    .await_outcome(&item.id, item.next_attempt_at_ms, &note, *until_ms)
-                    .await
+                // The claim's attempt and lease end tell its row from one a result already settled.
+                self.store.await_outcome(item, &note, *until_ms).await
             }
             DeliveryOutcome::Deferred { at_ms, reason } => {
                 tracing::info!(id = %item.id, kind = %item.kind, at_ms, %reason,
                     "outbox: not attempted yet");
-                self.store
-                    .defer(&item.id, item.next_attempt_at_ms, reason, *at_ms)
-                    .await
+                self.store.defer(item, reason, *at_ms).await
             }
             DeliveryOutcome::WillRetry { at_ms, reason } => {
                 tracing::warn!(id = %item.id, kind = %item.kind, attempt = item.attempts,

@@ -195,23 +195,23 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// A result is on its way for the attempt a claim started (a placed call will be answered or
+    /// A result is on its way for the attempt `claim` started (a placed call will be answered or
     /// not): the row waits for it until `until_ms`, and comes due again then if nothing settled
     /// it. `note` says what is awaited. Changes nothing (`false`) when the row is no longer as
-    /// claimed, its lease ending at `claimed_until_ms`: the result already came.
+    /// claimed (same attempt, same lease end): the result already came.
     pub async fn await_outcome(
         &self,
-        id: &str,
-        claimed_until_ms: i64,
+        claim: &OutboxItem,
         note: &str,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE outbox SET last_error = $3, next_attempt_at_ms = $4 \
-             WHERE id = $1 AND status = 'pending' AND next_attempt_at_ms = $2",
+            "UPDATE outbox SET last_error = $4, next_attempt_at_ms = $5 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2 AND next_attempt_at_ms = $3",
         )
-        .bind(id)
-        .bind(claimed_until_ms)
+        .bind(&claim.id)
+        .bind(claim.attempts)
+        .bind(claim.next_attempt_at_ms)
         .bind(note)
         .bind(until_ms)
         .execute(self.pool())
@@ -219,21 +219,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The claimed row was not attempted after all (not yet its time, for `reason`): it comes due
-    /// at `at_ms`, its claim uncounted. `false` when the row is no longer as claimed.
+    /// The row `claim` took was not attempted after all (not yet its time, for `reason`): it comes
+    /// due at `at_ms`, the claim uncounted. `false` when the row is no longer as claimed.
     pub async fn defer(
         &self,
-        id: &str,
-        claimed_until_ms: i64,
+        claim: &OutboxItem,
         reason: &str,
         at_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE outbox SET attempts = attempts - 1, last_error = $3, next_attempt_at_ms = $4 \
-             WHERE id = $1 AND status = 'pending' AND next_attempt_at_ms = $2",
+            "UPDATE outbox SET attempts = attempts - 1, last_error = $4, next_attempt_at_ms = $5 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2 AND next_attempt_at_ms = $3",
         )
-        .bind(id)
-        .bind(claimed_until_ms)
+        .bind(&claim.id)
+        .bind(claim.attempts)
+        .bind(claim.next_attempt_at_ms)
         .bind(reason)
         .bind(at_ms)
         .execute(self.pool())

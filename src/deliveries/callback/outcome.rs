@@ -4,8 +4,10 @@
 //! - Answered (Twilio fetches the voice webhook's link): the call-back is done. The customer is
 //!   connected whatever the row says, even to an attempt given up meanwhile: they picked up.
 //! - Ended without reaching us (the status callback: busy, no-answer, failed, canceled, or completed
-//!   while the row still waits, which means Twilio could not fetch our TwiML): the next attempt is
-//!   scheduled ([`super::next_attempt`]), or after the last the row is given up with the reason kept.
+//!   while the row still waits and no stream of that call started, which means Twilio could not
+//!   fetch our TwiML or we turned the call away): the next attempt is scheduled
+//!   ([`super::next_attempt`]), or after the last the row is given up with the reason kept. A call
+//!   whose stream started was answered, even if recording that at its answer failed.
 //!
 //! Each report changes the row only for the attempt it names and only once (see
 //! [`crate::store::outbox`]), so a replayed or late report changes nothing and records nothing.
@@ -71,6 +73,17 @@ pub async fn callback_call_ended(
     let Some(request) = decode(&entry.item.payload) else {
         return Ok(None);
     };
+    if twilio_status == "completed"
+        && let Some(call) = store.call_by_sid(call_sid).await?
+        && call.stream_started_at_ms.is_some()
+    {
+        // Answered, though its answer was not recorded on the row in time.
+        if store.mark_delivered(id, now_ms).await? {
+            count("answered");
+            record_attempt(store, &request, attempt, Some(call_sid), "answered").await;
+        }
+        return Ok(None);
+    }
     let hours = match store.business_by_id(&request.business_id).await? {
         Some(business) => business.opening_hours,
         None => OpeningHours::default(),

@@ -166,15 +166,9 @@ async fn a_delivery_awaiting_its_result_is_settled_once_by_the_attempt_it_names(
         );
         let claimed = store.claim_due(T0 + 60_000, 10, 1000).await.unwrap();
         let item = &claimed[0];
-        let lease_end = item.next_attempt_at_ms;
 
         // Not its time after all: deferred, the claim uncounted.
-        assert!(
-            store
-                .defer(&item.id, lease_end, "closed", T0 + 90_000)
-                .await
-                .unwrap()
-        );
+        assert!(store.defer(item, "closed", T0 + 90_000).await.unwrap());
         let entry = store.delivery_by_id(&item.id).await.unwrap().unwrap();
         assert_eq!(
             (entry.item.attempts, entry.item.next_attempt_at_ms),
@@ -188,15 +182,12 @@ async fn a_delivery_awaiting_its_result_is_settled_once_by_the_attempt_it_names(
         let until = T0 + 900_000;
         assert!(
             store
-                .await_outcome(&item.id, item.next_attempt_at_ms, "attempt 1: CA9", until)
+                .await_outcome(&item, "attempt 1: CA9", until)
                 .await
                 .unwrap()
         );
         assert!(
-            !store
-                .await_outcome(&item.id, item.next_attempt_at_ms, "again", until)
-                .await
-                .unwrap(),
+            !store.await_outcome(&item, "again", until).await.unwrap(),
             "no longer as claimed"
         );
         assert!(

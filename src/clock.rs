@@ -36,6 +36,11 @@ pub fn format_utc(epoch_ms: i64, pattern: &str) -> String {
     timestamp(epoch_ms).strftime(pattern).to_string()
 }
 
+/// Israel's time zone, summer time included.
+pub fn israel() -> TimeZone {
+    ISRAEL.clone()
+}
+
 /// `epoch_ms` as a wall time in Israel, summer time included.
 pub fn in_israel(epoch_ms: i64) -> ZonedDateTime {
     timestamp(epoch_ms).to_zoned_datetime(ISRAEL.clone())

@@ -1,8 +1,8 @@
 //! sicha: a real-time Hebrew phone voice agent for Twilio Media Streams.
 //!
 //! Layout (the path of one call, top to bottom):
-//! - [`cli`]       the server's commands (serve, migrate, business, customer, calls, admin); the `sicha`
-//!   binary that runs them is built by the simulator's crate.
+//! - [`cli`]       the server's commands (serve, migrate, business, customer, calls, callbacks,
+//!   admin); the `sicha` binary that runs them is built by the simulator's crate.
 //! - [`config`]    typed settings from the environment and an optional TOML file; secrets redacted.
 //! - [`startup`]   builds the app (store, calls a crash left open ended, phrase warm-up, registry, router,
 //!   listeners on any port) and runs it until shutdown.
@@ -18,8 +18,8 @@
 //! - [`business_tools`] tools a business declares in a file (name, JSON Schema, URL, timeout), which the
 //!   model may call: the file's checks, argument validation, limits, and the signed POST to the business.
 //! - [`providers`] speech-to-text, the streamed chat model and text-to-speech clients (OpenAI-compatible, ...).
-//! - [`deliveries`] what an ended call leaves for the CRM (interaction, webhook, SMS), the durable outbox
-//!   and the worker delivering it.
+//! - [`deliveries`] what an ended call leaves for the CRM (interaction, webhook, SMS) and the call-back
+//!   it promised, the durable outbox and the worker delivering it (placing call-backs in opening hours).
 //! - [`store`]     every SQL statement (sqlx, SQLite or PostgreSQL), returning domain types.
 //! - [`clock`]     wall-clock milliseconds for records (the audio path counts samples instead).
 //!

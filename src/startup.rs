@@ -103,8 +103,8 @@ impl Application {
             }
             AgentMode::Echo | AgentMode::Silent => (None, WarmUp::not_needed()),
         };
-        let deliverers =
-            Deliverers::from_settings(&settings).context("configuring after-call deliveries")?;
+        let deliverers = Deliverers::from_settings(&settings, &store)
+            .context("configuring after-call deliveries")?;
         let outbox = OutboxWorker::new(store.clone(), deliverers, RetryPolicy::default());
         let outbox_notifier = outbox.notifier();
         let listener = TcpListener::bind(settings.bind)

@@ -9,7 +9,8 @@
 //!     latency profiles.
 //!   - [`google_tts`] Google Cloud Text-to-Speech (`text:synthesize`, μ-law WAV in base64).
 //!   - [`elevenlabs`] ElevenLabs streaming text-to-speech (raw μ-law 8 kHz).
-//!   - [`twilio_api`] Twilio's REST API (call updates, SMS, call details).
+//!   - [`twilio_api`] Twilio's REST API (call updates, SMS, call details, calls placed and their
+//!     scripted callees).
 //!   - [`booking_api`] a barber shop's booking system, reached as the business's own tools.
 //! - The caller's side of a call:
 //!   - [`twilio_caller`] the Twilio side of a call: signed webhook and Media Streams socket.

@@ -233,6 +233,7 @@ pub mod demo_business {
             sms_policy: None,
             preemptive_replies: None,
             tools: None,
+            opening_hours: None,
         }
     }
 }

@@ -1,20 +1,26 @@
 //! A local stand-in for the part of Twilio's REST API that sicha calls: update a call (TwiML or
-//! `Status=completed`), fetch a call, create a message, list messages with Twilio's filters and paging.
+//! `Status=completed`), fetch a call, place a call, create a message, list messages with Twilio's
+//! filters and paging.
 //! It checks HTTP Basic auth like Twilio (401 with Twilio's error JSON), answers with Twilio-shaped JSON,
 //! records every request for assertions, and announces call updates so a test can react when the agent
-//! redirects a call to `<Say>` or a new `<Connect><Stream>`.
+//! redirects a call to `<Say>` or a new `<Connect><Stream>`. A call it is asked to place is answered or
+//! not as the test scripted ([`Callee`]); answered, it fetches the call's TwiML from sicha as Twilio
+//! would, and hands its stream to the test (see [`outbound`]).
 //!
 //! Failures it can be told to produce: refuse the next requests (429/5xx, optionally with Retry-After,
 //! or any status with a Twilio error code), without acting on them; or take the next messages and lose
 //! the answer ([`LostAnswer`]), the case where the client cannot tell whether its text went out.
 //!
 //! Layout: this file (the handle tests hold), [`routes`] (auth, injected failures, calls),
-//! [`messages`] (create and list messages).
+//! [`messages`] (create and list messages), [`outbound`] (calls placed, and their callees).
 
 mod messages;
+mod outbound;
 mod routes;
 
-use std::collections::HashMap;
+pub use outbound::{Callee, OutboundEvent, PlacedCall};
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +64,8 @@ pub struct SimCall {
     pub from: String,
     pub to: String,
     pub status: String,
+    /// `inbound`, or `outbound-api` for a call placed through the API.
+    pub direction: String,
     pub started_at_secs: u64,
     pub ended_at_secs: Option<u64>,
     /// Every TwiML document the call was redirected to, oldest first.
@@ -107,6 +115,9 @@ struct Shared {
     requests: RequestLog<RecordedRequest>,
     state: Mutex<SimState>,
     updates: broadcast::Sender<CallUpdate>,
+    outbound: broadcast::Sender<OutboundEvent>,
+    /// For the requests Twilio makes itself: webhooks and status callbacks of placed calls.
+    http: reqwest::Client,
 }
 
 #[derive(Default)]
@@ -119,6 +130,10 @@ struct SimState {
     hold_in_queue: bool,
     calls: HashMap<String, SimCall>,
     messages: Vec<SimMessage>,
+    /// What the callees of the next placed calls do, in order; past the script, nobody answers.
+    callees: VecDeque<Callee>,
+    /// Every call placed, oldest first.
+    placed: Vec<PlacedCall>,
 }
 
 /// What the next requests get instead of an answer.
@@ -143,6 +158,8 @@ impl TwilioApiSim {
             requests: RequestLog::default(),
             state: Mutex::new(SimState::default()),
             updates: broadcast::channel(64).0,
+            outbound: broadcast::channel(64).0,
+            http: reqwest::Client::new(),
         };
         let routes = Router::new().fallback(routes::handle);
         let root = format!("/{API_VERSION}");
@@ -252,6 +269,7 @@ impl TwilioApiSim {
             from: from.to_string(),
             to: to.to_string(),
             status: "in-progress".to_string(),
+            direction: "inbound".to_string(),
             started_at_secs: now_secs(),
             ended_at_secs: None,
             twiml: Vec::new(),
@@ -273,6 +291,45 @@ impl TwilioApiSim {
     /// Every message taken, oldest first.
     pub fn messages(&self) -> Vec<SimMessage> {
         self.state().messages.clone()
+    }
+
+    /// What the callees of the next calls placed do, in order (after those already scripted). A
+    /// call placed past the script is not answered.
+    pub fn script_callees(&self, callees: &[Callee]) {
+        self.state().callees.extend(callees.iter().copied());
+    }
+
+    /// Every call placed through the API, oldest first.
+    pub fn placed_calls(&self) -> Vec<PlacedCall> {
+        self.state().placed.clone()
+    }
+
+    /// Receives what becomes of every call placed from now on.
+    pub fn subscribe_outbound(&self) -> broadcast::Receiver<OutboundEvent> {
+        self.server.outbound.subscribe()
+    }
+
+    /// Ends an answered placed call as Twilio does when either side hangs up: its status becomes
+    /// `completed` and its status callback is posted (signed, with the call's length). Returns the
+    /// HTTP status the callback got; `None` for an unknown call, one without a callback, or a
+    /// callback that could not be delivered.
+    pub async fn hang_up(&self, call_sid: &str) -> Option<u16> {
+        let (call, duration) = {
+            let mut state = self.state();
+            let call = state
+                .placed
+                .iter()
+                .find(|c| c.call_sid == call_sid)?
+                .clone();
+            let sim = state.calls.get_mut(call_sid)?;
+            routes::end_or_set(sim, "completed");
+            let duration = sim
+                .ended_at_secs
+                .unwrap_or_else(now_secs)
+                .saturating_sub(sim.started_at_secs);
+            (call, duration)
+        };
+        outbound::post_status(&self.server, &call, "completed", duration).await
     }
 
     /// Receives every accepted call update from now on.

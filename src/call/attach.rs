@@ -6,6 +6,7 @@
 
 use tokio::sync::oneshot;
 
+use super::callback::callback_context;
 use super::context::{CallContext, CallServices};
 use super::line::Line;
 use super::session::{self, Control};
@@ -34,7 +35,8 @@ pub async fn attach(
         None => None,
     };
     let call_sid = call.call_sid.clone();
-    let context = CallContext::new(services.clone(), call, business, stream_url);
+    let callback = callback_context(&services.store, &call, business.as_ref()).await;
+    let context = CallContext::new(services.clone(), call, business, callback, stream_url);
 
     // A session that is just ending may close its inbox between lookup and send: then start afresh.
     for _ in 0..2 {

@@ -9,11 +9,12 @@ use sicha_audio::endpoint::EndpointConfig;
 
 use super::Registry;
 use super::agent::Agent;
+use super::callback::CallbackContext;
 use super::core::{AgentMode, SilencePolicy};
 use super::hebrew::end_of_turn::HangoverPolicy;
 use crate::config::{AfterCallSettings, Settings};
 use crate::deliveries::worker::OutboxNotifier;
-use crate::store::{Business, RecordWriter, Store};
+use crate::store::{Business, CallDirection, RecordWriter, Store};
 use crate::twilio::token::StreamTokenKey;
 
 /// How long a call redirected to `<Say>` may take to come back on a new stream (the core keeps
@@ -104,8 +105,12 @@ pub struct CallContext {
     pub services: CallServices,
     pub business: Option<Business>,
     pub customer_id: Option<String>,
+    /// The customer's number: who called, or who is called back.
     pub caller_number: String,
     pub started_at_ms: i64,
+    pub direction: CallDirection,
+    /// Present when this call is a call-back.
+    pub callback: Option<CallbackContext>,
     pub reconnect: Option<Reconnect>,
 }
 
@@ -116,6 +121,7 @@ impl CallContext {
         services: CallServices,
         call: crate::store::Call,
         business: Option<Business>,
+        callback: Option<CallbackContext>,
         stream_url: url::Url,
     ) -> Self {
         let base = public_base_of(&stream_url);
@@ -126,14 +132,23 @@ impl CallContext {
             token_ttl: services.policies.stream_token_ttl,
         };
         Self {
+            caller_number: call.customer_number().to_string(),
             call_sid: call.call_sid,
             business,
             customer_id: call.customer_id,
-            caller_number: call.from_number,
             started_at_ms: call.started_at_ms,
+            direction: call.direction,
+            callback,
             reconnect: Some(reconnect),
             services,
         }
+    }
+
+    /// Where Twilio reaches this server, as this call's stream showed it.
+    pub fn public_base(&self) -> Option<url::Url> {
+        self.reconnect
+            .as_ref()
+            .map(|reconnect| public_base_of(&reconnect.stream_url))
     }
 
     pub fn store(&self) -> &Store {
@@ -164,6 +179,8 @@ impl CallContext {
             reconnect_wait: RECONNECT_WAIT,
             preemptive_replies: self.business.as_ref().is_none_or(|b| b.preemptive_replies),
             end_of_turn: self.services.policies.end_of_turn,
+            opening: self.callback.as_ref().map(|c| c.opening.clone()),
+            earlier_call_summary: self.callback.as_ref().and_then(|c| c.earlier_call.clone()),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`attach`]     joining a stream to its call's session (found or started).
 //! - [`registry`]   live sessions by CallSid: a reconnecting stream finds the same session; the limit.
 //! - [`context`]    what calls are started with: shared services and policies, each call's facts.
+//! - [`callback`]   a call-back's opening words and what it knows of the call that asked for it.
 //! - [`turn`]       one turn's tasks: STT, then LLM → sentences → TTS on the turn's own path.
 //! - [`actions`]    REST updates of the call: transfer, the `<Say>` fallback.
 //! - [`records`]    the CRM interaction and after-call deliveries; the agent's texts.
@@ -27,6 +28,7 @@
 pub mod actions;
 pub mod agent;
 pub mod attach;
+pub mod callback;
 pub mod context;
 pub mod core;
 pub mod echo;

@@ -12,7 +12,7 @@ use crate::deliveries::after_call::{
 };
 use crate::deliveries::sms::enqueue_sms;
 use crate::providers::llm::{ChatMessage, ChatRequest};
-use crate::store::{Call, CallStatus};
+use crate::store::{Call, CallDirection, CallStatus};
 
 /// The `send_sms` tool: a text to `to`, from the business's number, through the outbox. `key` makes
 /// a replayed request the same delivery.
@@ -49,6 +49,13 @@ pub async fn record_interaction(
             Vec::new()
         }
     };
+    let events = match store.events_for_call(&ctx.call_sid).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::error!(%error, end_reason, "could not read the call's events for its after-call records");
+            Vec::new()
+        }
+    };
     let summary = match (ctx.agent(), ctx.after_call().summary && !turns.is_empty()) {
         (Some(agent), true) => summarise(agent, &transcript_text(&turns)).await,
         _ => None,
@@ -63,10 +70,13 @@ pub async fn record_interaction(
             call_from_context(ctx, ended_at_ms)
         }
     };
+    let public_base = ctx.public_base();
     let ended = EndedCall {
         business,
         call: &call,
         turns: &turns,
+        events: &events,
+        public_base: public_base.as_ref(),
         ended_at_ms,
         outcome,
         summary,
@@ -81,16 +91,21 @@ pub async fn record_interaction(
 }
 
 fn call_from_context(ctx: &CallContext, ended_at_ms: i64) -> Call {
+    let business_number = ctx
+        .business
+        .as_ref()
+        .map(|b| b.number.clone())
+        .unwrap_or_default();
+    let (from_number, to_number) = match ctx.direction {
+        CallDirection::Inbound => (ctx.caller_number.clone(), business_number),
+        CallDirection::Outbound => (business_number, ctx.caller_number.clone()),
+    };
     Call {
         call_sid: ctx.call_sid.clone(),
         business_id: ctx.business.as_ref().map(|b| b.id.clone()),
         customer_id: ctx.customer_id.clone(),
-        from_number: ctx.caller_number.clone(),
-        to_number: ctx
-            .business
-            .as_ref()
-            .map(|b| b.number.clone())
-            .unwrap_or_default(),
+        from_number,
+        to_number,
         instance_id: String::new(),
         status: CallStatus::Completed,
         started_at_ms: ctx.started_at_ms,
@@ -100,6 +115,8 @@ fn call_from_context(ctx: &CallContext, ended_at_ms: i64) -> Call {
         twilio_status: None,
         twilio_duration_secs: None,
         recording_path: None,
+        direction: ctx.direction,
+        parent_call_sid: None,
     }
 }
 

@@ -12,7 +12,7 @@ use clap::builder::NonEmptyStringValueParser;
 use super::calls::format_utc;
 use crate::business_tools::{BusinessTools, ToolsFileFormat};
 use crate::clock::now_ms;
-use crate::store::businesses::{DtmfMap, DtmfMapError, SmsPolicy};
+use crate::store::businesses::{DtmfMap, DtmfMapError, OpeningHours, SmsPolicy};
 use crate::store::{Business, BusinessChanges, NewBusiness, Store, StoreError, validate_e164};
 
 #[derive(Debug, clap::Subcommand)]
@@ -66,6 +66,11 @@ pub struct AddArgs {
     /// A file declaring the business's tools (TOML, or JSON when it ends in .json or starts with {).
     #[arg(long, value_name = "FILE")]
     pub tools_file: Option<PathBuf>,
+    /// When promised call-backs are placed, on Israel's clock, e.g. "sun-thu 09:00-18:00, fri
+    /// 09:00-13:00" (days sun..sat, a run like sun-thu; "always" for any time). Without it:
+    /// Sunday to Thursday, 09:00 to 18:00.
+    #[arg(long, value_name = "HOURS", value_parser = opening_hours)]
+    pub hours: Option<Box<OpeningHours>>,
 }
 
 /// Whether the agent may text callers. Off unless asked for: the caller ID can be spoofed and the
@@ -142,6 +147,12 @@ pub struct UpdateArgs {
     /// Make a new secret for signing tool requests; the old one stops verifying at once.
     #[arg(long)]
     pub rotate_tools_secret: bool,
+    /// When promised call-backs are placed (see `business add --help`).
+    #[arg(long, value_name = "HOURS", value_parser = opening_hours, conflicts_with = "default_hours")]
+    pub hours: Option<Box<OpeningHours>>,
+    /// Back to the default opening hours (Sunday to Thursday, 09:00 to 18:00).
+    #[arg(long)]
+    pub default_hours: bool,
 }
 
 /// Clap's check of a phone-number argument, with the reason in the message.
@@ -164,6 +175,14 @@ fn on_off(text: &str) -> Result<bool, String> {
 fn dtmf_map(text: &str) -> Result<DtmfMap, String> {
     text.parse()
         .map_err(|error: DtmfMapError| error.to_string())
+}
+
+/// Clap's check of opening hours, with the reason in the message. Boxed: a week of spans would
+/// make every command's arguments that much bigger.
+fn opening_hours(text: &str) -> Result<Box<OpeningHours>, String> {
+    text.parse()
+        .map(Box::new)
+        .map_err(|error: crate::store::businesses::OpeningHoursError| error.to_string())
 }
 
 /// How a key map is shown: its text, or a word when no key does anything.
@@ -216,6 +235,7 @@ async fn add(args: AddArgs, store: &Store, out: &mut impl Write) -> anyhow::Resu
             .as_deref()
             .map(read_tools_file)
             .transpose()?,
+        opening_hours: args.hours.map(|hours| *hours),
     };
     let business = add_business(store, &new).await?;
     writeln!(
@@ -262,10 +282,15 @@ async fn update(args: UpdateArgs, store: &Store, out: &mut impl Write) -> anyhow
                 .map(Some)
         },
         rotate_tools_secret: args.rotate_tools_secret,
+        opening_hours: if args.default_hours {
+            Some(None)
+        } else {
+            args.hours.map(|hours| Some(*hours))
+        },
     };
     if changes == BusinessChanges::default() {
         bail!(
-            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool, --preemptive, --tools-file, --clear-tools, --rotate-tools-secret"
+            "nothing to change: give at least one of --name, --greeting, --prompt-file, --voice, --no-voice, --transfer-to, --no-transfer, --dtmf, --no-dtmf, --sms-tool, --no-sms-tool, --preemptive, --tools-file, --clear-tools, --rotate-tools-secret, --hours, --default-hours"
         );
     }
     let business = store
@@ -323,6 +348,7 @@ fn show(
         "texts:       {}",
         describe_sms(business.sms_policy.as_ref())
     )?;
+    writeln!(out, "hours:       {} (Israel)", business.opening_hours)?;
     writeln!(out, "created:     {}", format_utc(business.created_at_ms))?;
     writeln!(out, "updated:     {}", format_utc(business.updated_at_ms))?;
     for (label, text) in [

@@ -109,6 +109,10 @@ fn show_call(call: &Call, business_name: Option<&str>, out: &mut impl Write) -> 
     writeln!(out, "call {}", call.call_sid)?;
     writeln!(out, "from:      {}", call.from_number)?;
     writeln!(out, "to:        {}", call.to_number)?;
+    writeln!(out, "direction: {}", call.direction)?;
+    if let Some(parent) = &call.parent_call_sid {
+        writeln!(out, "call-back of: {parent}")?;
+    }
     writeln!(out, "status:    {}", call.status)?;
     if let Some(reason) = &call.end_reason {
         writeln!(out, "ended by:  {reason}")?;

@@ -1,8 +1,9 @@
-//! The server's commands: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `admin …`.
+//! The server's commands: `serve`, `migrate`, `business …`, `customer …`, `calls …`, `callbacks …`,
+//! `admin …`.
 //! Everything here is thin: parse, load settings, call into the library, print.
 //! Layout: this file ([`Command`], `serve` and `migrate`), then one file per command group:
 //! [`business`] (including [`business::add_business`], which the demo's business is made with too),
-//! [`customers`], [`calls`], [`admin`].
+//! [`customers`], [`calls`], [`callbacks`], [`admin`].
 //!
 //! There is no binary in this package: the `sicha` executable is built by the simulator's crate
 //! (`sim/`), which flattens [`Command`] next to its own `demo`, `call` and `bench`, loads the
@@ -10,6 +11,7 @@
 
 pub mod admin;
 pub mod business;
+pub mod callbacks;
 pub mod calls;
 pub mod customers;
 
@@ -36,6 +38,9 @@ pub enum Command {
     /// Inspect calls: list them, or show one with its events and transcript.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
+    /// Promised call-backs: which are still to be made, when, and how their attempts went.
+    #[command(subcommand)]
+    Callbacks(callbacks::CallbacksCommand),
     /// Web page administration: make the password hash for SICHA_ADMIN_PASSWORD_HASH.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -80,6 +85,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Calls(cmd) => {
             calls::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
+        }
+        Command::Callbacks(cmd) => {
+            callbacks::run(cmd, &open_store(&settings).await?, &mut std::io::stdout()).await
         }
         Command::Admin(cmd) => admin::run(cmd, &mut std::io::stdout()),
     }

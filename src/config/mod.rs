@@ -118,6 +118,15 @@ pub struct AfterCallSettings {
     pub recordings_dir: Option<std::path::PathBuf>,
 }
 
+/// How promised call-backs are retried when nobody answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackSettings {
+    /// Calls placed for one call-back before it is given up; at least 1.
+    pub attempts: u32,
+    /// The wait after an unanswered attempt before the next, moved on into opening hours.
+    pub retry_spacing: Duration,
+}
+
 /// How the agent listens and keeps the line alive.
 #[derive(Debug, Clone)]
 pub struct ConversationSettings {
@@ -165,6 +174,7 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub providers: ProviderSettings,
     pub after_call: AfterCallSettings,
+    pub callbacks: CallbackSettings,
     pub web: WebSettings,
     pub metrics: MetricsSettings,
     /// How long a fresh instance waits for its fixed phrases before it reports ready anyway.
@@ -263,6 +273,13 @@ impl Settings {
                 )?,
                 summary: values.switch("SICHA_CALL_SUMMARY")?,
                 recordings_dir: values.path("SICHA_RECORDINGS_DIR"),
+            },
+            callbacks: CallbackSettings {
+                attempts: match values.parsed("SICHA_CALLBACK_ATTEMPTS")? {
+                    0 => return Err(invalid("SICHA_CALLBACK_ATTEMPTS", "must be at least 1")),
+                    attempts => attempts,
+                },
+                retry_spacing: values.seconds("SICHA_CALLBACK_RETRY_SECS")?,
             },
             web: WebSettings {
                 admin_user: values.optional_text("SICHA_ADMIN_USER"),

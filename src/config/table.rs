@@ -145,6 +145,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "when set, both tracks of every call are recorded to DIR/CALLSID.opus",
     ),
     (
+        "SICHA_CALLBACK_ATTEMPTS",
+        "3",
+        "calls placed for one promised call-back before it is given up (busy, no answer, failed)",
+    ),
+    (
+        "SICHA_CALLBACK_RETRY_SECS",
+        "1800",
+        "after an unanswered call-back, the next attempt waits this long (then for the business's opening hours)",
+    ),
+    (
         "SICHA_ADMIN_USER",
         "",
         "user name for the web pages; without it and a password hash the pages answer 503",

@@ -96,3 +96,19 @@ fn word_settings_say_what_they_accept() {
     assert!(s.log_json && s.after_call.summary);
     assert_eq!(s.conversation.eager_stt_ms, None);
 }
+
+#[test]
+fn call_backs_retry_three_times_half_an_hour_apart_by_default() {
+    let s = Settings::from_values(&HashMap::new()).unwrap();
+    assert_eq!(s.callbacks.attempts, 3);
+    assert_eq!(s.callbacks.retry_spacing, Duration::from_secs(1800));
+    let s = Settings::from_values(&values(&[
+        ("SICHA_CALLBACK_ATTEMPTS", "5"),
+        ("SICHA_CALLBACK_RETRY_SECS", "0"),
+    ]))
+    .unwrap();
+    assert_eq!(s.callbacks.attempts, 5);
+    assert_eq!(s.callbacks.retry_spacing, Duration::ZERO);
+    let err = Settings::from_values(&values(&[("SICHA_CALLBACK_ATTEMPTS", "0")])).unwrap_err();
+    assert!(err.to_string().contains("SICHA_CALLBACK_ATTEMPTS"), "{err}");
+}

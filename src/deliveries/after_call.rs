@@ -1,13 +1,13 @@
 //! What a call leaves for the CRM once it has ended, built from its stored records: the interaction
 //! (the transcript as the caller heard it, the outcome) and the deliveries the settings ask for (the
-//! CRM webhook, the post-call SMS). The end of a live call writes them one by one with
+//! CRM webhook, the post-call SMS) or the call asked for (a promised call-back). The end of a live call writes them one by one with
 //! [`record_after_call`]; the start after a crash writes them together with the call's end
 //! ([`crate::store::Store::end_interrupted_call`]), so both leave the same records.
 
-use super::{CrmInteraction, crm_webhook_delivery, post_call_sms_delivery};
+use super::{CrmInteraction, callback_delivery, crm_webhook_delivery, post_call_sms_delivery};
 use crate::config::AfterCallSettings;
 use crate::store::turns::ROLE_CALLER;
-use crate::store::{AfterCallRecords, Business, Call, NewInteraction, Store, Turn};
+use crate::store::{AfterCallRecords, Business, Call, Event, NewInteraction, Store, Turn};
 
 /// An ended call as stored, and what became of it.
 pub struct EndedCall<'a> {
@@ -15,6 +15,11 @@ pub struct EndedCall<'a> {
     /// The call's row; a row not yet showing its end is taken to have ended at `ended_at_ms`.
     pub call: &'a Call,
     pub turns: &'a [Turn],
+    /// Its events: a `callback_requested` among them queues the call-back.
+    pub events: &'a [Event],
+    /// Where Twilio reached this server for the call, when known: the call-back's links are made
+    /// on it unless `SICHA_PUBLIC_URL` is set.
+    pub public_base: Option<&'a url::Url>,
     pub ended_at_ms: i64,
     pub outcome: String,
     pub summary: Option<String>,
@@ -35,7 +40,7 @@ pub fn after_call_records(
         customer_id,
         call_sid: call.call_sid.clone(),
         kind: "call".into(),
-        direction: "inbound".into(),
+        direction: call.direction.as_str().into(),
         outcome: Some(ended.outcome.clone()),
         transcript: transcript_text(ended.turns),
         summary: ended.summary.clone(),
@@ -63,6 +68,19 @@ pub fn after_call_records(
         Ok(Some(delivery)) => deliveries.push(delivery),
         Ok(None) => {}
         Err(error) => tracing::warn!(%error, "could not queue the post-call SMS"),
+    }
+    let callback = callback_delivery(
+        ended.business,
+        &call.call_sid,
+        call.customer_number(),
+        ended.events,
+        ended.public_base,
+        ended.ended_at_ms,
+    );
+    match callback {
+        Ok(Some(delivery)) => deliveries.push(delivery),
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "could not queue the promised call-back"),
     }
     Some(AfterCallRecords {
         interaction,

@@ -64,7 +64,7 @@ impl CrmInteraction {
         Self {
             business_number: business.number.clone(),
             business_name: business.name.clone(),
-            customer_phone: call.from_number.clone(),
+            customer_phone: call.customer_number().to_string(),
             call_sid: call.call_sid.clone(),
             started_at_ms: call.started_at_ms,
             ended_at_ms: call.ended_at_ms,
@@ -105,6 +105,7 @@ pub fn crm_webhook_delivery(interaction: &CrmInteraction) -> Result<NewDelivery,
         kind: KIND_CRM_WEBHOOK.to_string(),
         idempotency_key: crm_idempotency_key(&interaction.call_sid),
         payload,
+        due_at_ms: None,
     })
 }
 

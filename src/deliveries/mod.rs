@@ -1,4 +1,5 @@
-//! After-call deliveries through the durable outbox: the CRM webhook and the post-call SMS.
+//! After-call deliveries through the durable outbox: the CRM webhook, the post-call SMS and
+//! promised call-backs.
 //!
 //! Producers (the end of a call) enqueue typed payloads with [`enqueue_crm_webhook`],
 //! [`enqueue_sms`] or [`enqueue_post_call_sms`], then poke the worker with
@@ -11,12 +12,17 @@
 //! SMS deliverer asks Twilio whether an earlier attempt's text already exists before sending again
 //! (see [`sms`]).
 //!
+//! A call-back is delivered in two steps: the worker places the call, and the row then waits for
+//! Twilio to say whether it was answered (see [`callback`]).
+//!
 //! Layout: [`after_call`] (an ended call's interaction and deliveries, built from its records, for a
 //! live call's end and for a call a crash cut off), [`crm_webhook`] (payload, enqueue, HTTP
-//! deliverer), [`sms`] (payload, enqueue, Hebrew body, Twilio deliverer), [`worker`] (the polling
-//! task, retry policy, metrics).
+//! deliverer), [`sms`] (payload, enqueue, Hebrew body, Twilio deliverer), [`callback`] (payload, the
+//! Twilio deliverer placing the call, what its answer or its end does, the retry schedule),
+//! [`worker`] (the polling task, retry policy, metrics).
 
 pub mod after_call;
+pub mod callback;
 pub mod crm_webhook;
 pub mod sms;
 pub mod worker;
@@ -24,6 +30,7 @@ pub mod worker;
 use std::time::Duration;
 
 pub use after_call::{EndedCall, after_call_records, record_after_call, transcript_text};
+pub use callback::{CallbackPlacer, CallbackRequest, callback_delivery};
 pub use crm_webhook::{
     CrmInteraction, CrmWebhook, TranscriptLine, crm_idempotency_key, crm_webhook_delivery,
     enqueue_crm_webhook,
@@ -35,12 +42,14 @@ pub use sms::{
 pub use worker::{OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions};
 
 use crate::config::Settings;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// The outbox `kind` of a CRM webhook delivery.
 pub const KIND_CRM_WEBHOOK: &str = "crm_webhook";
 /// The outbox `kind` of an SMS delivery.
 pub const KIND_SMS: &str = "sms";
+/// The outbox `kind` of a promised call-back.
+pub const KIND_CALLBACK: &str = "callback";
 
 /// Failures of the producer side: enqueueing and building deliverers.
 #[derive(Debug, thiserror::Error)]
@@ -88,10 +97,31 @@ impl DeliveryFailure {
     }
 }
 
+/// What an attempt that did not fail achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handover {
+    /// Done; the receiver's id for what it got, when it gave one (an SMS's message SID).
+    Delivered(Option<String>),
+    /// Handed over, with the result to come later (a placed call is answered or not): the row
+    /// waits for it, and is due again at `until_ms` if nothing settles it first.
+    Awaiting { reference: String, until_ms: i64 },
+    /// Not attempted: not its time yet (`reason`). Due again at `at_ms`, the claim uncounted.
+    NotYet { at_ms: i64, reason: String },
+}
+
 /// What became of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     Delivered,
+    /// Handed over; the result is awaited until `until_ms` (see [`Handover::Awaiting`]).
+    Awaiting {
+        until_ms: i64,
+    },
+    /// Not attempted yet; due at `at_ms`.
+    Deferred {
+        at_ms: i64,
+        reason: String,
+    },
     /// Failed; due again at this epoch-ms time.
     WillRetry {
         at_ms: i64,
@@ -107,6 +137,8 @@ impl DeliveryOutcome {
     pub fn label(&self) -> &'static str {
         match self {
             DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Awaiting { .. } => "awaiting",
+            DeliveryOutcome::Deferred { .. } => "deferred",
             DeliveryOutcome::WillRetry { .. } => "retry",
             DeliveryOutcome::GaveUp { .. } => "gave_up",
         }
@@ -122,7 +154,8 @@ pub struct DeliveryReport {
     /// This attempt's number, from 1.
     pub attempt: i64,
     pub outcome: DeliveryOutcome,
-    /// The receiver's id for what was delivered, when it gave one (an SMS's Twilio message SID).
+    /// The receiver's id for what was delivered or handed over, when it gave one (an SMS's Twilio
+    /// message SID, a call-back's CallSid).
     pub reference: Option<String>,
 }
 
@@ -131,12 +164,13 @@ pub struct DeliveryReport {
 pub struct Deliverers {
     pub crm: Option<CrmWebhook>,
     pub sms: Option<SmsSender>,
+    pub callback: Option<CallbackPlacer>,
 }
 
 impl Deliverers {
-    /// The CRM deliverer when a webhook URL is configured, the SMS deliverer when Twilio
-    /// credentials are.
-    pub fn from_settings(settings: &Settings) -> Result<Self, DeliveryError> {
+    /// The CRM deliverer when a webhook URL is configured, the SMS deliverer and the call-back
+    /// placer when Twilio credentials are.
+    pub fn from_settings(settings: &Settings, store: &Store) -> Result<Self, DeliveryError> {
         let crm = settings
             .after_call
             .crm_webhook_url
@@ -144,16 +178,26 @@ impl Deliverers {
             .map(CrmWebhook::new)
             .transpose()?;
         let twilio = &settings.twilio;
-        let sms = match (&twilio.account_sid, &twilio.auth_token) {
-            (Some(account_sid), Some(auth_token)) => {
-                Some(SmsSender::new(crate::twilio::rest::TwilioClient::new(
-                    twilio.api_base.clone(),
-                    account_sid.clone(),
-                    auth_token.clone(),
-                )))
-            }
+        let client = match (&twilio.account_sid, &twilio.auth_token) {
+            (Some(account_sid), Some(auth_token)) => Some(crate::twilio::rest::TwilioClient::new(
+                twilio.api_base.clone(),
+                account_sid.clone(),
+                auth_token.clone(),
+            )),
             _ => None,
         };
-        Ok(Self { crm, sms })
+        let callback = client.clone().map(|client| {
+            CallbackPlacer::new(
+                client,
+                store.clone(),
+                settings.public_url.clone(),
+                settings.callbacks.clone(),
+            )
+        });
+        Ok(Self {
+            crm,
+            sms: client.map(SmsSender::new),
+            callback,
+        })
     }
 }

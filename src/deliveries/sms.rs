@@ -85,6 +85,7 @@ pub fn sms_delivery(
         kind: KIND_SMS.to_string(),
         idempotency_key: idempotency_key.to_string(),
         payload,
+        due_at_ms: None,
     })
 }
 

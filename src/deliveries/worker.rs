@@ -33,8 +33,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CrmInteraction, Deliverers, DeliveryFailure, DeliveryOutcome, DeliveryReport, KIND_CRM_WEBHOOK,
-    KIND_SMS, SmsMessage,
+    CallbackRequest, CrmInteraction, Deliverers, DeliveryFailure, DeliveryOutcome, DeliveryReport,
+    Handover, KIND_CALLBACK, KIND_CRM_WEBHOOK, KIND_SMS, SmsMessage,
 };
 use crate::clock;
 use crate::store::{OutboxItem, Store};
@@ -104,6 +104,7 @@ impl OutboxWorker {
         tracing::info!(
             crm = self.deliverers.crm.is_some(),
             sms = self.deliverers.sms.is_some(),
+            callback = self.deliverers.callback.is_some(),
             "outbox worker started"
         );
         let this = Arc::new(self);
@@ -176,7 +177,14 @@ impl OutboxWorker {
     /// Delivers one claimed item and records the result; never fails (errors become outcomes).
     async fn handle(&self, item: OutboxItem) -> DeliveryOutcome {
         let (outcome, reference) = match self.deliver(&item).await {
-            Ok(reference) => (DeliveryOutcome::Delivered, reference),
+            Ok(Handover::Delivered(reference)) => (DeliveryOutcome::Delivered, reference),
+            Ok(Handover::Awaiting {
+                reference,
+                until_ms,
+            }) => (DeliveryOutcome::Awaiting { until_ms }, Some(reference)),
+            Ok(Handover::NotYet { at_ms, reason }) => {
+                (DeliveryOutcome::Deferred { at_ms, reason }, None)
+            }
             Err(failure) => (self.after_failure(&item, failure), None),
         };
         self.record(&item, &outcome, reference).await;
@@ -207,8 +215,8 @@ impl OutboxWorker {
         }
     }
 
-    /// One attempt; `Ok` holds the receiver's id for what it got, when it gave one.
-    async fn deliver(&self, item: &OutboxItem) -> Result<Option<String>, DeliveryFailure> {
+    /// One attempt.
+    async fn deliver(&self, item: &OutboxItem) -> Result<Handover, DeliveryFailure> {
         let undecodable = |error: serde_json::Error| {
             DeliveryFailure::permanent(format!("payload does not decode: {error}"))
         };
@@ -224,13 +232,23 @@ impl OutboxWorker {
                 let interaction: CrmInteraction =
                     serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
                 crm.deliver(&item.idempotency_key, &interaction).await?;
-                Ok(None)
+                Ok(Handover::Delivered(None))
             }
             KIND_SMS => {
                 let sms = self.deliverers.sms.as_ref().ok_or_else(not_configured)?;
                 let message: SmsMessage =
                     serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
-                sms.deliver(&message, item).await
+                sms.deliver(&message, item).await.map(Handover::Delivered)
+            }
+            KIND_CALLBACK => {
+                let placer = self
+                    .deliverers
+                    .callback
+                    .as_ref()
+                    .ok_or_else(not_configured)?;
+                let request: CallbackRequest =
+                    serde_json::from_value(item.payload.clone()).map_err(undecodable)?;
+                placer.deliver(&request, item).await
             }
             other => Err(DeliveryFailure::permanent(format!(
                 "unknown delivery kind `{other}`"
@@ -251,6 +269,22 @@ impl OutboxWorker {
                 tracing::info!(id = %item.id, kind = %item.kind, attempt = item.attempts,
                     reference = reference.as_deref().unwrap_or("-"), "outbox: delivered");
                 self.store.mark_delivered(&item.id, clock::now_ms()).await
+            }
+            DeliveryOutcome::Awaiting { until_ms } => {
+                let reference = reference.as_deref().unwrap_or("-");
+                tracing::info!(id = %item.id, kind = %item.kind, attempt = item.attempts,
+                    reference, until_ms, "outbox: handed over; awaiting the result");
+                let note = format!(
+                    "attempt {}: {reference}, awaiting its result",
+                    item.attempts
+                );
+                // The claim's attempt and lease end tell its row from one a result already settled.
+                self.store.await_outcome(item, &note, *until_ms).await
+            }
+            DeliveryOutcome::Deferred { at_ms, reason } => {
+                tracing::info!(id = %item.id, kind = %item.kind, at_ms, %reason,
+                    "outbox: not attempted yet");
+                self.store.defer(item, reason, *at_ms).await
             }
             DeliveryOutcome::WillRetry { at_ms, reason } => {
                 tracing::warn!(id = %item.id, kind = %item.kind, attempt = item.attempts,
@@ -289,11 +323,15 @@ impl OutboxWorker {
     }
 }
 
-/// When a failed attempt's row comes due again.
+/// When a row this worker handled comes due again (a failure's retry, a deferred row, a result
+/// that may never come).
 fn retry_at(outcome: &DeliveryOutcome) -> Option<i64> {
     match outcome {
-        DeliveryOutcome::WillRetry { at_ms, .. } => Some(*at_ms),
-        _ => None,
+        DeliveryOutcome::WillRetry { at_ms, .. } | DeliveryOutcome::Deferred { at_ms, .. } => {
+            Some(*at_ms)
+        }
+        DeliveryOutcome::Awaiting { until_ms } => Some(*until_ms),
+        DeliveryOutcome::Delivered | DeliveryOutcome::GaveUp { .. } => None,
     }
 }
 
@@ -306,6 +344,7 @@ fn kind_label(kind: &str) -> &'static str {
     match kind {
         KIND_CRM_WEBHOOK => KIND_CRM_WEBHOOK,
         KIND_SMS => KIND_SMS,
+        KIND_CALLBACK => KIND_CALLBACK,
         _ => "unknown",
     }
 }
@@ -322,6 +361,7 @@ mod tests {
     fn unknown_kinds_share_one_metric_label() {
         assert_eq!(kind_label("sms"), "sms");
         assert_eq!(kind_label("crm_webhook"), "crm_webhook");
+        assert_eq!(kind_label("callback"), "callback");
         assert_eq!(kind_label("fax"), "unknown");
     }
 }

@@ -2,10 +2,12 @@
 //! - [`twilio_auth`] who may call the Twilio routes: signature checks and the public URL.
 //! - [`voice`]       `POST /twilio/voice`: the call webhook, answers TwiML.
 //! - [`status`]      `POST /twilio/status` and `POST /twilio/stream-status`: Twilio's callbacks.
+//! - [`callback`]    the same voice and status routes for a call-back sicha placed: answered, or not.
 //! - [`stream`]      `GET /twilio/stream`: the Media Streams WebSocket.
 //! - [`health`]      `/healthz`, `/readyz`, `/metrics` (here behind a bearer token, or on a listener of
 //!   its own: [`metrics_router`]).
 
+pub mod callback;
 pub mod health;
 pub mod status;
 pub mod stream;

@@ -2,14 +2,16 @@
 //! callback) and the stream's (`POST /twilio/stream-status`, set in our `<Stream statusCallback>`).
 //! Both are signed like the voice webhook. Twilio's view of the call (its final status and billed
 //! duration) is kept beside ours; a call that ended before any stream started is finalised here.
+//! The status of a call-back's call also settles that attempt (see [`super::callback`]).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::json;
 
 use super::AppState;
 use super::twilio_auth::{SignedForm, field};
 use crate::clock::now_ms;
+use crate::deliveries::callback::named_in_query;
 use crate::store::CallStatus;
 
 /// Twilio's terminal call statuses and how we record them when no session is left to do it.
@@ -23,6 +25,7 @@ fn terminal_status(twilio_status: &str) -> Option<CallStatus> {
 
 pub async fn call_status(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     SignedForm(params): SignedForm,
 ) -> StatusCode {
     let (Some(call_sid), Some(twilio_status)) =
@@ -54,6 +57,11 @@ pub async fn call_status(
             tracing::error!(%error, call_sid, "could not finalise the call");
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
+    }
+    if terminal_status(twilio_status).is_some()
+        && let Some((id, attempt)) = named_in_query(query.as_deref())
+    {
+        super::callback::call_ended(&state, call_sid, twilio_status, &id, attempt).await;
     }
     StatusCode::NO_CONTENT
 }

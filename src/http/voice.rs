@@ -5,12 +5,15 @@
 //! connected to our Media Streams socket with a token bound to the CallSid. Unknown number, no capacity
 //! or shutting down: a polite Hebrew message and a hang-up, and the call is still on record.
 //!
+//! A link naming a call-back (`?callback=ID&attempt=N`) is Twilio fetching the TwiML of a call-back
+//! the customer answered: see [`super::callback`].
+//!
 //! A CallSid already on record is Twilio retrying, or someone replaying a captured webhook (a
 //! signature carries no nonce). Nothing is written for it, and a stream token is issued again only
 //! while the call has neither a stream nor an end (see [`AnswerAgain`]); otherwise the answer hangs
 //! up, so a replay can neither take a live call's audio nor reopen a finished one.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
@@ -18,7 +21,8 @@ use tokio::time::Instant;
 use super::AppState;
 use super::twilio_auth::{SignedForm, field, public_base, websocket_url};
 use crate::clock::now_ms;
-use crate::store::{Call, CallStatus, NewCall};
+use crate::deliveries::callback::named_in_query;
+use crate::store::{Call, CallDirection, CallStatus, NewCall};
 use crate::twilio::twiml::{self, SayVoice, StreamTwiml};
 
 pub const UNKNOWN_NUMBER_MESSAGE: &str = "מצטערים, המספר שחייגתם אינו פעיל. להתראות.";
@@ -31,11 +35,15 @@ pub const TOKEN_PARAMETER: &str = "token";
 pub async fn voice_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     SignedForm(params): SignedForm,
 ) -> Response {
     let started = Instant::now();
     let base = public_base(&state, &headers);
-    let response = answer(&state, &base, &params).await;
+    let response = match named_in_query(query.as_deref()) {
+        Some((id, attempt)) => super::callback::answer(&state, &base, &params, &id, attempt).await,
+        None => answer(&state, &base, &params).await,
+    };
     metrics::histogram!("sicha_webhook_seconds", "route" => "voice")
         .record(started.elapsed().as_secs_f64());
     response
@@ -49,22 +57,10 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
     let from = field(params, "From").unwrap_or("anonymous");
     let span = tracing::info_span!("call", call_sid);
     let _guard = span.enter();
-    let now = now_ms();
-    let mut call = NewCall {
-        call_sid: call_sid.to_string(),
-        business_id: None,
-        customer_id: None,
-        from_number: from.to_string(),
-        to_number: to.to_string(),
-        instance_id: state.settings.instance_id.clone(),
-        status: CallStatus::Answered,
-        started_at_ms: now,
-    };
+    let mut call = new_call(state, call_sid, from, to, CallDirection::Inbound);
     // Looked up before anything is created: a known CallSid changes nothing.
-    match state.store.call_by_sid(call_sid).await {
-        Ok(Some(existing)) => return answer_again(state, base, &existing),
-        Ok(None) => {}
-        Err(error) => return fault(state, &call, &error.to_string()).await,
+    if let Some(answer) = known_call(state, base, &call).await {
+        return answer;
     }
 
     let business = match state.store.business_by_number(to).await {
@@ -75,44 +71,117 @@ async fn answer(state: &AppState, base: &url::Url, params: &[(String, String)]) 
         tracing::info!(%to, "call to a number with no business");
         return turn_away(state, &mut call, UNKNOWN_NUMBER_MESSAGE, "unknown_number").await;
     };
+    if let Some(answer) = over_capacity(state, &mut call, BUSY_MESSAGE).await {
+        return answer;
+    }
+    call.business_id = Some(business.id.clone());
+    if let Err(answer) = record_call(state, base, &mut call, from).await {
+        return answer;
+    }
+    connect(state, base, &call, &business.name).await
+}
+
+/// A call the webhook is answering, as it will be recorded (its business and customer still to
+/// be found).
+pub(super) fn new_call(
+    state: &AppState,
+    call_sid: &str,
+    from: &str,
+    to: &str,
+    direction: CallDirection,
+) -> NewCall {
+    NewCall {
+        call_sid: call_sid.to_string(),
+        business_id: None,
+        customer_id: None,
+        from_number: from.to_string(),
+        to_number: to.to_string(),
+        instance_id: state.settings.instance_id.clone(),
+        status: CallStatus::Answered,
+        started_at_ms: now_ms(),
+        direction,
+        parent_call_sid: None,
+    }
+}
+
+/// The answer for a CallSid already on record (see [`AnswerAgain`]), or for a lookup that failed;
+/// `None` for a new call. Writes nothing for a known one.
+pub(super) async fn known_call(
+    state: &AppState,
+    base: &url::Url,
+    call: &NewCall,
+) -> Option<Response> {
+    match state.store.call_by_sid(&call.call_sid).await {
+        Ok(Some(existing)) => Some(answer_again(state, base, &existing)),
+        Ok(None) => None,
+        Err(error) => Some(fault(state, call, &error.to_string()).await),
+    }
+}
+
+/// Shutting down or at the limit of live calls: `message`, and the call recorded as turned away.
+pub(super) async fn over_capacity(
+    state: &AppState,
+    call: &mut NewCall,
+    message: &str,
+) -> Option<Response> {
     if state.is_draining() {
-        return turn_away(state, &mut call, BUSY_MESSAGE, "shutting_down").await;
+        return Some(turn_away(state, call, message, "shutting_down").await);
     }
     if state.calls.registry.live_calls() >= state.settings.limits.max_calls {
         tracing::warn!(
             limit = state.settings.limits.max_calls,
             "call turned away: at capacity"
         );
-        return turn_away(state, &mut call, BUSY_MESSAGE, "at_capacity").await;
+        return Some(turn_away(state, call, message, "at_capacity").await);
     }
-    call.business_id = Some(business.id.clone());
-    match state
-        .store
-        .find_or_create_customer(&business.id, from, now)
-        .await
-    {
-        Ok(customer) => call.customer_id = Some(customer.id),
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
-    match state.store.insert_call(&call).await {
-        Ok(true) => {}
-        // Another request for this CallSid committed it first.
-        Ok(false) => {
-            return match state.store.call_by_sid(call_sid).await {
-                Ok(Some(existing)) => answer_again(state, base, &existing),
-                Ok(None) => fault(state, &call, "the call row vanished").await,
-                Err(error) => fault(state, &call, &error.to_string()).await,
-            };
-        }
-        Err(error) => return fault(state, &call, &error.to_string()).await,
-    }
+    None
+}
 
-    match connect_stream(state, base, call_sid) {
+/// Finds or creates the customer on `customer_phone` within the call's business and records the
+/// call; `Err` holds the answer when that fails, or when another request for this CallSid
+/// recorded it first.
+pub(super) async fn record_call(
+    state: &AppState,
+    base: &url::Url,
+    call: &mut NewCall,
+    customer_phone: &str,
+) -> Result<(), Response> {
+    if let Some(business_id) = &call.business_id {
+        match state
+            .store
+            .find_or_create_customer(business_id, customer_phone, call.started_at_ms)
+            .await
+        {
+            Ok(customer) => call.customer_id = Some(customer.id),
+            Err(error) => return Err(fault(state, call, &error.to_string()).await),
+        }
+    }
+    match state.store.insert_call(call).await {
+        Ok(true) => Ok(()),
+        // Another request for this CallSid committed it first.
+        Ok(false) => Err(match state.store.call_by_sid(&call.call_sid).await {
+            Ok(Some(existing)) => answer_again(state, base, &existing),
+            Ok(None) => fault(state, call, "the call row vanished").await,
+            Err(error) => fault(state, call, &error.to_string()).await,
+        }),
+        Err(error) => Err(fault(state, call, &error.to_string()).await),
+    }
+}
+
+/// Connects the recorded call to our Media Streams socket.
+pub(super) async fn connect(
+    state: &AppState,
+    base: &url::Url,
+    call: &NewCall,
+    business_name: &str,
+) -> Response {
+    match connect_stream(state, base, &call.call_sid) {
         Ok(document) => {
-            tracing::info!(business = %business.name, "call answered; connecting the media stream");
+            tracing::info!(business = %business_name, direction = %call.direction,
+                "call answered; connecting the media stream");
             twiml_response(document)
         }
-        Err(error) => fault(state, &call, &error.to_string()).await,
+        Err(error) => fault(state, call, &error.to_string()).await,
     }
 }
 
@@ -266,6 +335,8 @@ mod tests {
             twilio_status: None,
             twilio_duration_secs: None,
             recording_path: None,
+            direction: CallDirection::Inbound,
+            parent_call_sid: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! sessions would have ended them: status `interrupted` (reason `server_restarted`), a `call_ended`
 //! event, and for a call whose stream had started (a conversation took place) the CRM interaction
 //! with the transcript as far as its turns were committed (outcome `interrupted`) and the
-//! after-call deliveries the settings ask for. The agent turn that was being spoken when the process
+//! after-call deliveries the settings ask for (and a call-back it promised). The agent turn that was being spoken when the process
 //! died is recorded too, as an interrupted turn of the sentences that had gone to the line (their
 //! `agent_speaking` events). A call that never streamed gets no interaction, as
 //! it gets none when Twilio's status callback ends it. Each call's records are written with its
@@ -22,12 +22,13 @@ pub async fn end_calls_left_open(store: &Store, settings: &Settings) -> Result<u
     for call in store.open_calls_of_instance(&settings.instance_id).await? {
         let at = now_ms();
         let mut turns = store.turns_for_call(&call.call_sid).await?;
-        let cut_off = cut_off_agent_turns(&store.events_for_call(&call.call_sid).await?, &turns);
+        let events = store.events_for_call(&call.call_sid).await?;
+        let cut_off = cut_off_agent_turns(&events, &turns);
         turns.extend(cut_off.iter().cloned());
         turns.sort_by_key(|turn| turn.seq);
         let records = match (&call.business_id, call.stream_started_at_ms) {
             (Some(business_id), Some(_)) => {
-                records_of(store, settings, &call, business_id, &turns, at).await?
+                records_of(store, settings, &call, business_id, &turns, &events, at).await?
             }
             _ => None,
         };
@@ -47,6 +48,7 @@ async fn records_of(
     call: &Call,
     business_id: &str,
     turns: &[Turn],
+    events: &[Event],
     at: i64,
 ) -> Result<Option<crate::store::AfterCallRecords>, StoreError> {
     let Some(business) = store.business_by_id(business_id).await? else {
@@ -56,6 +58,9 @@ async fn records_of(
         business: &business,
         call,
         turns,
+        events,
+        // The stream's URL died with the process; SICHA_PUBLIC_URL, when set, is used instead.
+        public_base: None,
         ended_at_ms: at,
         outcome: CallStatus::Interrupted.as_str().to_string(),
         summary: None,

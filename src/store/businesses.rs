@@ -2,6 +2,7 @@
 
 mod dtmf_map;
 mod e164;
+mod opening_hours;
 mod sms_policy;
 
 use sqlx::Row;
@@ -12,6 +13,7 @@ use crate::business_tools::{BusinessTools, ToolsSecret};
 
 pub use dtmf_map::{DtmfAction, DtmfMap, DtmfMapError};
 pub use e164::{E164Error, validate_e164};
+pub use opening_hours::{OpeningHours, OpeningHoursError};
 pub use sms_policy::{MAX_SMS_CHARS, MAX_SMS_PER_CALL_LIMIT, SmsPolicy, SmsPolicyError};
 
 /// A business answering on one Twilio number.
@@ -40,6 +42,8 @@ pub struct Business {
     /// Signs every request to the business's tools; present whenever `tools` is. Made when the
     /// business first gets tools, kept while they change or are cleared, replaced only on request.
     pub tools_secret: Option<ToolsSecret>,
+    /// When a promised call-back may be placed (stored NULL: [`OpeningHours::default`]).
+    pub opening_hours: OpeningHours,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -60,11 +64,14 @@ pub struct NewBusiness {
     pub preemptive_replies: Option<bool>,
     /// Given tools come with a new tools secret.
     pub tools: Option<BusinessTools>,
+    /// `None`: the default hours.
+    pub opening_hours: Option<OpeningHours>,
 }
 
 /// What to change; `None` keeps the current value. For `voice`, `transfer_to` and `tools`,
 /// `Some(None)` clears the value; for `dtmf_map`, `Some(None)` goes back to the default map; for
-/// `sms_policy`, `Some(None)` stops the agent texting.
+/// `sms_policy`, `Some(None)` stops the agent texting; for `opening_hours`, `Some(None)` goes back to
+/// the default hours.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BusinessChanges {
     pub name: Option<String>,
@@ -79,13 +86,14 @@ pub struct BusinessChanges {
     pub tools: Option<Option<BusinessTools>>,
     /// Replace the tools secret with a new one: requests signed with the old one stop verifying.
     pub rotate_tools_secret: bool,
+    pub opening_hours: Option<Option<OpeningHours>>,
 }
 
 /// Every business column, in the order statements write and return them.
 macro_rules! business_columns {
     () => {
         "id, number, name, greeting, system_prompt, voice, transfer_to, dtmf_map, sms_policy, \
-         preemptive_replies, created_at_ms, updated_at_ms, tools, tools_secret"
+         preemptive_replies, created_at_ms, updated_at_ms, tools, tools_secret, opening_hours"
     };
 }
 
@@ -134,6 +142,13 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
         "business tools secret",
         ToolsSecret::parse,
     )?;
+    let opening_hours = parsed_column(
+        row,
+        "opening_hours",
+        "business opening hours",
+        str::parse::<OpeningHours>,
+    )?
+    .unwrap_or_default();
     if tools.is_some() && tools_secret.is_none() {
         return Err(StoreError::Corrupt {
             what: "business tools secret",
@@ -155,6 +170,7 @@ fn business_from_row(row: &AnyRow) -> Result<Business, StoreError> {
             .is_none_or(|on| on != 0),
         tools,
         tools_secret,
+        opening_hours,
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
     })
@@ -186,7 +202,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "INSERT INTO businesses (",
             business_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
              ON CONFLICT (number) DO NOTHING RETURNING ",
             business_columns!(),
         ))
@@ -207,6 +223,7 @@ impl Store {
                 .as_ref()
                 .map(|_| ToolsSecret::generate().expose().to_string()),
         )
+        .bind(new.opening_hours.as_ref().map(OpeningHours::to_string))
         .fetch_optional(self.pool())
         .await?;
         match row {
@@ -269,6 +286,7 @@ impl Store {
              tools_secret = CASE WHEN $21 = 1 THEN $22 \
                  WHEN $19 = 1 AND $20 IS NOT NULL AND tools_secret IS NULL THEN $22 \
                  ELSE tools_secret END, \
+             opening_hours = CASE WHEN $23 = 1 THEN $24 ELSE opening_hours END, \
              updated_at_ms = $18 \
              WHERE number = $1 \
              RETURNING ",
@@ -314,6 +332,14 @@ impl Store {
         )
         .bind(i64::from(changes.rotate_tools_secret))
         .bind(ToolsSecret::generate().expose().to_string())
+        .bind(i64::from(changes.opening_hours.is_some()))
+        .bind(
+            changes
+                .opening_hours
+                .as_ref()
+                .and_then(Option::as_ref)
+                .map(OpeningHours::to_string),
+        )
         .fetch_optional(self.pool())
         .await?;
         match row {

@@ -77,6 +77,41 @@ impl FromStr for CallStatus {
     }
 }
 
+/// Who placed the call: a caller reaching the business, or sicha calling a customer back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    #[default]
+    Inbound,
+    Outbound,
+}
+
+impl CallDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallDirection::Inbound => "inbound",
+            CallDirection::Outbound => "outbound",
+        }
+    }
+
+    /// A stored direction; an unknown one means the row was written by something else (corrupt).
+    pub(super) fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "inbound" => Ok(CallDirection::Inbound),
+            "outbound" => Ok(CallDirection::Outbound),
+            other => Err(StoreError::Corrupt {
+                what: "call direction",
+                reason: format!("unknown direction {other:?}"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for CallDirection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     pub call_sid: String,
@@ -95,6 +130,19 @@ pub struct Call {
     pub twilio_status: Option<String>,
     pub twilio_duration_secs: Option<i64>,
     pub recording_path: Option<String>,
+    pub direction: CallDirection,
+    /// For a call-back: the call that asked for it.
+    pub parent_call_sid: Option<String>,
+}
+
+impl Call {
+    /// The customer's number: who called in, or who was called back.
+    pub fn customer_number(&self) -> &str {
+        match self.direction {
+            CallDirection::Inbound => &self.from_number,
+            CallDirection::Outbound => &self.to_number,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +155,8 @@ pub struct NewCall {
     pub instance_id: String,
     pub status: CallStatus,
     pub started_at_ms: i64,
+    pub direction: CallDirection,
+    pub parent_call_sid: Option<String>,
 }
 
 /// Which calls [`Store::list_calls`] returns.
@@ -133,10 +183,15 @@ macro_rules! select_calls {
         concat!(
             "SELECT call_sid, business_id, customer_id, from_number, to_number, instance_id, status, ",
             "started_at_ms, stream_started_at_ms, ended_at_ms, end_reason, twilio_status, ",
-            "twilio_duration_secs, recording_path FROM calls ",
+            "twilio_duration_secs, recording_path, direction, parent_call_sid FROM calls ",
             $tail
         )
     };
+}
+
+/// A stored direction (see [`CallDirection::parse`]).
+pub(super) fn parse_direction(text: &str) -> Result<CallDirection, StoreError> {
+    CallDirection::parse(text)
 }
 
 /// A stored status; an unknown one means the row was written by something else (corrupt).
@@ -150,6 +205,7 @@ pub(super) fn parse_status(text: &str) -> Result<CallStatus, StoreError> {
 
 fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
     let status: String = row.try_get("status")?;
+    let direction: String = row.try_get("direction")?;
     Ok(Call {
         call_sid: row.try_get("call_sid")?,
         business_id: row.try_get("business_id")?,
@@ -165,6 +221,8 @@ fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
         twilio_status: row.try_get("twilio_status")?,
         twilio_duration_secs: row.try_get("twilio_duration_secs")?,
         recording_path: row.try_get("recording_path")?,
+        direction: CallDirection::parse(&direction)?,
+        parent_call_sid: row.try_get("parent_call_sid")?,
     })
 }
 
@@ -174,7 +232,8 @@ impl Store {
     pub async fn insert_call(&self, call: &NewCall) -> Result<bool, StoreError> {
         let done = sqlx::query(concat!(
             "INSERT INTO calls (call_sid, business_id, customer_id, from_number, to_number, instance_id, ",
-            "status, started_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (call_sid) DO NOTHING"
+            "status, started_at_ms, direction, parent_call_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ",
+            "ON CONFLICT (call_sid) DO NOTHING"
         ))
         .bind(&call.call_sid)
         .bind(call.business_id.as_deref())
@@ -184,6 +243,8 @@ impl Store {
         .bind(&call.instance_id)
         .bind(call.status.as_str())
         .bind(call.started_at_ms)
+        .bind(call.direction.as_str())
+        .bind(call.parent_call_sid.as_deref())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -333,5 +394,13 @@ mod tests {
             assert_eq!(status.as_str().parse::<CallStatus>(), Ok(status));
         }
         assert!("ringing".parse::<CallStatus>().is_err());
+    }
+
+    #[test]
+    fn direction_text_round_trips() {
+        for direction in [CallDirection::Inbound, CallDirection::Outbound] {
+            assert_eq!(CallDirection::parse(direction.as_str()).unwrap(), direction);
+        }
+        assert!(CallDirection::parse("sideways").is_err());
     }
 }

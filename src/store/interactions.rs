@@ -13,7 +13,7 @@ pub struct NewInteraction {
     pub call_sid: String,
     /// `call` for now.
     pub kind: String,
-    /// `inbound` for now.
+    /// `inbound`, or `outbound` for a call-back.
     pub direction: String,
     pub outcome: Option<String>,
     pub transcript: String,
@@ -48,6 +48,17 @@ pub struct Interaction {
     pub created_at_ms: i64,
 }
 
+/// A SELECT of every interaction column followed by `$tail`, as one static string.
+macro_rules! select_interactions {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, business_id, customer_id, call_sid, kind, direction, outcome, transcript, summary, ",
+            "recording_path, started_at_ms, duration_ms, created_at_ms FROM interactions ",
+            $tail
+        )
+    };
+}
+
 fn interaction_from_row(row: &AnyRow) -> Result<Interaction, sqlx::Error> {
     Ok(Interaction {
         id: row.try_get("id")?,
@@ -74,14 +85,24 @@ impl Store {
         insert_interaction_on(&mut connection, new).await
     }
 
+    /// The interaction of a call, once it has one.
+    pub async fn interaction_for_call(
+        &self,
+        call_sid: &str,
+    ) -> Result<Option<Interaction>, StoreError> {
+        let row = sqlx::query(select_interactions!("WHERE call_sid = $1"))
+            .bind(call_sid)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(interaction_from_row).transpose()?)
+    }
+
     /// The customer's interactions, newest first.
     pub async fn interactions_for_customer(
         &self,
         customer_id: &str,
     ) -> Result<Vec<Interaction>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT id, business_id, customer_id, call_sid, kind, direction, outcome, transcript, summary, ",
-            "recording_path, started_at_ms, duration_ms, created_at_ms FROM interactions ",
+        let rows = sqlx::query(select_interactions!(
             "WHERE customer_id = $1 ORDER BY started_at_ms DESC, id"
         ))
         .bind(customer_id)

@@ -35,13 +35,13 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool};
 
 pub use businesses::{Business, BusinessChanges, E164Error, NewBusiness, validate_e164};
-pub use calls::{Call, CallFilter, CallStatus, NewCall};
+pub use calls::{Call, CallDirection, CallFilter, CallStatus, NewCall};
 pub use customers::Customer;
 pub use database_url::Engine;
 pub use error::StoreError;
 pub use events::Event;
 pub use interactions::{AfterCallRecords, Interaction, NewInteraction};
-pub use outbox::{NewDelivery, OutboxItem};
+pub use outbox::{NewDelivery, OutboxEntry, OutboxItem};
 pub use turns::{NewTurn, Turn};
 pub use web_sessions::WebSession;
 pub use writer::{Record, RecordWriter};

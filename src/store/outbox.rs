@@ -1,10 +1,16 @@
-//! The outbox: durable deliveries (CRM webhooks, SMS) that survive restarts and are shared by
-//! every instance polling the same database.
+//! The outbox: durable deliveries (CRM webhooks, SMS, call-backs) that survive restarts and are
+//! shared by every instance polling the same database.
 //!
 //! A worker claims due rows with [`Store::claim_due`], delivers, then reports with
 //! [`Store::mark_delivered`], [`Store::mark_failed`] or, after too many attempts,
 //! [`Store::give_up`]. A worker that dies mid-delivery simply lets its lease run out and the
 //! row comes due again, so delivery is at least once: receivers dedupe on the idempotency key.
+//!
+//! Some deliveries learn their result later (a call-back is answered, or not, after the call is
+//! placed): the worker then parks the row until the result is due ([`Store::await_outcome`]), and
+//! the result, when it comes, settles that attempt ([`Store::retry_attempt`],
+//! [`Store::give_up_attempt`], [`Store::mark_delivered`]). Each of these changes the row only in
+//! the state it expects, so a late or repeated report cannot undo a newer one.
 
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -50,6 +56,36 @@ pub struct NewDelivery {
     pub kind: String,
     pub idempotency_key: String,
     pub payload: serde_json::Value,
+    /// When it is first due (epoch ms); `None`: at once.
+    pub due_at_ms: Option<i64>,
+}
+
+/// A delivery as stored, whatever became of it: for listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub item: OutboxItem,
+    /// `pending`, `delivered` or `dead` (given up).
+    pub status: String,
+    pub delivered_at_ms: Option<i64>,
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        item: item_from_row(row)?,
+        status: row.try_get("status")?,
+        delivered_at_ms: row.try_get("delivered_at_ms")?,
+    })
+}
+
+/// Every outbox column, in the order listings read them.
+macro_rules! select_outbox {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, kind, idempotency_key, payload, status, attempts, next_attempt_at_ms, ",
+            "last_error, created_at_ms, delivered_at_ms FROM outbox ",
+            $tail
+        )
+    };
 }
 
 impl Store {
@@ -66,11 +102,12 @@ impl Store {
             kind: kind.to_string(),
             idempotency_key: idempotency_key.to_string(),
             payload: payload.clone(),
+            due_at_ms: None,
         };
         self.enqueue_delivery(&delivery, now_ms).await
     }
 
-    /// [`Store::enqueue`] of a built row.
+    /// [`Store::enqueue`] of a built row, due when it says (at `now_ms` if it does not).
     pub async fn enqueue_delivery(
         &self,
         delivery: &NewDelivery,
@@ -158,6 +195,137 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// A result is on its way for the attempt `claim` started (a placed call will be answered or
+    /// not): the row waits for it until `until_ms`, and comes due again then if nothing settled
+    /// it. `note` says what is awaited. Changes nothing (`false`) when the row is no longer as
+    /// claimed (same attempt, same lease end): the result already came.
+    pub async fn await_outcome(
+        &self,
+        claim: &OutboxItem,
+        note: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET last_error = $4, next_attempt_at_ms = $5 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2 AND next_attempt_at_ms = $3",
+        )
+        .bind(&claim.id)
+        .bind(claim.attempts)
+        .bind(claim.next_attempt_at_ms)
+        .bind(note)
+        .bind(until_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The row `claim` took was not attempted after all (not yet its time, for `reason`): it comes
+    /// due at `at_ms`, the claim uncounted. `false` when the row is no longer as claimed.
+    pub async fn defer(
+        &self,
+        claim: &OutboxItem,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts - 1, last_error = $4, next_attempt_at_ms = $5 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2 AND next_attempt_at_ms = $3",
+        )
+        .bind(&claim.id)
+        .bind(claim.attempts)
+        .bind(claim.next_attempt_at_ms)
+        .bind(reason)
+        .bind(at_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Attempt `attempt` failed, as reported after the worker was done with it: try again from
+    /// `at_ms`. `false` when the row has moved on (another attempt began, it was settled) or this
+    /// very result was already recorded (`reason` is the last one): a repeated report.
+    pub async fn retry_attempt(
+        &self,
+        id: &str,
+        attempt: i64,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET last_error = $3, next_attempt_at_ms = $4 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2 \
+             AND (last_error IS NULL OR last_error <> $3)",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(reason)
+        .bind(at_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Attempt `attempt` failed and was the last: the row is given up, kept with `reason`.
+    /// `false` when the row has moved on.
+    pub async fn give_up_attempt(
+        &self,
+        id: &str,
+        attempt: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'dead', last_error = $3 \
+             WHERE id = $1 AND status = 'pending' AND attempts = $2",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delivery_by_id(&self, id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        let row = sqlx::query(select_outbox!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    pub async fn delivery_by_key(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        let row = sqlx::query(select_outbox!("WHERE idempotency_key = $1"))
+            .bind(idempotency_key)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    /// Deliveries of `kind`, pending ones first by due time, then the rest newest first; only the
+    /// pending ones unless `settled_too`. At most `limit`.
+    pub async fn deliveries_of_kind(
+        &self,
+        kind: &str,
+        settled_too: bool,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(select_outbox!(
+            "WHERE kind = $1 AND ($2 = 1 OR status = 'pending') \
+             ORDER BY CASE WHEN status = 'pending' THEN 0 ELSE 1 END, \
+             CASE WHEN status = 'pending' THEN next_attempt_at_ms ELSE -created_at_ms END, id \
+             LIMIT $3"
+        ))
+        .bind(kind)
+        .bind(i64::from(settled_too))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     /// How many deliveries are still pending (due or not): for metrics and tests.
     pub async fn pending_outbox_count(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS pending FROM outbox WHERE status = 'pending'")
@@ -167,7 +335,7 @@ impl Store {
     }
 }
 
-/// [`Store::enqueue`] on a given connection, so it can join a transaction.
+/// [`Store::enqueue_delivery`] on a given connection, so it can join a transaction.
 pub(super) async fn enqueue_on(
     connection: &mut AnyConnection,
     delivery: &NewDelivery,
@@ -175,12 +343,13 @@ pub(super) async fn enqueue_on(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(concat!(
         "INSERT INTO outbox (id, kind, idempotency_key, payload, status, attempts, next_attempt_at_ms, ",
-        "created_at_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING"
+        "created_at_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING"
     ))
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(&delivery.kind)
     .bind(&delivery.idempotency_key)
     .bind(delivery.payload.to_string())
+    .bind(delivery.due_at_ms.unwrap_or(now_ms))
     .bind(now_ms)
     .execute(connection)
     .await?;

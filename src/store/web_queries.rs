@@ -93,6 +93,9 @@ pub struct CallSummary {
     pub ended_at_ms: Option<i64>,
     pub end_reason: Option<String>,
     pub has_recording: bool,
+    pub direction: super::CallDirection,
+    /// For a call-back: the call that asked for it.
+    pub parent_call_sid: Option<String>,
     pub barge_ins: i64,
     pub loops: i64,
     pub fallbacks: i64,
@@ -136,6 +139,8 @@ fn call_summary_from_row(row: &AnyRow) -> Result<CallSummary, StoreError> {
         ended_at_ms: row.try_get("ended_at_ms")?,
         end_reason: row.try_get("end_reason")?,
         has_recording: super::flag(row.try_get("has_recording")?),
+        direction: super::calls::parse_direction(&row.try_get::<String, _>("direction")?)?,
+        parent_call_sid: row.try_get("parent_call_sid")?,
         barge_ins: row.try_get("barge_ins")?,
         loops: row.try_get("loops")?,
         fallbacks: row.try_get("fallbacks")?,
@@ -162,7 +167,7 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT c.call_sid, c.business_id, b.name AS business_name, c.customer_id, ",
             "cu.name AS customer_name, c.from_number, c.to_number, c.status, c.started_at_ms, ",
-            "c.ended_at_ms, c.end_reason, ",
+            "c.ended_at_ms, c.end_reason, c.direction, c.parent_call_sid, ",
             "CAST(CASE WHEN c.recording_path IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_recording, ",
             "(SELECT COUNT(*) FROM events e WHERE e.call_sid = c.call_sid ",
             "AND e.kind = 'barge_in') AS barge_ins, ",

@@ -7,7 +7,7 @@
 //! - [`socket`]    the Media Streams socket loop, generic over `Sink`/`Stream`, with its own event
 //!   and end types (it never sees the call).
 //! - [`outbound`]  the call side's voice on a stream: audio and marks in order, clears first.
-//! - [`rest`]      the REST client (update a call, end it, SMS, fetch).
+//! - [`rest`]      the REST client (update a call, end it, place one, SMS, fetch).
 
 mod inbound;
 pub mod outbound;

@@ -1,5 +1,5 @@
-//! The Twilio REST client sicha needs: redirect a live call to new TwiML, end it, fetch it, send an SMS
-//! and search the messages already sent. HTTP Basic with the account SID and auth token, form bodies, a
+//! The Twilio REST client sicha needs: redirect a live call to new TwiML, end it, fetch it, place a
+//! call, send an SMS and search the messages already sent. HTTP Basic with the account SID and auth token, form bodies, a
 //! timeout per request.
 //!
 //! Retries within one call use exponential backoff with jitter, on 429, 5xx and connection failures; never
@@ -8,8 +8,10 @@
 //! proves Twilio did not take it ([`Acceptance::NotAccepted`]).
 //!
 //! Layout: [`error`] (what failed, and whether Twilio acted anyway), [`retry`] (policy, Retry-After),
-//! [`resources`] (the JSON Twilio answers with), [`messages`] (SMS, message lists and searches).
+//! [`resources`] (the JSON Twilio answers with), [`messages`] (SMS, message lists and searches),
+//! [`calls`] (placing a call).
 
+mod calls;
 mod error;
 mod messages;
 mod resources;
@@ -23,6 +25,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use calls::OutboundCall;
 pub use error::{Acceptance, TwilioError};
 pub use messages::{MAX_SMS_CHARS, MessageSearch, SmsSearch};
 pub use resources::{CallResource, MessagePage, MessageResource};

@@ -9,7 +9,7 @@ use super::auth::SignedIn;
 use super::{WebError, WebState, event_text, format, render};
 use crate::store::events::AGENT_SPEAKING;
 use crate::store::turns::ROLE_AGENT;
-use crate::store::{Event, Turn};
+use crate::store::{CallDirection, Event, Turn};
 
 pub struct TurnView {
     role: &'static str,
@@ -53,10 +53,15 @@ struct CallPage {
     caller_display: String,
     customer_id: Option<String>,
     customer_name: Option<String>,
-    from_number: String,
+    /// Who called in, or who was called back.
+    customer_number: String,
     business_id: Option<String>,
     business_name: String,
-    to_number: String,
+    business_number: String,
+    /// A call-back sicha placed.
+    outbound: bool,
+    /// For a call-back: the call that asked for it.
+    parent_sid: Option<String>,
     started: String,
     ended: Option<String>,
     length: String,
@@ -96,13 +101,18 @@ pub async fn show(
         nav: "calls",
         caller_display: customer_name
             .clone()
-            .unwrap_or_else(|| call.from_number.clone()),
+            .unwrap_or_else(|| call.customer_number().to_string()),
         customer_id: call.customer_id.clone(),
         customer_name,
-        from_number: call.from_number.clone(),
+        customer_number: call.customer_number().to_string(),
         business_id: call.business_id.clone(),
         business_name: business.map(|b| b.name).unwrap_or_default(),
-        to_number: call.to_number.clone(),
+        business_number: match call.direction {
+            CallDirection::Inbound => call.to_number.clone(),
+            CallDirection::Outbound => call.from_number.clone(),
+        },
+        outbound: call.direction == CallDirection::Outbound,
+        parent_sid: call.parent_call_sid.clone(),
         started: format::time(call.started_at_ms)
             + &format!(":{}", &format::clock(call.started_at_ms)[6..]),
         ended: call.ended_at_ms.map(format::clock),

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::auth::SignedIn;
 use super::{WebError, WebState, format, render};
-use crate::store::CallStatus;
 use crate::store::web_queries::{CallQuery, CallSummary, EventMark};
+use crate::store::{CallDirection, CallStatus};
 
 /// How many calls a list shows at most.
 pub const LIST_LIMIT: i64 = 200;
@@ -18,8 +18,13 @@ pub struct CallRow {
     pub sid: String,
     pub started: String,
     pub customer_name: Option<String>,
-    pub from_number: String,
+    /// Who called in, or who was called back.
+    pub customer_number: String,
     pub business_name: String,
+    /// A call-back sicha placed.
+    pub outbound: bool,
+    /// For a call-back: the call that asked for it.
+    pub parent_sid: Option<String>,
     pub status: &'static str,
     pub status_label: &'static str,
     pub length: String,
@@ -47,7 +52,12 @@ impl From<CallSummary> for CallRow {
             status_label: format::status_label(call.status),
             sid: call.call_sid,
             customer_name: call.customer_name,
-            from_number: call.from_number,
+            customer_number: match call.direction {
+                CallDirection::Inbound => call.from_number,
+                CallDirection::Outbound => call.to_number,
+            },
+            outbound: call.direction == CallDirection::Outbound,
+            parent_sid: call.parent_call_sid,
             marks,
             has_recording: call.has_recording,
         }

@@ -26,6 +26,16 @@ pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
         "barge_in" => ("הלקוח קטע את הסוכן", barge_in(&mut fields)),
         "loop_detected" => ("זוהתה חזרה", repetition(&mut fields)),
         "callback_requested" => ("התבקשה שיחה חוזרת", trigger(&mut fields)),
+        "callback_attempt" => ("ניסיון לחזור ללקוח", callback_attempt(&mut fields)),
+        "callback_given_up" => {
+            let mut parts: Vec<String> = fields
+                .text("attempts")
+                .map(|n| format!("אחרי {n} ניסיונות"))
+                .into_iter()
+                .collect();
+            parts.extend(fields.text("reason").map(|r| format!("סיבה: {r}")));
+            ("השיחה החוזרת לא התקיימה", parts)
+        }
         "transferred" => {
             let mut parts = trigger(&mut fields);
             parts.extend(fields.text("to").map(|to| format!("אל {to}")));
@@ -97,7 +107,7 @@ pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
 fn is_notable(kind: &str) -> bool {
     matches!(
         kind,
-        "barge_in" | "loop_detected" | "stream_rejected" | "llm_truncated"
+        "barge_in" | "loop_detected" | "stream_rejected" | "llm_truncated" | "callback_given_up"
     ) || kind.contains("fallback")
         || kind.ends_with("failed")
 }
@@ -234,6 +244,26 @@ fn trigger(fields: &mut Fields) -> Vec<String> {
         });
     }
     parts.extend(fields.text("digit").map(|d| format!("מקש {d}")));
+    parts
+}
+
+/// One attempt of a promised call-back: its number, how it went, the call placed.
+fn callback_attempt(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    parts.extend(fields.text("attempt").map(|n| format!("ניסיון {n}")));
+    if let Some(result) = fields.text("result") {
+        parts.push(match result.as_str() {
+            "answered" => "הלקוח ענה".to_string(),
+            "no-answer" => "אין מענה".to_string(),
+            "busy" => "תפוס".to_string(),
+            "failed" => "השיחה נכשלה".to_string(),
+            "canceled" => "השיחה בוטלה".to_string(),
+            "completed_unanswered" => "השיחה לא הגיעה לסוכן".to_string(),
+            "not_placed" => "השיחה לא יצאה".to_string(),
+            other => format!("תוצאה: {other}"),
+        });
+    }
+    parts.extend(fields.text("call_sid").map(|sid| format!("שיחה {sid}")));
     parts
 }
 

@@ -224,6 +224,49 @@ async fn business_key_map_is_set_on_add_changed_on_update_and_cleared() {
     .await;
 }
 
+#[tokio::test]
+async fn business_opening_hours_default_are_set_changed_and_reset() {
+    for_each_engine(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt_file = write_prompt(dir.path(), PROMPT);
+        sicha_ok(&url, &add_args(SHOP, &prompt_file, &[]));
+        let show = sicha_ok(&url, &["business", "show", SHOP]);
+        assert!(
+            show.lines()
+                .any(|line| line == "hours:       sun-thu 09:00-18:00 (Israel)"),
+            "{show}"
+        );
+        let hours = "fri 09:00-13:00, sun-thu 09:00-18:00";
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--hours", hours]);
+        assert!(
+            updated.contains("hours:       sun-thu 09:00-18:00, fri 09:00-13:00 (Israel)"),
+            "{updated}"
+        );
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--hours", "always"]);
+        assert!(
+            updated.contains("hours:       always (Israel)"),
+            "{updated}"
+        );
+        let updated = sicha_ok(&url, &["business", "update", SHOP, "--default-hours"]);
+        assert!(
+            updated.contains("hours:       sun-thu 09:00-18:00 (Israel)"),
+            "{updated}"
+        );
+
+        let error = sicha_err(
+            &url,
+            &["business", "update", SHOP, "--hours", "thu 20:00-02:00"],
+        );
+        assert!(error.contains("two entries"), "{error}");
+        let error = sicha_err(
+            &url,
+            &add_args("+97231234599", &prompt_file, &["--hours", "sunday 9-5"]),
+        );
+        assert!(error.contains("\"sunday\" is not a day"), "{error}");
+    })
+    .await;
+}
+
 /// Texting callers is opted into per business (the caller ID can be spoofed and the model writes
 /// the text), with a count per call and the links texts may hold.
 #[tokio::test]

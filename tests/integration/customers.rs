@@ -29,6 +29,7 @@ async fn seed(store: &Store) {
                     sms_policy: None,
                     preemptive_replies: None,
                     tools: None,
+                    opening_hours: None,
                 },
                 T0,
             )

@@ -137,6 +137,7 @@ async fn crm_webhook_is_retried_after_server_errors_with_the_same_key_and_payloa
         let deliverers = Deliverers {
             crm: Some(receiver.webhook()),
             sms: None,
+            callback: None,
         };
         // A long poll: only the notify and the scheduled retries can make this test pass in time.
         let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
@@ -211,6 +212,7 @@ async fn crm_webhook_refused_with_400_is_given_up_after_one_attempt() {
         let deliverers = Deliverers {
             crm: Some(receiver.webhook()),
             sms: None,
+            callback: None,
         };
         let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
             .with_options(options(Duration::from_millis(20)));

@@ -10,6 +10,7 @@
 //! - `webhooks`, `media_streams`, `twilio_rest`: the Twilio edge;
 //! - `conversation*`, `providers_*`, `deliveries`: the call pipeline, its providers and the outbox;
 //! - `business_tools`: calling a business's declared tool over HTTP, signed, and every way it can end;
+//! - `callbacks`: promised call-backs placed through the Twilio stand-in, retried, recorded;
 //! - `reconciliation`: a call cut off by a crash, ended properly at the next start;
 //! - `store`: every store operation on both engines;
 //! - `metrics`, `readiness`: where `/metrics` is served and what it holds, when `/readyz` says ready;
@@ -22,6 +23,7 @@ mod web_support;
 mod bench;
 mod browser;
 mod business_tools;
+mod callbacks;
 mod cli;
 mod conversation;
 mod conversation_business_tools;

@@ -110,6 +110,7 @@ async fn a_fresh_server_shows_the_record_writer_metrics_after_a_call() {
                     sms_policy: None,
                     preemptive_replies: None,
                     tools: None,
+                    opening_hours: None,
                 },
                 sicha::clock::now_ms(),
             )

@@ -12,8 +12,9 @@ use crate::common;
 use crate::common::crm::CountingCrm;
 use crate::common::databases::for_each_engine;
 use common::{AUTH_TOKEN, BUSINESS_NUMBER, CALLER_NUMBER, spawn_app_with};
+use sicha::store::businesses::OpeningHours;
 use sicha::store::events::AGENT_SPEAKING;
-use sicha::store::{CallStatus, NewBusiness, NewCall, NewTurn, Store};
+use sicha::store::{Business, CallStatus, Customer, NewBusiness, NewCall, NewTurn, Store};
 
 const CALL: &str = "CA700";
 const NEVER_STREAMED: &str = "CA701";
@@ -38,32 +39,41 @@ fn turn(seq: i64, role: &str, text: &str, heard: Option<&str>) -> NewTurn {
     }
 }
 
-/// A call of this instance left streaming, with three committed turns, as a crash leaves it.
-async fn leave_a_call_open(db: &str) -> String {
-    let store = Store::connect(db).await.unwrap();
-    let business = store
-        .create_business(
-            &NewBusiness {
-                number: BUSINESS_NUMBER.into(),
-                name: "מספרת דני".into(),
-                greeting: "שלום".into(),
-                system_prompt: "עוזרת".into(),
-                voice: None,
-                transfer_to: Some("+972529999999".into()),
-                dtmf_map: None,
-                sms_policy: None,
-                preemptive_replies: None,
-                tools: None,
-            },
-            T0,
-        )
-        .await
-        .unwrap();
+/// The shop (with `transfer_to` and `hours`) and its caller, stored.
+async fn shop_and_caller(
+    store: &Store,
+    transfer_to: Option<&str>,
+    hours: Option<OpeningHours>,
+) -> (Business, Customer) {
+    let new = NewBusiness {
+        number: BUSINESS_NUMBER.into(),
+        name: "מספרת דני".into(),
+        greeting: "שלום".into(),
+        system_prompt: "עוזרת".into(),
+        voice: None,
+        transfer_to: transfer_to.map(str::to_string),
+        dtmf_map: None,
+        sms_policy: None,
+        preemptive_replies: None,
+        tools: None,
+        opening_hours: hours,
+    };
+    let business = store.create_business(&new, T0).await.unwrap();
     let customer = store
         .find_or_create_customer(&business.id, CALLER_NUMBER, T0)
         .await
         .unwrap();
-    let answered = |call_sid: &str, started_at_ms: i64| NewCall {
+    (business, customer)
+}
+
+/// The caller's call to the shop, answered by this instance at `started_at_ms`.
+fn answered(
+    business: &Business,
+    customer: &Customer,
+    call_sid: &str,
+    started_at_ms: i64,
+) -> NewCall {
+    NewCall {
         call_sid: call_sid.into(),
         business_id: Some(business.id.clone()),
         customer_id: Some(customer.id.clone()),
@@ -72,6 +82,17 @@ async fn leave_a_call_open(db: &str) -> String {
         instance_id: "test-instance".into(),
         status: CallStatus::Answered,
         started_at_ms,
+        direction: Default::default(),
+        parent_call_sid: None,
+    }
+}
+
+/// A call of this instance left streaming, with three committed turns, as a crash leaves it.
+async fn leave_a_call_open(db: &str) -> String {
+    let store = Store::connect(db).await.unwrap();
+    let (business, customer) = shop_and_caller(&store, Some("+972529999999"), None).await;
+    let answered = |call_sid: &str, started_at_ms: i64| {
+        answered(&business, &customer, call_sid, started_at_ms)
     };
     store.insert_call(&answered(CALL, T0)).await.unwrap();
     assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
@@ -222,6 +243,50 @@ async fn a_call_cut_off_by_a_crash_gets_its_interaction_event_and_deliveries_onc
         let messages = twilio.messages();
         assert_eq!(messages.len(), 1, "{messages:?}");
         assert_eq!(messages[0].to, CALLER_NUMBER);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_call_back_promised_in_a_call_cut_off_by_a_crash_is_queued_once() {
+    for_each_engine(|db| async move {
+        let (hours, due_at) = crate::callbacks::open_only_in_two_days();
+        let store = Store::connect(&db).await.unwrap();
+        let (business, customer) = shop_and_caller(&store, None, Some(hours)).await;
+        store
+            .insert_call(&answered(&business, &customer, CALL, T0))
+            .await
+            .unwrap();
+        assert!(store.mark_streaming(CALL, T0 + 100).await.unwrap());
+        let promise = serde_json::json!({ "reason": "loop" });
+        store
+            .insert_event(CALL, "callback_requested", Some(&promise), T0 + 9000)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let (first, second) = tokio::join!(
+            spawn_app_with(&db, &[], common::echo_agent()),
+            spawn_app_with(&db, &[], common::echo_agent()),
+        );
+        let pending = first
+            .store
+            .deliveries_of_kind("callback", true, 10)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1, "queued once: {pending:?}");
+        let row = &pending[0];
+        assert_eq!(row.item.idempotency_key, format!("callback:{CALL}"));
+        assert_eq!((row.status.as_str(), row.item.attempts), ("pending", 0));
+        assert_eq!(
+            sicha::clock::format_in_israel(row.item.next_attempt_at_ms, "%Y-%m-%d %H:%M"),
+            due_at,
+            "due at the business's next opening"
+        );
+        assert_eq!(row.item.payload["customer_phone"], CALLER_NUMBER);
+        assert_eq!(row.item.payload["public_base"], serde_json::Value::Null);
+        first.shutdown().await;
+        second.shutdown().await;
     })
     .await;
 }

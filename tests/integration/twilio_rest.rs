@@ -1,7 +1,9 @@
 //! The REST client against the local Twilio stand-in: the happy paths, and how it behaves when Twilio
 //! throttles, fails, refuses or is given something it would refuse. Messages beyond a plain send
-//! (never repeating a send Twilio may have taken, lists, searches) are in [`messages`].
+//! (never repeating a send Twilio may have taken, lists, searches) are in [`messages`]; placing a
+//! call, and the stand-in's callee, in [`calls`].
 
+mod calls;
 mod messages;
 
 use std::time::{Duration, Instant};

@@ -1,8 +1,9 @@
 //! The web pages over HTTP, on SQLite and (with SICHA_TEST_POSTGRES_URL) PostgreSQL: nothing without
 //! a session, the sign-in and its limits, the cookie's protections, what the pages show, the
 //! filters and escaping. Sessions (shared across instances, signing out) are in [`sessions`], the recording in
-//! [`recordings`].
+//! [`recordings`], call-backs on the pages in [`callbacks`].
 
+mod callbacks;
 mod recordings;
 mod sessions;
 mod sign_in_limits;

@@ -294,6 +294,8 @@ async fn calls_left_open_by_a_crash_are_marked_interrupted_on_start_but_other_in
                     instance_id: instance.into(),
                     status: CallStatus::Streaming,
                     started_at_ms: 1,
+                    direction: Default::default(),
+                    parent_call_sid: None,
                 })
                 .await
                 .unwrap();

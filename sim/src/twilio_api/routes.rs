@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::{
-    API_VERSION, CallUpdate, RecordedRequest, Shared, SimCall, messages, now_secs, rfc2822,
+    API_VERSION, CallUpdate, RecordedRequest, Shared, SimCall, messages, now_secs, outbound,
+    rfc2822,
 };
 
 pub(super) async fn handle(
@@ -67,6 +68,9 @@ pub(super) async fn handle(
             }
             (&Method::GET, [API_VERSION, "Accounts", ac, "Messages.json"]) if *ac == account => {
                 (messages::list(&state, account, &query), None)
+            }
+            (&Method::POST, [API_VERSION, "Accounts", ac, "Calls.json"]) if *ac == account => {
+                (outbound::create(&shared, &mut state, account, &form), None)
             }
             (_, [API_VERSION, "Accounts", ac, "Calls", file]) if *ac == account => {
                 (call(&shared, &mut state.calls, &method, file, &form), None)
@@ -158,10 +162,10 @@ pub(super) fn end_or_set(call: &mut SimCall, status: &str) {
     }
 }
 
-fn call_json(account: &str, call: &SimCall) -> Value {
+pub(super) fn call_json(account: &str, call: &SimCall) -> Value {
     json!({
         "sid": call.sid, "account_sid": account, "status": call.status, "from": call.from, "to": call.to,
-        "direction": "inbound", "parent_call_sid": null, "api_version": API_VERSION, "price": null,
+        "direction": call.direction, "parent_call_sid": null, "api_version": API_VERSION, "price": null,
         "start_time": rfc2822(call.started_at_secs),
         "end_time": call.ended_at_secs.map(rfc2822),
         "duration": call.ended_at_secs.map(|end| end.saturating_sub(call.started_at_secs).to_string()),

@@ -101,6 +101,8 @@ pub struct Dialogue {
     spoken: Option<Spoken>,
     /// What the CRM interaction records as the call's outcome, when something notable happened.
     outcome: Option<String>,
+    /// An earlier call this one follows up (a call-back), for the system prompt.
+    earlier_call: Option<String>,
 }
 
 impl Dialogue {
@@ -111,7 +113,14 @@ impl Dialogue {
             next_seq: 0,
             spoken: None,
             outcome: None,
+            earlier_call: None,
         }
+    }
+
+    /// This call follows up an earlier one, summed up as `earlier_call` (a call-back).
+    pub fn following_up(mut self, earlier_call: Option<String>) -> Self {
+        self.earlier_call = earlier_call;
+        self
     }
 
     fn seq(&mut self) -> i64 {
@@ -279,7 +288,11 @@ impl Dialogue {
         business: &Business,
         tools: Vec<crate::providers::llm::ToolSpec>,
     ) -> ChatRequest {
-        let mut messages = vec![ChatMessage::system(system_prompt(business, &tools))];
+        let mut prompt = system_prompt(business, &tools);
+        if let Some(earlier) = &self.earlier_call {
+            prompt.push_str(&follow_up_context(earlier));
+        }
+        let mut messages = vec![ChatMessage::system(prompt)];
         let skip = self.history.len().saturating_sub(HISTORY_LIMIT);
         messages.extend(self.history[skip..].iter().cloned());
         let mut request = ChatRequest::new(messages);
@@ -288,6 +301,15 @@ impl Dialogue {
         request.max_tokens = Some(300);
         request
     }
+}
+
+/// Added to the system prompt of a call-back: why the agent is calling, and the earlier call.
+fn follow_up_context(earlier_call: &str) -> String {
+    format!(
+        "\n\nזו שיחה יוצאת: את מתקשרת ללקוח בחזרה, כפי שהובטח לו בשיחה קודמת שלו עם העסק. פתחת \
+         בכך שאת חוזרת אליו בעקבות אותה שיחה; עזרי לו בעניין שבגללו ביקש שיחזרו אליו. מה היה בשיחה \
+         הקודמת:\n{earlier_call}"
+    )
 }
 
 fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec]) -> String {

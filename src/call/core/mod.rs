@@ -86,6 +86,10 @@ pub struct CoreConfig {
     /// Decide the end of turns from their words and voice with this policy; `None`: the
     /// endpointer's hangover alone.
     pub end_of_turn: Option<crate::call::hebrew::end_of_turn::HangoverPolicy>,
+    /// Said first instead of the business's greeting (a call-back says why it calls).
+    pub opening: Option<String>,
+    /// What the model is told of an earlier call this one follows up (a call-back's reason).
+    pub earlier_call_summary: Option<String>,
 }
 
 /// Everything the core hears.
@@ -321,7 +325,8 @@ impl CallCore {
         Self {
             turns: turns::TurnTaking::default(),
             ledger: ledger::PlaybackLedger::default(),
-            dialogue: dialogue::Dialogue::new(&config.call_sid),
+            dialogue: dialogue::Dialogue::new(&config.call_sid)
+                .following_up(config.earlier_call_summary.clone()),
             escalation: escalation::Escalation::new(config.silence),
             tools: tools::Tools::for_business(config.business.as_ref()),
             preemptive: None,

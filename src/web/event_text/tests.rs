@@ -13,6 +13,8 @@ fn every_kind_the_call_code_records_has_a_hebrew_label() {
         "barge_in",
         "loop_detected",
         "callback_requested",
+        "callback_attempt",
+        "callback_given_up",
         "transferred",
         "transfer_failed",
         "fallback_say",
@@ -159,4 +161,24 @@ fn warnings_are_the_events_that_need_a_look() {
     for kind in ["dtmf", "stream_started", "call_ended", "filler"] {
         assert!(!describe(kind, None).notable, "{kind}");
     }
+}
+
+#[test]
+fn call_back_attempts_say_how_they_went() {
+    let answered = detail(
+        "callback_attempt",
+        json!({ "attempt": 2, "call_sid": "CA9", "result": "answered" }),
+    );
+    assert_eq!(answered, "ניסיון 2 · הלקוח ענה · שיחה CA9");
+    let unanswered = detail(
+        "callback_attempt",
+        json!({ "attempt": 1, "call_sid": "CA8", "result": "no-answer" }),
+    );
+    assert_eq!(unanswered, "ניסיון 1 · אין מענה · שיחה CA8");
+    let given_up = describe(
+        "callback_given_up",
+        Some(&json!({ "attempts": 3, "reason": "busy" })),
+    );
+    assert!(given_up.notable);
+    assert_eq!(given_up.detail, "אחרי 3 ניסיונות · סיבה: busy");
 }

@@ -2,12 +2,28 @@
 
 use crate::common::databases::for_each_engine;
 use serde_json::json;
-use sicha::store::{CallStatus, NewCall, NewTurn, Store};
+use sicha::store::{Business, CallDirection, CallStatus, NewCall, NewTurn, Store};
 
 use super::{
     PROMPT, SHOP, SHOP_NAME, add_shop, assert_hebrew_lines_are_pure, sicha_err, sicha_ok,
     write_prompt,
 };
+
+/// A call from the caller to `to` (the shop's, if `to` is its number), answered at `at`.
+fn call_to(shop: &Business, sid: &str, to: &str, at: i64) -> NewCall {
+    NewCall {
+        call_sid: sid.to_string(),
+        business_id: (to == SHOP).then(|| shop.id.clone()),
+        customer_id: None,
+        from_number: "+972541234567".to_string(),
+        to_number: to.to_string(),
+        instance_id: "i-1".to_string(),
+        status: CallStatus::Answered,
+        started_at_ms: at,
+        direction: CallDirection::Inbound,
+        parent_call_sid: None,
+    }
+}
 
 #[tokio::test]
 async fn calls_list_and_show_a_call_with_events_and_transcript() {
@@ -17,16 +33,7 @@ async fn calls_list_and_show_a_call_with_events_and_transcript() {
         let store = Store::connect(&url).await.unwrap();
         let shop = store.business_by_number(SHOP).await.unwrap().unwrap();
         let t0 = 1_750_000_000_000;
-        let call = |sid: &str, to: &str, at: i64| NewCall {
-            call_sid: sid.to_string(),
-            business_id: (to == SHOP).then(|| shop.id.clone()),
-            customer_id: None,
-            from_number: "+972541234567".to_string(),
-            to_number: to.to_string(),
-            instance_id: "i-1".to_string(),
-            status: CallStatus::Answered,
-            started_at_ms: at,
-        };
+        let call = |sid: &str, to: &str, at: i64| call_to(&shop, sid, to, at);
         store.insert_call(&call("CA1", SHOP, t0)).await.unwrap();
         store
             .insert_call(&call("CA2", "+15550000000", t0 + 5000))
@@ -160,6 +167,38 @@ async fn calls_list_and_show_a_call_with_events_and_transcript() {
         assert_hebrew_lines_are_pure(&show);
 
         assert!(sicha_err(&url, &["calls", "show", "CA-none"]).contains("no call CA-none"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_show_says_the_direction_and_the_call_a_call_back_follows() {
+    for_each_engine(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        add_shop(&url, &write_prompt(dir.path(), PROMPT));
+        let store = Store::connect(&url).await.unwrap();
+        let shop = store.business_by_number(SHOP).await.unwrap().unwrap();
+        let t0 = 1_750_000_000_000;
+        let inbound = call_to(&shop, "CA1", SHOP, t0);
+        let back = NewCall {
+            call_sid: "CA2".to_string(),
+            from_number: SHOP.to_string(),
+            to_number: "+972541234567".to_string(),
+            started_at_ms: t0 + 60_000,
+            direction: CallDirection::Outbound,
+            parent_call_sid: Some("CA1".to_string()),
+            ..inbound.clone()
+        };
+        store.insert_call(&inbound).await.unwrap();
+        store.insert_call(&back).await.unwrap();
+        store.close().await;
+
+        let show = sicha_ok(&url, &["calls", "show", "CA2"]);
+        assert!(show.lines().any(|l| l == "direction: outbound"), "{show}");
+        assert!(show.lines().any(|l| l == "call-back of: CA1"), "{show}");
+        let show = sicha_ok(&url, &["calls", "show", "CA1"]);
+        assert!(show.lines().any(|l| l == "direction: inbound"), "{show}");
+        assert!(!show.contains("call-back of"), "{show}");
     })
     .await;
 }

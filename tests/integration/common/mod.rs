@@ -476,6 +476,7 @@ pub async fn add_test_business(store: &Store, number: &str) -> sicha::store::Bus
                 sms_policy: None,
                 preemptive_replies: None,
                 tools: None,
+                opening_hours: None,
             },
             sicha::clock::now_ms(),
         )

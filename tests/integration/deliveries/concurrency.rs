@@ -34,6 +34,7 @@ async fn a_hanging_receiver_does_not_hold_back_a_row_that_comes_due_meanwhile() 
         let deliverers = Deliverers {
             crm: Some(crm.webhook()),
             sms: Some(SmsSender::new(sms)),
+            callback: None,
         };
         let worker = OutboxWorker::new(store.clone(), deliverers, fast_policy())
             .with_options(options(Duration::from_millis(20)));

@@ -26,6 +26,7 @@ async fn a_delivery_abandoned_at_shutdown_is_delivered_by_the_next_worker() {
         let deliverers = Deliverers {
             crm: Some(receiver.webhook()),
             sms: None,
+            callback: None,
         };
         let first = OutboxWorker::new(first_store.clone(), deliverers.clone(), short_lease.clone())
             .with_options(options(Duration::from_millis(20)));
@@ -79,6 +80,7 @@ async fn two_workers_on_one_database_never_deliver_an_item_twice() {
         let deliverers = Deliverers {
             crm: Some(receiver.webhook()),
             sms: None,
+            callback: None,
         };
         let mut stores = Vec::new();
         let mut reports = Vec::new();

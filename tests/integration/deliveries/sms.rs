@@ -37,6 +37,7 @@ fn sms_worker(
     let deliverers = Deliverers {
         crm: None,
         sms: Some(SmsSender::new(client)),
+        callback: None,
     };
     let worker = OutboxWorker::new(store.clone(), deliverers, policy)
         .with_options(options(Duration::from_millis(20)));

@@ -393,3 +393,57 @@ async fn customers_racing_from_one_phone_get_one_row() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn opening_hours_default_are_stored_changed_and_reset() {
+    use sicha::store::businesses::OpeningHours;
+    for_each_store(|store| async move {
+        let plain = store
+            .create_business(&new_business("+97231234567"), T0)
+            .await
+            .unwrap();
+        assert_eq!(plain.opening_hours, OpeningHours::default());
+        let friday: OpeningHours = "sun-thu 09:00-18:00, fri 09:00-13:00".parse().unwrap();
+        let with_hours = store
+            .create_business(
+                &NewBusiness {
+                    opening_hours: Some(friday.clone()),
+                    ..new_business("+97231234568")
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(with_hours.opening_hours, friday);
+        let always = BusinessChanges {
+            opening_hours: Some(Some(OpeningHours::always())),
+            ..Default::default()
+        };
+        let changed = store
+            .update_business("+97231234567", &always, T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(changed.opening_hours, OpeningHours::always());
+        let reset = BusinessChanges {
+            opening_hours: Some(None),
+            ..Default::default()
+        };
+        store
+            .update_business("+97231234567", &reset, T0 + 2)
+            .await
+            .unwrap();
+        let read = store.business_by_id(&plain.id).await.unwrap().unwrap();
+        assert_eq!(read.opening_hours, OpeningHours::default());
+        // Other changes leave the hours alone.
+        let renamed = BusinessChanges {
+            name: Some("שם חדש".into()),
+            ..Default::default()
+        };
+        let read = store
+            .update_business("+97231234568", &renamed, T0 + 3)
+            .await
+            .unwrap();
+        assert_eq!(read.opening_hours, friday);
+    })
+    .await;
+}

@@ -310,6 +310,7 @@ async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
                 kind: "crm_webhook".into(),
                 idempotency_key: "crm:CA-race".into(),
                 payload: json!({ "call_sid": "CA-race" }),
+                due_at_ms: None,
             }],
         };
         let attempts =
@@ -332,6 +333,36 @@ async fn of_two_racing_reconcilers_one_writes_the_end_and_its_records() {
         let interactions = store.interactions_for_customer(&customer.id).await.unwrap();
         assert_eq!(interactions.len(), 1);
         assert_eq!(store.pending_outbox_count().await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_call_back_is_stored_as_an_outbound_call_naming_its_parent() {
+    use sicha::store::CallDirection;
+    use sicha::store::web_queries::CallQuery;
+    for_each_store(|store| async move {
+        let business = business_with_call(&store, "CA1").await;
+        let inbound = store.call_by_sid("CA1").await.unwrap().unwrap();
+        assert_eq!(inbound.direction, CallDirection::Inbound);
+        assert_eq!(inbound.parent_call_sid, None);
+        assert_eq!(inbound.customer_number(), "+972541234567");
+        let back = NewCall {
+            from_number: business.number.clone(),
+            to_number: "+972541234567".into(),
+            direction: CallDirection::Outbound,
+            parent_call_sid: Some("CA1".into()),
+            ..new_call("CA2", "i-1", Some(&business), T0 + 60_000)
+        };
+        assert!(store.insert_call(&back).await.unwrap());
+        let read = store.call_by_sid("CA2").await.unwrap().unwrap();
+        assert_eq!(read.direction, CallDirection::Outbound);
+        assert_eq!(read.parent_call_sid.as_deref(), Some("CA1"));
+        assert_eq!(read.customer_number(), "+972541234567");
+        let listed = store.call_summaries(&CallQuery::default()).await.unwrap();
+        let summary = listed.iter().find(|c| c.call_sid == "CA2").unwrap();
+        assert_eq!(summary.direction, CallDirection::Outbound);
+        assert_eq!(summary.parent_call_sid.as_deref(), Some("CA1"));
     })
     .await;
 }

@@ -32,6 +32,7 @@ fn new_business(number: &str) -> NewBusiness {
         sms_policy: None,
         preemptive_replies: None,
         tools: None,
+        opening_hours: None,
     }
 }
 
@@ -50,6 +51,8 @@ fn new_call(
         instance_id: instance.to_string(),
         status: CallStatus::Answered,
         started_at_ms,
+        direction: Default::default(),
+        parent_call_sid: None,
     }
 }
 

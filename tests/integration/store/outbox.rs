@@ -149,3 +149,108 @@ async fn outbox_concurrent_claimers_never_share_a_row() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_delivery_awaiting_its_result_is_settled_once_by_the_attempt_it_names() {
+    for_each_store(|store| async move {
+        let row = sicha::store::NewDelivery {
+            kind: "callback".into(),
+            idempotency_key: "callback:CA1".into(),
+            payload: json!({"customer_phone": "+972501234567"}),
+            due_at_ms: Some(T0 + 60_000),
+        };
+        assert!(store.enqueue_delivery(&row, T0).await.unwrap());
+        assert!(
+            store.claim_due(T0 + 1, 10, 1000).await.unwrap().is_empty(),
+            "due when it says, not when queued"
+        );
+        let claimed = store.claim_due(T0 + 60_000, 10, 1000).await.unwrap();
+        let item = &claimed[0];
+
+        // Not its time after all: deferred, the claim uncounted.
+        assert!(store.defer(item, "closed", T0 + 90_000).await.unwrap());
+        let entry = store.delivery_by_id(&item.id).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.item.attempts, entry.item.next_attempt_at_ms),
+            (0, T0 + 90_000)
+        );
+        assert_eq!(entry.item.last_error.as_deref(), Some("closed"));
+
+        // Attempt 1 is handed over; its result is awaited.
+        let item = store.claim_due(T0 + 90_000, 10, 1000).await.unwrap()[0].clone();
+        assert_eq!(item.attempts, 1);
+        let until = T0 + 900_000;
+        assert!(
+            store
+                .await_outcome(&item, "attempt 1: CA9", until)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store.await_outcome(&item, "again", until).await.unwrap(),
+            "no longer as claimed"
+        );
+        assert!(
+            store
+                .claim_due(T0 + 100_000, 10, 1000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Its result: not answered. A repeat of the same report, or one about another attempt,
+        // changes nothing.
+        let reason = "attempt 1: no-answer";
+        assert!(
+            !store
+                .retry_attempt(&item.id, 2, reason, T0 + 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .retry_attempt(&item.id, 1, reason, T0 + 120_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .retry_attempt(&item.id, 1, reason, T0 + 5)
+                .await
+                .unwrap()
+        );
+        let entry = store.delivery_by_id(&item.id).await.unwrap().unwrap();
+        assert_eq!(entry.item.next_attempt_at_ms, T0 + 120_000);
+
+        // Attempt 2, the last: given up, kept with why; a late report of attempt 1 cannot revive it.
+        let item = store.claim_due(T0 + 120_000, 10, 1000).await.unwrap()[0].clone();
+        assert!(!store.give_up_attempt(&item.id, 1, "late").await.unwrap());
+        assert!(
+            store
+                .give_up_attempt(&item.id, 2, "no answer twice")
+                .await
+                .unwrap()
+        );
+        assert!(!store.retry_attempt(&item.id, 2, "x", T0).await.unwrap());
+        let listed = store
+            .deliveries_of_kind("callback", false, 10)
+            .await
+            .unwrap();
+        assert!(listed.is_empty(), "nothing pending: {listed:?}");
+        let all = store
+            .deliveries_of_kind("callback", true, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (all[0].status.as_str(), all[0].item.last_error.as_deref()),
+            ("dead", Some("no answer twice"))
+        );
+        let by_key = store
+            .delivery_by_key("callback:CA1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_key.item.id, item.id);
+    })
+    .await;
+}

@@ -62,6 +62,8 @@ async fn call(
             instance_id: "test-instance".to_string(),
             status: CallStatus::Answered,
             started_at_ms: at,
+            direction: Default::default(),
+            parent_call_sid: None,
         })
         .await
         .unwrap();
@@ -106,6 +108,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 sms_policy: None,
                 preemptive_replies: None,
                 tools: None,
+                opening_hours: None,
             },
             MORNING_MS - DAY_MS,
         )
@@ -124,6 +127,7 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
                 sms_policy: None,
                 preemptive_replies: None,
                 tools: None,
+                opening_hours: None,
             },
             MORNING_MS - DAY_MS,
         )

@@ -1,5 +1,6 @@
-//! The stream's life in the call: a stream joins (the first is greeted), a stream ends (the call
-//! ends with it, unless Twilio is saying a fallback and will come back).
+//! The stream's life in the call: a stream joins (the first is greeted, or told why a call-back
+//! calls), a stream ends (the call ends with it, unless Twilio is saying a fallback and will come
+//! back).
 
 use serde_json::json;
 
@@ -33,8 +34,9 @@ impl CallCore {
         };
         self.event(now, kind, Some(json!({ "stream_sid": stream_sid })));
         if first && let Some(business) = &self.config.business {
-            let greeting = business.greeting.clone();
-            self.say(&greeting, now);
+            let opening = self.config.opening.as_ref().unwrap_or(&business.greeting);
+            let opening = opening.clone();
+            self.say(&opening, now);
         }
     }
 

@@ -30,6 +30,7 @@ pub fn business(transfer_to: Option<&str>, dtmf: &str) -> Business {
         preemptive_replies: true,
         tools: None,
         tools_secret: None,
+        opening_hours: Default::default(),
         created_at_ms: 0,
         updated_at_ms: 0,
     }
@@ -64,6 +65,8 @@ impl Call {
             reconnect_wait: Duration::from_secs(60),
             preemptive_replies: business.as_ref().is_none_or(|b| b.preemptive_replies),
             end_of_turn: None,
+            opening: None,
+            earlier_call_summary: None,
         };
         change(&mut config);
         Self {

@@ -2,11 +2,12 @@
 //! chosen milliseconds and asserts the effects.
 //! - [`harness`]: a call with a business, time in milliseconds, effect helpers.
 //! - [`stream`], [`turns`], [`end_of_turn`], [`preemptive`], [`barge_in`], [`escalation`], [`fallbacks`], [`tools`],
-//!   [`business_tools`]:
+//!   [`business_tools`], [`callback`]:
 //!   by subject.
 
 mod barge_in;
 mod business_tools;
+mod callback;
 mod end_of_turn;
 mod escalation;
 mod fallbacks;

@@ -241,9 +241,10 @@ async fn the_demo_scenario_against_the_real_app_times_every_answer_and_the_barge
             .iter()
             .find(|t| t.interrupted)
             .expect("an interrupted answer");
-        // The long list of free times was cut: the caller heard its start, not all that was said
-        // (how much had been written when the caller cut in depends on the machine's load).
-        assert!(cut.text.starts_with("ביום חמישי"), "{cut:?}");
+        // The long list of free times (after "looking in the diary" and the availability tool) was
+        // cut: the caller heard its start, not all that was said (how much had been written when the
+        // caller cut in depends on the machine's load).
+        assert!(cut.text.contains("ביום חמישי"), "{cut:?}");
         let heard = cut.heard_text.as_deref().unwrap_or_default();
         assert!(
             cut.text.starts_with(heard) && heard.len() < cut.text.len(),

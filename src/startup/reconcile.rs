@@ -90,21 +90,17 @@ fn cut_off_agent_turns(events: &[Event], turns: &[Turn]) -> Vec<NewTurn> {
                 turn.ended_at_ms = turn.ended_at_ms.max(event.at_ms);
             }
             None => cut_off.push(NewTurn {
-                call_sid: event.call_sid.clone(),
-                seq,
-                role: ROLE_AGENT.into(),
-                text: text.to_string(),
                 // What went to the line is all we know of what was heard.
                 heard_text: Some(text.to_string()),
-                started_at_ms: event.at_ms,
-                ended_at_ms: event.at_ms,
                 interrupted: true,
-                stt_ms: None,
-                llm_ttft_ms: None,
-                llm_first_sentence_ms: None,
-                tts_ttfb_ms: None,
-                endpoint_ms: None,
-                v2v_ms: None,
+                ..NewTurn::said(
+                    &event.call_sid,
+                    seq,
+                    ROLE_AGENT,
+                    text,
+                    event.at_ms,
+                    event.at_ms,
+                )
             }),
         }
     }
@@ -126,22 +122,7 @@ mod tests {
     }
 
     fn recorded(seq: i64, role: &str, text: &str) -> Turn {
-        Turn {
-            call_sid: "CA1".into(),
-            seq,
-            role: role.into(),
-            text: text.into(),
-            heard_text: None,
-            started_at_ms: 0,
-            ended_at_ms: 0,
-            interrupted: false,
-            stt_ms: None,
-            llm_ttft_ms: None,
-            llm_first_sentence_ms: None,
-            tts_ttfb_ms: None,
-            endpoint_ms: None,
-            v2v_ms: None,
-        }
+        Turn::said("CA1", seq, role, text, 0, 0)
     }
 
     #[test]

@@ -35,6 +35,35 @@ pub struct NewTurn {
     pub v2v_ms: Option<i64>,
 }
 
+impl NewTurn {
+    /// A turn of `role` saying `text`, with no stage times, not interrupted.
+    pub fn said(
+        call_sid: &str,
+        seq: i64,
+        role: &str,
+        text: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Self {
+        Self {
+            call_sid: call_sid.to_string(),
+            seq,
+            role: role.to_string(),
+            text: text.to_string(),
+            heard_text: None,
+            started_at_ms: from_ms,
+            ended_at_ms: to_ms,
+            interrupted: false,
+            stt_ms: None,
+            llm_ttft_ms: None,
+            llm_first_sentence_ms: None,
+            tts_ttfb_ms: None,
+            endpoint_ms: None,
+            v2v_ms: None,
+        }
+    }
+}
+
 /// A stored turn: the same fields as [`NewTurn`].
 pub type Turn = NewTurn;
 

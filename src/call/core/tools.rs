@@ -31,7 +31,6 @@ pub enum ToolDecision {
     /// Call the business's tool; its result goes back to the model.
     Business {
         tool: Box<ToolDeclaration>,
-        arguments: Value,
         key: String,
     },
     /// Not called, and the model is told this (a limit reached, invalid arguments, a `confirm` tool
@@ -184,7 +183,6 @@ impl Tools {
         match self.counter.admit(tools, &tool) {
             ToolCallAdmission::Allowed { sequence } => ToolDecision::Business {
                 tool: Box::new(tool),
-                arguments: call.arguments.clone(),
                 key: idempotency_key(call_sid, sequence),
             },
             ToolCallAdmission::Refused(limit) => ToolDecision::Answered {

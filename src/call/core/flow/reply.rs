@@ -170,11 +170,7 @@ impl CallCore {
                     Some(json!({ "name": call.name, "why": why })),
                 );
             }
-            ToolDecision::Business {
-                tool,
-                arguments: _,
-                key,
-            } => self.invoke_tool(turn, call, tool, key, now),
+            ToolDecision::Business { tool, key } => self.invoke_tool(turn, call, tool, key, now),
             ToolDecision::Answered { why, result } => {
                 self.event(
                     now,

@@ -47,6 +47,20 @@ fn invoked(effects: &[Effect]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The model looks Tuesday up and its stream ends with that call.
+fn looks_up_tuesday(call: &mut Call) {
+    call.feed(
+        3100,
+        tool_call(
+            1,
+            "c1",
+            "check_availability",
+            json!({ "date": "2026-12-08" }),
+        ),
+    );
+    call.feed(3110, finished(1, ""));
+}
+
 fn tool_results(request: &crate::providers::llm::ChatRequest) -> Vec<Value> {
     request
         .messages
@@ -130,16 +144,7 @@ fn a_tools_result_goes_back_to_the_model_and_the_answer_goes_on() {
 #[test]
 fn a_slow_tool_is_bridged_with_its_waiting_phrase() {
     let mut call = asking();
-    call.feed(
-        3100,
-        tool_call(
-            1,
-            "c1",
-            "check_availability",
-            json!({ "date": "2026-12-08" }),
-        ),
-    );
-    call.feed(3110, finished(1, ""));
+    looks_up_tuesday(&mut call);
     assert_eq!(
         call.core.next_deadline().map(|at| call.ms_of(at)),
         Some(4100)
@@ -151,16 +156,7 @@ fn a_slow_tool_is_bridged_with_its_waiting_phrase() {
 #[test]
 fn a_failed_tool_is_told_to_the_model_as_a_failure() {
     let mut call = asking();
-    call.feed(
-        3100,
-        tool_call(
-            1,
-            "c1",
-            "check_availability",
-            json!({ "date": "2026-12-08" }),
-        ),
-    );
-    call.feed(3110, finished(1, ""));
+    looks_up_tuesday(&mut call);
     let failure = json!({ "error": "timeout", "detail": "no answer within 3s" });
     let answered = call.feed(
         6200,

@@ -256,6 +256,12 @@ impl Endpointer {
         self.framed + self.pending_len as u64
     }
 
+    /// The open utterance's audio so far (pre-roll, speech and the silence since), while one is
+    /// open: what a streaming recogniser is sent as the caller speaks.
+    pub fn open_audio(&self) -> Option<&[i16]> {
+        matches!(self.state, State::Speaking { .. }).then_some(self.current.as_slice())
+    }
+
     /// Back to a fresh stream at position 0; an open utterance is dropped without an event.
     pub fn reset(&mut self) {
         self.vad.reset();

@@ -151,6 +151,42 @@ fn eager_tentative_then_resumed_then_final() {
     assert!(final_utterance.pcm.starts_with(&last_guess.pcm));
 }
 
+/// The open utterance is readable while it is open, and is at every moment the start of the
+/// utterance that closes it: a recogniser fed it as it grows hears what a batch upload would.
+#[test]
+fn the_open_utterance_grows_into_the_closed_one() {
+    let mut endpointer = Endpointer::new(EndpointConfig::default());
+    let input = signal(600, &[(500, 400), (500, 1500)]);
+    let mut seen: Vec<Vec<i16>> = Vec::new();
+    let mut closed = None;
+    for piece in input.chunks(160) {
+        endpointer.push(piece, |event| {
+            if let EndpointEvent::Utterance(utterance) = event {
+                closed = Some(utterance);
+            }
+        });
+        if let Some(open) = endpointer.open_audio() {
+            seen.push(open.to_vec());
+        }
+    }
+    let closed = closed.expect("one utterance");
+    assert!(
+        endpointer.open_audio().is_none(),
+        "closed after the hangover"
+    );
+    // Open from the confirmed start (1.4 s of speech and pause, then the hangover), read every 20 ms.
+    assert!(
+        seen.len() > 80,
+        "open for the whole utterance: {}",
+        seen.len()
+    );
+    assert!(seen.windows(2).all(|pair| pair[1].starts_with(&pair[0])));
+    assert!(seen.iter().all(|open| closed.pcm.starts_with(open)));
+    // The frame that closed it is the only audio never seen open.
+    let unseen = closed.pcm.len() - seen.last().unwrap().len();
+    assert!((1..=480).contains(&unseen), "{unseen}");
+}
+
 #[test]
 fn reset_starts_a_fresh_stream() {
     let mut endpointer = Endpointer::new(EndpointConfig::default());

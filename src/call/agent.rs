@@ -1,7 +1,7 @@
 //! The AI agent's shared parts, built once per server and shared by every call: the providers (STT,
-//! LLM, the TTS fallback chain), the transcript filter settings, the Twilio REST client for call
-//! updates, and the cache of spoken phrases (greetings, fillers, apologies) synthesised ahead so they
-//! play the moment they are needed.
+//! the realtime recogniser when configured, LLM, the TTS fallback chain), the transcript filter
+//! settings, the Twilio REST client for call updates, and the cache of spoken phrases (greetings,
+//! fillers, apologies) synthesised ahead so they play the moment they are needed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use sicha_audio::mulaw;
 
-use crate::config::Settings;
+use crate::config::{Settings, SttMode};
 use crate::providers::http::OpenAiConfig;
 use crate::providers::llm::OpenAiChat;
+use crate::providers::realtime_stt::RealtimeStt;
 use crate::providers::stt::OpenAiStt;
 use crate::providers::tts::TtsConfigError;
 use crate::providers::tts::chain::{ChainError, TtsChain};
@@ -24,6 +25,9 @@ pub const LANGUAGE: &str = "he";
 
 pub struct Agent {
     pub stt: OpenAiStt,
+    /// Present with `SICHA_STT=realtime`: each media stream's utterances are streamed to it as the
+    /// caller speaks; `stt` stays the fallback.
+    pub realtime_stt: Option<RealtimeStt>,
     pub llm: OpenAiChat,
     pub tts: TtsChain,
     /// Present when Twilio REST credentials are configured: transfers, hang-ups, the `<Say>` fallback.
@@ -48,8 +52,11 @@ impl Agent {
             )),
             _ => None,
         };
+        let realtime_stt = (p.stt_mode == SttMode::Realtime)
+            .then(|| RealtimeStt::new(openai.clone(), p.realtime_stt_model.clone()));
         Ok(Self {
             stt: OpenAiStt::new(openai.clone(), p.stt_model.clone()),
+            realtime_stt,
             llm: OpenAiChat::new(openai, p.llm_model.clone()),
             tts: chain,
             twilio,

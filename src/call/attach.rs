@@ -4,7 +4,7 @@
 //! job); what is checked here is the call's own state: an ended call takes no stream, and a new call
 //! takes no session beyond the server's limit.
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::callback::callback_context;
 use super::context::{CallContext, CallServices};
@@ -35,6 +35,10 @@ pub async fn attach(
         None => None,
     };
     let call_sid = call.call_sid.clone();
+    let realtime = services
+        .agent
+        .as_ref()
+        .is_some_and(|agent| agent.realtime_stt.is_some());
     let callback = callback_context(&services.store, &call, business.as_ref()).await;
     let context = CallContext::new(services.clone(), call, business, callback, stream_url);
 
@@ -56,10 +60,18 @@ pub async fn attach(
         } else {
             (None, None)
         };
+        // With realtime transcription the session opens streams and hands them to the line.
+        let (transcription, to_line) = if realtime {
+            let (tx, rx) = mpsc::channel(1);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let attach = Control::Attach {
             stream_sid: stream_sid.clone(),
             outbound,
             recording,
+            transcription,
         };
         if control.send(attach).await.is_err() {
             continue;
@@ -72,7 +84,7 @@ pub async fn attach(
             None => None,
         };
         let endpoint = services.policies.endpoint.clone();
-        let line = Line::new(stream_sid, control, caller_audio, endpoint);
+        let line = Line::new(stream_sid, control, caller_audio, endpoint, to_line);
         return Ok(Attached {
             handler: line,
             outbound: from_call,

@@ -1,5 +1,5 @@
 //! Hebrew as callers speak it and as Whisper writes it. Here: a normal form for comparing what
-//! callers say, and which scripts a transcript's letters are in. Beside it:
+//! callers say, which scripts a transcript's letters are in, and the recogniser's prompt. Beside it:
 //! - [`sentences`]       the splitter that cuts a streamed LLM reply into pieces for TTS.
 //! - [`whisper_phrases`] table: what Whisper writes on silence (outros, credits, thanks).
 //! - [`hallucination`]   whether a transcript is nothing but those lines.
@@ -18,6 +18,13 @@ mod sentences;
 pub mod whisper_phrases;
 
 pub use sentences::{SentenceSplitter, SplitterConfig};
+
+/// What the recogniser is told of the audio (a prompt in the audio's language steers spelling and
+/// keeps it in Hebrew): a phone call with this business. Batch uploads and realtime streams take
+/// the same words.
+pub fn transcription_prompt(business_name: &str) -> String {
+    format!("שיחת טלפון עם {business_name}.")
+}
 
 /// A comparable form of `text`: niqqud and cantillation dropped, geresh, gershayim and quote marks
 /// dropped inside words (ת"א → תא, ת'הזמנה → תהזמנה), other punctuation and symbols turned into word

@@ -7,6 +7,9 @@
 //!   (turn-taking, the playback ledger, the dialogue, escalation, tools). No tokio, no I/O.
 //! - [`session`]    the per-call task: feeds the core, carries out its effects; control before audio.
 //! - [`line`]       the stage between the wire and the call: μ-law → PCM → endpointer, per stream.
+//! - [`speech_upload`] which of the caller's audio streams to a realtime recogniser, and where each
+//!   turn is committed (synchronous).
+//! - [`realtime_turns`] a call's realtime transcription streams, and the turns waiting on them.
 //! - [`attach`]     joining a stream to its call's session (found or started).
 //! - [`registry`]   live sessions by CallSid: a reconnecting stream finds the same session; the limit.
 //! - [`context`]    what calls are started with: shared services and policies, each call's facts.
@@ -36,10 +39,12 @@ pub mod hebrew;
 pub mod line;
 pub mod loops;
 pub mod phrases;
+pub mod realtime_turns;
 pub mod recording;
 pub mod records;
 pub mod registry;
 pub mod session;
+pub mod speech_upload;
 pub mod transcript;
 pub mod turn;
 

@@ -3,9 +3,10 @@
 //!
 //! Concurrency, and who owns what:
 //! - **Control path** (`control`, bounded [`CONTROL_CAPACITY`]): speech events, marks and keys from the
-//!   current stream's [`super::line::Line`], stream attach/end, STT outcomes, phrase audio and REST
-//!   results. Senders: the registry (to attach streams), each line, and this call's tasks. The session
-//!   holds one sender itself to hand to its tasks, so the path never closes while the call lives.
+//!   current stream's [`super::line::Line`], stream attach/end, STT outcomes, realtime transcription
+//!   events, phrase audio and REST results. Senders: the registry (to attach streams), each line,
+//!   and this call's tasks. The session holds one sender itself to hand to its tasks, so the path
+//!   never closes while the call lives.
 //! - **Audio paths**, served only when no control message waits (a biased `select!`): the reply in
 //!   flight's own path (its sentences and audio, in order; the session owns the receiver and drops it
 //!   when the core cancels the turn, which stops the reply at its next send), and the caller's PCM for
@@ -14,6 +15,11 @@
 //! - **Tasks**: each turn's STT or reply runs under a child of the call's token, kept by turn id and
 //!   cancelled when the core says so; phrase synthesis on a cache miss and REST updates run as
 //!   detached tasks that report back on the control path (a report for a finished call is dropped).
+//! - **Realtime transcription** (`SICHA_STT=realtime`): for each stream attached, a task opens a
+//!   stream of its own (and again, a few times a call, when it breaks) and hands its audio side to
+//!   that stream's line; its transcripts come back on the control path, and the turns committed on
+//!   it wait in [`StreamedTranscripts`] (see [`super::realtime_turns`]). The task is cancelled with
+//!   the call.
 //! - **Ending**: the call's token (a child of the server's shutdown token) or the core's own decision.
 //!   Whatever way the call ends, the core emits its last records, then the session closes the socket
 //!   (dropping the outbound sender), commits the recording, waits for the records and writes the CRM
@@ -29,11 +35,14 @@ use tracing::Instrument;
 
 use super::context::CallContext;
 use super::core::{CallCore, Effect, Ending, Input, Now, ReplyOutput, TurnId};
+use super::realtime_turns::{self, StreamedAudio, StreamedTranscripts, StreamedTurn};
 use super::recording::CallRecording;
 use super::{actions, records, turn};
 use crate::clock::now_ms;
+use crate::providers::realtime_stt::TranscriptionEvent;
 use crate::store::Record;
 use crate::twilio::outbound::{OutboundSender, StreamCommand};
+use sicha_audio::endpoint::EndpointEvent;
 
 pub use super::context::{CallServices, Reconnect};
 pub use super::core::{AgentMode, SilencePolicy};
@@ -48,6 +57,12 @@ const REPLY_CAPACITY: usize = 32;
 /// Caller PCM frames queued for the recording (about a second).
 const CALLER_AUDIO_CAPACITY: usize = 64;
 
+/// How many times a call opens its realtime transcription stream again after it breaks, and how
+/// long it waits first: a network blip costs a few uploads, a provider that keeps failing is
+/// given up on for the rest of the call.
+const REALTIME_REOPENS: u32 = 3;
+const REALTIME_REOPEN_AFTER: Duration = Duration::from_secs(1);
+
 /// How long an ending call waits for its records to be committed before it builds its interaction
 /// from them (only a database that is down makes it wait at all).
 const RECORDS_FLUSH_WAIT: Duration = Duration::from_secs(10);
@@ -59,10 +74,24 @@ pub enum Control {
     /// [`Input::StreamAttached`]. When the call is recorded, the session answers on `recording` with
     /// the recording path's sender, so the stream's line can feed it; otherwise nobody waits for the
     /// session before the stream starts.
+    /// With realtime transcription, the session opens a stream for it and hands its audio side to
+    /// the stream's line on `transcription` (dropped unanswered when there is none).
     Attach {
         stream_sid: String,
         outbound: OutboundSender,
         recording: Option<oneshot::Sender<Option<mpsc::Sender<Vec<i16>>>>>,
+        transcription: Option<mpsc::Sender<StreamedAudio>>,
+    },
+    /// The caller's speech, from the endpointer; `streamed` when the line committed the audio of
+    /// the utterance this event ends (or guesses) on a realtime stream.
+    Speech {
+        event: EndpointEvent,
+        streamed: Option<StreamedTurn>,
+    },
+    /// What the realtime stream of media stream `generation` heard.
+    Transcription {
+        generation: u64,
+        event: TranscriptionEvent,
     },
     /// Anything else the core hears.
     Input(Input),
@@ -85,6 +114,17 @@ struct Shell {
     caller_audio: Option<mpsc::Sender<Vec<i16>>>,
     /// Set by the core's last effect.
     ended: Option<(Ending, String)>,
+    /// Turns waiting on realtime transcripts.
+    streamed: StreamedTranscripts,
+    /// The realtime commit of the speech event being handled: a transcription the core starts for
+    /// it waits for that transcript instead of uploading.
+    speech_commit: Option<StreamedTurn>,
+    /// Where the current media stream's line takes realtime streams, with realtime transcription.
+    realtime_line: Option<mpsc::Sender<StreamedAudio>>,
+    /// The latest realtime stream opened (streams are numbered from 1, per call).
+    realtime_generation: u64,
+    /// How many more times a broken realtime stream is opened again in this call.
+    realtime_reopens_left: u32,
 }
 
 /// A call's session, to run on the registry's tracker. `me` is its own control sender.
@@ -123,6 +163,11 @@ async fn run(
         recording: None,
         caller_audio: caller_audio_tx,
         ended: None,
+        streamed: StreamedTranscripts::default(),
+        speech_commit: None,
+        realtime_line: None,
+        realtime_generation: 0,
+        realtime_reopens_left: REALTIME_REOPENS,
     };
     // One timer for the core's next deadline, re-armed only when the deadline moves: the loop turns
     // for every caller frame while the call is recorded, and arming a timer per turn is not free.
@@ -171,6 +216,12 @@ async fn next_reply(
     }
 }
 
+/// The recogniser's prompt for this call (the core gives batch uploads the same words).
+fn transcription_prompt(ctx: &CallContext) -> String {
+    let name = ctx.business.as_ref().map_or("", |b| b.name.as_str());
+    super::hebrew::transcription_prompt(name)
+}
+
 fn now() -> Now {
     Now {
         at: Instant::now().into_std(),
@@ -185,14 +236,42 @@ impl Shell {
                 stream_sid,
                 outbound,
                 recording,
+                transcription,
             } => {
                 tracing::info!(%stream_sid, "media stream attached");
                 if let Some(recording) = recording {
                     let _ = recording.send(self.caller_audio.clone());
                 }
+                // A newer stream's line replaces the old one's.
+                self.realtime_line = transcription;
+                self.open_realtime_stream(Duration::ZERO);
                 // A newer stream replaces the old one's outbound side (dropping it closes that socket).
                 self.outbound = Some(outbound);
                 self.apply(Input::StreamAttached { stream_sid }).await;
+            }
+            Control::Speech { event, streamed } => {
+                if let Some(turn) = streamed {
+                    self.streamed.committed(turn);
+                }
+                self.speech_commit = streamed;
+                self.apply(Input::Speech(event)).await;
+                // A commit the core did not transcribe (a guess it did not want) is not waited for.
+                self.speech_commit = None;
+            }
+            Control::Transcription { generation, event } => {
+                let broken = matches!(event, TranscriptionEvent::Broken(_));
+                self.streamed.on_event(generation, event);
+                if broken
+                    && generation == self.realtime_generation
+                    && self.realtime_reopens_left > 0
+                {
+                    self.realtime_reopens_left -= 1;
+                    tracing::info!(
+                        generation,
+                        "opening the realtime transcription stream again"
+                    );
+                    self.open_realtime_stream(REALTIME_REOPEN_AFTER);
+                }
             }
             Control::Input(input) => {
                 if let Input::Transcript { turn, .. } = &input {
@@ -201,6 +280,30 @@ impl Shell {
                 self.apply(input).await;
             }
         }
+    }
+
+    /// Opens a realtime stream for the current media stream's line, `after` a pause (see
+    /// [`realtime_turns`]).
+    fn open_realtime_stream(&mut self, after: Duration) {
+        let (Some(to_line), Some(stt)) = (
+            self.realtime_line.clone(),
+            self.ctx.agent().and_then(|a| a.realtime_stt.clone()),
+        ) else {
+            return;
+        };
+        self.realtime_generation += 1;
+        let stream = realtime_turns::OpenStream {
+            stt,
+            prompt: transcription_prompt(&self.ctx),
+            generation: self.realtime_generation,
+            after,
+            to_line,
+        };
+        tokio::spawn(realtime_turns::open(
+            stream,
+            self.me.clone(),
+            self.cancel.child_token(),
+        ));
     }
 
     async fn reply_output(&mut self, (turn, output): (TurnId, Option<ReplyOutput>)) {
@@ -232,14 +335,18 @@ impl Shell {
                 };
                 let token = self.cancel.child_token();
                 self.work.insert(turn, token.clone());
-                tokio::spawn(turn::transcribe(
-                    agent,
-                    pcm,
-                    prompt,
-                    turn,
-                    self.me.clone(),
-                    token,
-                ));
+                let me = self.me.clone();
+                match self.speech_commit.take() {
+                    Some(streamed) => {
+                        let transcript = self.streamed.wait_for(streamed);
+                        tokio::spawn(turn::transcribe_streamed(
+                            agent, pcm, prompt, turn, transcript, me, token,
+                        ));
+                    }
+                    None => {
+                        tokio::spawn(turn::transcribe(agent, pcm, prompt, turn, me, token));
+                    }
+                }
             }
             Effect::Reply { turn, request } => {
                 let Some(agent) = self.ctx.agent().cloned() else {

@@ -1,5 +1,7 @@
 //! One agent turn's work, as cancellable tasks under the turn's token (a child of the call's):
 //! - [`transcribe`]: the utterance to WAV → STT; the outcome goes to the session's control path.
+//! - [`transcribe_streamed`]: a turn whose audio went to a realtime stream waits for its transcript
+//!   there, and falls back to [`transcribe`]'s upload when none comes.
 //! - [`reply`]: the LLM stream → Hebrew sentences → TTS per sentence → μ-law audio, streamed on the
 //!   turn's own path: the first sentence goes to TTS while the LLM is still writing, and audio goes
 //!   out as TTS produces it.
@@ -10,25 +12,33 @@
 //! reply at its next send, so a superseded reply can never put audio on the line.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use sicha_audio::mulaw;
-use tokio::sync::mpsc;
+
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::agent::Agent;
 use super::core::{Input, ReplyOutput, StageTime, SttOutcome, TurnId};
 use super::hebrew::SentenceSplitter;
+use super::realtime_turns::StreamedText;
 use super::session::Control;
 use super::transcript::SpeechSignals;
 use crate::providers::llm::{ChatDelta, ChatRequest};
+
+/// How long a turn committed on a realtime stream waits for its transcript before its audio is
+/// uploaded instead: long past the stream's usual few hundred milliseconds, and early enough that
+/// the upload still beats the filler on a slow day.
+const STREAMED_WAIT: Duration = Duration::from_millis(1500);
 
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// Transcribes one utterance and reports the outcome for `turn` on the control path.
+/// Transcribes one utterance by upload and reports the outcome for `turn` on the control path.
 pub async fn transcribe(
     agent: Arc<Agent>,
     pcm: Vec<i16>,
@@ -38,14 +48,64 @@ pub async fn transcribe(
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
-    let wav = sicha_audio::wav::pcm16_to_wav_bytes(&pcm, 8000);
-    let result = tokio::select! {
+    let outcome = tokio::select! {
         _ = cancel.cancelled() => return,
-        result = agent.stt.transcribe(wav, Some(&prompt)) => result,
+        outcome = upload(&agent, &pcm, &prompt, started) => outcome,
     };
+    report_transcript(&control, turn, outcome).await;
+}
+
+/// Waits for a turn's transcript from the realtime stream its audio was committed on; when none
+/// comes (the turn failed, the stream broke, or [`STREAMED_WAIT`] passed), uploads the utterance
+/// as [`transcribe`] does. Reports the outcome for `turn` on the control path.
+#[allow(clippy::too_many_arguments)]
+pub async fn transcribe_streamed(
+    agent: Arc<Agent>,
+    pcm: Vec<i16>,
+    prompt: String,
+    turn: TurnId,
+    streamed: oneshot::Receiver<StreamedText>,
+    control: mpsc::Sender<Control>,
+    cancel: CancellationToken,
+) {
+    let started = Instant::now();
+    let waited = tokio::select! {
+        _ = cancel.cancelled() => return,
+        waited = tokio::time::timeout(STREAMED_WAIT, streamed) => waited,
+    };
+    let why = match waited {
+        Ok(Ok(Ok(text))) => {
+            let stt_ms = millis(started);
+            metrics::histogram!("sicha_stt_seconds").record(started.elapsed().as_secs_f64());
+            let outcome = SttOutcome::Text {
+                text,
+                // The realtime API gives no per-segment confidences: the filter judges the words.
+                signals: SpeechSignals::default(),
+                stt_ms,
+            };
+            report_transcript(&control, turn, outcome).await;
+            return;
+        }
+        Ok(Ok(Err(reason))) => reason,
+        Ok(Err(_)) => "the call stopped waiting for the stream".to_string(),
+        Err(_) => format!("no transcript within {} ms", STREAMED_WAIT.as_millis()),
+    };
+    metrics::counter!("sicha_stt_fallbacks_total").increment(1);
+    tracing::warn!(reason = %why, "no realtime transcript for the turn; its audio is uploaded");
+    let outcome = tokio::select! {
+        _ = cancel.cancelled() => return,
+        outcome = upload(&agent, &pcm, &prompt, started) => outcome,
+    };
+    report_transcript(&control, turn, outcome).await;
+}
+
+/// Uploads an utterance to batch STT; `started` is when the turn's transcription began.
+async fn upload(agent: &Agent, pcm: &[i16], prompt: &str, started: Instant) -> SttOutcome {
+    let wav = sicha_audio::wav::pcm16_to_wav_bytes(pcm, 8000);
+    let result = agent.stt.transcribe(wav, Some(prompt)).await;
     let stt_ms = millis(started);
     metrics::histogram!("sicha_stt_seconds").record(started.elapsed().as_secs_f64());
-    let outcome = match result {
+    match result {
         Err(error) => {
             metrics::counter!("sicha_errors_total", "kind" => "stt").increment(1);
             tracing::warn!(%error, stt_ms, "speech-to-text failed");
@@ -63,7 +123,10 @@ pub async fn transcribe(
             text: transcript.text,
             stt_ms,
         },
-    };
+    }
+}
+
+async fn report_transcript(control: &mpsc::Sender<Control>, turn: TurnId, outcome: SttOutcome) {
     let _ = control
         .send(Control::Input(Input::Transcript { turn, outcome }))
         .await;

@@ -8,30 +8,11 @@ use crate::common;
 use crate::common::databases::for_each_engine;
 use crate::common::paced::speak_and_time_answer;
 use common::listen;
-use sicha_sim::openai::{ChatRule, SimEndpoint};
+use sicha_sim::openai::ChatRule;
 
 const QUIET: Duration = Duration::from_millis(1200);
 /// Eager transcription on, as in production (the tests' default turns it off).
 const EAGER: [(&str, &str); 1] = [("SICHA_EAGER_STT_MS", "250")];
-
-fn chats(world: &common::AiWorld) -> Vec<String> {
-    world
-        .openai
-        .requests()
-        .into_iter()
-        .filter(|r| r.endpoint == SimEndpoint::ChatCompletions)
-        .map(|r| {
-            let messages = r.json.as_ref().unwrap()["messages"]
-                .as_array()
-                .unwrap()
-                .clone();
-            messages.last().unwrap()["content"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn an_answer_started_on_the_eager_transcript_is_adopted_and_heard_after_the_hangover() {
@@ -60,7 +41,7 @@ async fn an_answer_started_on_the_eager_transcript_is_adopted_and_heard_after_th
             .wait_for_call("CA950", |c| c.ended_at_ms.is_some())
             .await;
         assert_eq!(
-            chats(&world),
+            world.chats(),
             ["מה שעות הפתיחה שלכם?"],
             "one request, adopted"
         );
@@ -105,7 +86,7 @@ async fn an_answer_started_before_a_mid_sentence_pause_is_discarded_unheard() {
             .await;
 
         assert_eq!(
-            chats(&world),
+            world.chats(),
             ["ההזמנה הגיעה אבל", "ההזמנה הגיעה אבל חסר בה מוצר אחד"],
             "started on the first half, then on the whole"
         );

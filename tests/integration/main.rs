@@ -31,6 +31,7 @@ mod conversation_dtmf;
 mod conversation_end_of_turn;
 mod conversation_flood;
 mod conversation_preemptive;
+mod conversation_realtime_stt;
 mod conversation_timers;
 mod conversation_tools;
 mod customers;

@@ -369,6 +369,28 @@ pub struct AiWorld {
     pub twilio: sicha_sim::twilio_api::TwilioApiSim,
 }
 
+impl AiWorld {
+    /// The last message of each chat request the model was sent, in order: what each answer was
+    /// started on.
+    pub fn chats(&self) -> Vec<String> {
+        self.openai
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == sicha_sim::openai::SimEndpoint::ChatCompletions)
+            .map(|r| {
+                let messages = r.json.as_ref().unwrap()["messages"]
+                    .as_array()
+                    .unwrap()
+                    .clone();
+                messages.last().unwrap()["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
 /// [`AiWorld`] with `tts` as the TTS chain and `more` settings on top.
 pub async fn ai_world(db: &str, tts: &str, more: &[(&str, &str)]) -> AiWorld {
     use sicha_sim::openai::{OpenAiSim, SimProfile};

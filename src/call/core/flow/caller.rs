@@ -127,7 +127,7 @@ impl CallCore {
                 .business
                 .as_ref()
                 .map_or("", |b| b.name.as_str());
-            let prompt = format!("שיחת טלפון עם {name}.");
+            let prompt = crate::call::hebrew::transcription_prompt(name);
             self.emit(Effect::Transcribe {
                 turn,
                 pcm: utterance.pcm,

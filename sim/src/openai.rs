@@ -38,7 +38,9 @@ use recognition::UtteranceLibrary;
 
 use sicha::config::Secret;
 
-pub use chat_script::{ChatRule, FAILED_TOOL_REPLY, READ_BACK_REPLY, SimToolCall};
+pub use chat_script::{
+    ALREADY_DONE_REPLY, ChatRule, FAILED_TOOL_REPLY, READ_BACK_REPLY, SimToolCall,
+};
 pub use profile::SimProfile;
 pub use speech::SimAudioSource;
 pub use transcriptions::SimTranscript;

@@ -40,6 +40,9 @@ pub struct CallPolicies {
     /// How much silence ends a turn, by its words and voice; `None`: the endpointer's hangover alone.
     pub end_of_turn: Option<HangoverPolicy>,
     pub stream_token_ttl: Duration,
+    /// A promised call-back can be placed: Twilio's REST credentials are set, as the outbox's
+    /// call-back placer needs (without them a call-back row is given up at once).
+    pub can_place_callbacks: bool,
 }
 
 impl CallPolicies {
@@ -55,6 +58,8 @@ impl CallPolicies {
             endpoint: endpoint_config(conversation),
             end_of_turn: end_of_turn_policy(conversation),
             stream_token_ttl: settings.stream_token_ttl,
+            can_place_callbacks: settings.twilio.account_sid.is_some()
+                && settings.twilio.auth_token.is_some(),
         }
     }
 }
@@ -181,6 +186,7 @@ impl CallContext {
             end_of_turn: self.services.policies.end_of_turn,
             opening: self.callback.as_ref().map(|c| c.opening.clone()),
             earlier_call_summary: self.callback.as_ref().and_then(|c| c.earlier_call.clone()),
+            can_place_callbacks: self.services.policies.can_place_callbacks,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `sicha callbacks list`: the call-backs the agent promised, pending ones first by when they are
-//! due (Israel time), with the business, the number to call, attempts so far and the last result.
+//! due (Israel time), with the business, the number to call, attempts so far, the last result and
+//! what the call-back is about.
 
 use std::io::Write;
 
@@ -51,7 +52,12 @@ struct Row {
     attempts: i64,
     last: String,
     parent: String,
+    /// Why it was promised, and when the caller would like it.
+    reason: String,
 }
+
+/// What of a reason fits the list's line.
+const REASON_CHARS: usize = 40;
 
 impl Row {
     fn of(entry: &OutboxEntry) -> Option<Row> {
@@ -62,6 +68,7 @@ impl Row {
             _ => ("given up", None),
         };
         Some(Row {
+            reason: reason(&request),
             business: request.business_number,
             customer: request.customer_phone,
             state,
@@ -70,6 +77,21 @@ impl Row {
             last: entry.item.last_error.clone().unwrap_or_else(|| "-".into()),
             parent: request.parent_call_sid,
         })
+    }
+}
+
+/// `loop`, `dtmf`, or the caller's own words with their preferred time: `צבע לשיער (מחר בבוקר)`.
+fn reason(request: &CallbackRequest) -> String {
+    let text = match &request.when {
+        Some(when) => format!("{} ({when})", request.reason),
+        None => request.reason.clone(),
+    };
+    // Kept to one line: the list is read a row per line.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > REASON_CHARS {
+        text.chars().take(REASON_CHARS - 1).chain(['…']).collect()
+    } else {
+        text
     }
 }
 
@@ -90,14 +112,21 @@ fn list(rows: &[Row], all: bool, out: &mut impl Write) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:<10}  {:<20}  {:<16}  {:<16}  {:>8}  {:<34}  LAST RESULT",
-        "STATE", "DUE (ISRAEL)", "BUSINESS", "CUSTOMER", "ATTEMPTS", "ASKED IN CALL"
+        "{:<10}  {:<20}  {:<16}  {:<16}  {:>8}  {:<34}  {:<REASON_CHARS$}  LAST RESULT",
+        "STATE", "DUE (ISRAEL)", "BUSINESS", "CUSTOMER", "ATTEMPTS", "ASKED IN CALL", "REASON"
     )?;
     for row in rows {
         writeln!(
             out,
-            "{:<10}  {:<20}  {:<16}  {:<16}  {:>8}  {:<34}  {}",
-            row.state, row.when, row.business, row.customer, row.attempts, row.parent, row.last
+            "{:<10}  {:<20}  {:<16}  {:<16}  {:>8}  {:<34}  {:<REASON_CHARS$}  {}",
+            row.state,
+            row.when,
+            row.business,
+            row.customer,
+            row.attempts,
+            row.parent,
+            row.reason,
+            row.last
         )?;
     }
     Ok(())
@@ -112,5 +141,25 @@ mod tests {
         // 2025-06-22 06:00 UTC is 09:00 summer time; 2025-12-21 07:00 UTC is 09:00 winter time.
         assert_eq!(israel_time(1_750_572_000_000), "2025-06-22 09:00 IDT");
         assert_eq!(israel_time(1_766_300_400_000), "2025-12-21 09:00 IST");
+    }
+
+    #[test]
+    fn a_reason_is_one_short_line_with_the_preferred_time() {
+        let mut request = CallbackRequest {
+            business_id: "b1".into(),
+            business_number: "+97231234567".into(),
+            customer_phone: "+972501234567".into(),
+            parent_call_sid: "CA1".into(),
+            reason: "loop".into(),
+            when: None,
+            public_base: None,
+        };
+        assert_eq!(reason(&request), "loop");
+        request.reason = "לקבוע\nצבע".into();
+        request.when = Some("מחר בבוקר".into());
+        assert_eq!(reason(&request), "לקבוע צבע (מחר בבוקר)");
+        request.reason = "א".repeat(100);
+        assert_eq!(reason(&request).chars().count(), REASON_CHARS);
+        assert!(reason(&request).ends_with('…'));
     }
 }

@@ -1,5 +1,5 @@
 //! What a call leaves for the CRM once it has ended, built from its stored records: the interaction
-//! (the transcript as the caller heard it, the outcome) and the deliveries the settings ask for (the
+//! (the transcript as the caller heard it, the outcome, the tools the agent used) and the deliveries the settings ask for (the
 //! CRM webhook, the post-call SMS) or the call asked for (a promised call-back). The end of a live call writes them one by one with
 //! [`record_after_call`]; the start after a crash writes them together with the call's end
 //! ([`crate::store::Store::end_interrupted_call`]), so both leave the same records.
@@ -53,6 +53,7 @@ pub fn after_call_records(
         ended.business,
         &call,
         ended.turns,
+        ended.events,
         Some(ended.outcome.clone()),
         ended.summary.clone(),
     );

@@ -13,8 +13,9 @@ use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::tool_calls::{ToolCallRecord, tool_calls};
 use super::{DeliveryError, DeliveryFailure, KIND_CRM_WEBHOOK};
-use crate::store::{Business, Call, NewDelivery, Store, Turn};
+use crate::store::{Business, Call, Event, NewDelivery, Store, Turn};
 use crate::twilio::rest::retry_after;
 
 /// How long one POST may take, from connecting to the whole answer.
@@ -36,6 +37,9 @@ pub struct CrmInteraction {
     pub transcript: Vec<TranscriptLine>,
     pub summary: Option<String>,
     pub recording_path: Option<String>,
+    /// What the agent did through its tools, in order: each call with its outcome.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallRecord>,
 }
 
 /// One turn of the conversation.
@@ -55,6 +59,7 @@ impl CrmInteraction {
         business: &Business,
         call: &Call,
         turns: &[Turn],
+        events: &[Event],
         outcome: Option<String>,
         summary: Option<String>,
     ) -> Self {
@@ -81,6 +86,7 @@ impl CrmInteraction {
                 .collect(),
             summary,
             recording_path: call.recording_path.clone(),
+            tool_calls: tool_calls(events),
         }
     }
 }
@@ -259,6 +265,83 @@ mod tests {
         for secret in ["pass", "s3cret", "token", "user"] {
             assert!(!shown.contains(secret), "{shown}");
         }
+    }
+
+    #[test]
+    fn the_interaction_lists_the_tool_calls_with_their_outcomes() {
+        use crate::store::businesses::OpeningHours;
+        use crate::store::{CallDirection, CallStatus};
+        use serde_json::json;
+
+        let business = Business {
+            id: "b1".into(),
+            number: "+97231234567".into(),
+            name: "המספרה".into(),
+            greeting: "שלום".into(),
+            system_prompt: "".into(),
+            voice: None,
+            transfer_to: None,
+            dtmf_map: Default::default(),
+            sms_policy: None,
+            preemptive_replies: true,
+            tools: None,
+            tools_secret: None,
+            opening_hours: OpeningHours::default(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let call = Call {
+            call_sid: "CA1".into(),
+            business_id: Some("b1".into()),
+            customer_id: Some("c1".into()),
+            from_number: "+972501234567".into(),
+            to_number: "+97231234567".into(),
+            instance_id: "i1".into(),
+            status: CallStatus::Completed,
+            started_at_ms: 1_000,
+            stream_started_at_ms: Some(1_100),
+            ended_at_ms: Some(9_000),
+            end_reason: None,
+            twilio_status: None,
+            twilio_duration_secs: None,
+            recording_path: None,
+            direction: CallDirection::Inbound,
+            parent_call_sid: None,
+        };
+        let event = |seq, kind: &str, detail| Event {
+            call_sid: "CA1".into(),
+            seq,
+            kind: kind.into(),
+            detail: Some(detail),
+            at_ms: 5_000 + seq,
+        };
+        let events = [
+            event(1, "stream_started", json!({ "stream_sid": "MZ1" })),
+            event(
+                2,
+                "tool_call",
+                json!({ "id": "c1", "name": "book_table", "arguments": { "guests": 4 } }),
+            ),
+            event(
+                3,
+                "tool_result",
+                json!({ "id": "c1", "name": "book_table", "ok": true, "ms": 38, "result": { "booked": true } }),
+            ),
+        ];
+        let interaction = CrmInteraction::from_records(&business, &call, &[], &events, None, None);
+        let sent = serde_json::to_value(&interaction).unwrap();
+        assert_eq!(
+            sent["tool_calls"],
+            json!([{
+                "tool": "book_table", "arguments": { "guests": 4 }, "ok": true,
+                "result": { "booked": true }, "error": null, "ms": 38, "at_ms": 5_002
+            }])
+        );
+        // A payload queued before tool calls were listed still decodes.
+        let mut older = sent.clone();
+        older.as_object_mut().unwrap().remove("tool_calls");
+        let decoded: CrmInteraction = serde_json::from_value(older).unwrap();
+        assert!(decoded.tool_calls.is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //!
 //! Layout: [`after_call`] (an ended call's interaction and deliveries, built from its records, for a
 //! live call's end and for a call a crash cut off), [`crm_webhook`] (payload, enqueue, HTTP
-//! deliverer), [`sms`] (payload, enqueue, Hebrew body, Twilio deliverer), [`callback`] (payload, the
+//! deliverer), [`tool_calls`] (the call's tool calls with their outcomes, from its events), [`sms`] (payload, enqueue, Hebrew body, Twilio deliverer), [`callback`] (payload, the
 //! Twilio deliverer placing the call, what its answer or its end does, the retry schedule),
 //! [`worker`] (the polling task, retry policy, metrics).
 
@@ -25,6 +25,7 @@ pub mod after_call;
 pub mod callback;
 pub mod crm_webhook;
 pub mod sms;
+pub mod tool_calls;
 pub mod worker;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use sms::{
     SmsAudience, SmsMessage, SmsSender, enqueue_post_call_sms, enqueue_sms, post_call_sms_body,
     post_call_sms_delivery, sms_delivery, sms_idempotency_key,
 };
+pub use tool_calls::ToolCallRecord;
 pub use worker::{OutboxNotifier, OutboxWorker, RetryPolicy, WorkerOptions};
 
 use crate::config::Settings;

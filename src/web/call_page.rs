@@ -1,5 +1,5 @@
 //! One call: who and when, the recording, and the conversation as a chat with its events at their
-//! moment and each answer's latency drawn as a waterfall.
+//! moment (each tool call with its outcome as one) and each answer's latency drawn as a waterfall.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -7,6 +7,9 @@ use axum::response::Html;
 
 use super::auth::SignedIn;
 use super::{WebError, WebState, event_text, format, render};
+use crate::deliveries::tool_calls::{
+    TOOL_CALL, TOOL_REFUSED, TOOL_RESULT, ToolCallRecord, tool_calls,
+};
 use crate::store::events::AGENT_SPEAKING;
 use crate::store::turns::ROLE_AGENT;
 use crate::store::{CallDirection, Event, Turn};
@@ -29,10 +32,24 @@ pub struct EventView {
     notable: bool,
 }
 
-/// One moment of the conversation: a turn or an event.
+/// A tool the agent called, with what came of it.
+pub struct ToolView {
+    label: String,
+    at: String,
+    /// The arguments as JSON; empty when there were none.
+    arguments: String,
+    ok: bool,
+    outcome: &'static str,
+    /// The result or the error, as JSON (a refusal's reason as text); empty when there was none.
+    answer: String,
+    ms: Option<u64>,
+}
+
+/// One moment of the conversation: a turn, an event or a tool call.
 pub struct Moment {
     turn: Option<TurnView>,
     event: Option<EventView>,
+    tool: Option<ToolView>,
 }
 
 /// One bar of a latency waterfall, placed on the call's common scale.
@@ -131,7 +148,8 @@ pub async fn show(
     })
 }
 
-/// Turns and events merged by time; an event at the same moment as a turn's start follows it.
+/// Turns, events and tool calls merged by time; an event at the same moment as a turn's start
+/// follows it. A tool call shows at the moment the model made it, with its outcome.
 fn timeline(turns: &[Turn], events: &[Event], call_start_ms: i64) -> Vec<Moment> {
     let scale = waterfall_scale(turns);
     let offset = |at_ms: i64| format!("+{}", format::duration(at_ms - call_start_ms));
@@ -143,10 +161,23 @@ fn timeline(turns: &[Turn], events: &[Event], call_start_ms: i64) -> Vec<Moment>
             Moment {
                 turn: Some(turn_view(turn, scale, offset(turn.started_at_ms))),
                 event: None,
+                tool: None,
             },
         ));
     }
-    for event in events {
+    for call in tool_calls(events) {
+        moments.push((
+            call.at_ms,
+            1,
+            Moment {
+                turn: None,
+                event: None,
+                tool: Some(tool_view(&call, offset(call.at_ms))),
+            },
+        ));
+    }
+    let is_tool_event = |kind: &str| [TOOL_CALL, TOOL_RESULT, TOOL_REFUSED].contains(&kind);
+    for event in events.iter().filter(|e| !is_tool_event(&e.kind)) {
         let text = event_text::describe(&event.kind, event.detail.as_ref());
         moments.push((
             event.at_ms,
@@ -159,12 +190,40 @@ fn timeline(turns: &[Turn], events: &[Event], call_start_ms: i64) -> Vec<Moment>
                     detail: text.detail,
                     notable: text.notable,
                 }),
+                tool: None,
             },
         ));
     }
     // A stable sort keeps turns in seq order and events in seq order among equal times.
     moments.sort_by_key(|(at, kind, _)| (*at, *kind));
     moments.into_iter().map(|(_, _, moment)| moment).collect()
+}
+
+/// How much of a tool's arguments or answer the page shows.
+const TOOL_JSON_CHARS: usize = 300;
+
+fn tool_view(call: &ToolCallRecord, at: String) -> ToolView {
+    let json = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(map) if map.is_empty() => String::new(),
+        serde_json::Value::String(text) => format::excerpt(text, TOOL_JSON_CHARS),
+        other => format::excerpt(&other.to_string(), TOOL_JSON_CHARS),
+    };
+    let (outcome, answer) = match (&call.result, &call.error) {
+        (_, Some(error)) => ("לא בוצעה", json(error)),
+        (Some(result), None) => ("הצליחה", json(result)),
+        // The call's own actions (ending it, a transfer, a text queued) answer nothing.
+        (None, None) => ("בוצעה", String::new()),
+    };
+    ToolView {
+        label: event_text::tool_label(&call.tool).to_string(),
+        at,
+        arguments: json(&call.arguments),
+        ok: call.ok,
+        outcome,
+        answer,
+        ms: call.ms,
+    }
 }
 
 fn turn_view(turn: &Turn, scale: i64, at: String) -> TurnView {
@@ -325,6 +384,67 @@ mod tests {
             .map(|m| if m.turn.is_some() { "turn" } else { "event" })
             .collect();
         assert_eq!(shape, ["turn", "event", "turn"]);
+    }
+
+    #[test]
+    fn a_tool_call_is_one_moment_with_its_outcome_in_place_of_its_events() {
+        let event = |seq, kind: &str, detail, at_ms| Event {
+            call_sid: "CA1".into(),
+            seq,
+            kind: kind.into(),
+            detail: Some(detail),
+            at_ms,
+        };
+        let events = [
+            event(
+                1,
+                "tool_call",
+                serde_json::json!({ "id": "c1", "name": "book_table", "arguments": { "guests": 4 } }),
+                1500,
+            ),
+            event(
+                2,
+                "tool_result",
+                serde_json::json!({ "id": "c1", "name": "book_table", "ok": false, "ms": 2000, "result": { "error": "timeout" } }),
+                3500,
+            ),
+            event(
+                3,
+                "tool_call",
+                serde_json::json!({ "id": "c2", "name": "end_call", "arguments": {} }),
+                4000,
+            ),
+        ];
+        let moments = timeline(&[agent_turn(1, 1000)], &events, 0);
+        assert_eq!(
+            moments.len(),
+            3,
+            "a turn and two tool calls, no loose events"
+        );
+        let booking = moments[1].tool.as_ref().unwrap();
+        assert_eq!(
+            (
+                booking.label.as_str(),
+                booking.arguments.as_str(),
+                booking.ok,
+                booking.outcome,
+                booking.answer.as_str(),
+                booking.ms
+            ),
+            (
+                "book_table",
+                "{\"guests\":4}",
+                false,
+                "לא בוצעה",
+                "{\"error\":\"timeout\"}",
+                Some(2000)
+            )
+        );
+        let end = moments[2].tool.as_ref().unwrap();
+        assert_eq!(
+            (end.label.as_str(), end.arguments.as_str(), end.outcome),
+            ("סיום השיחה", "", "בוצעה")
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
     let (label, parts) = match kind {
         "barge_in" => ("הלקוח קטע את הסוכן", barge_in(&mut fields)),
         "loop_detected" => ("זוהתה חזרה", repetition(&mut fields)),
-        "callback_requested" => ("התבקשה שיחה חוזרת", trigger(&mut fields)),
+        "callback_requested" => ("התבקשה שיחה חוזרת", callback_requested(&mut fields)),
         "callback_attempt" => ("ניסיון לחזור ללקוח", callback_attempt(&mut fields)),
         "callback_given_up" => {
             let mut parts: Vec<String> = fields
@@ -79,6 +79,8 @@ pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
         "llm_failed" => ("המודל נכשל", error(&mut fields)),
         "llm_truncated" => ("תשובת המודל נקטעה", error(&mut fields)),
         "tool_call" => ("הסוכן הפעיל פעולה", tool_call(&mut fields)),
+        "tool_result" => ("תוצאת הפעולה", tool_result(&mut fields)),
+        "tool_refused" => ("הפעולה נדחתה", tool_refused(&mut fields)),
         "call_ended" => {
             let reason = fields.text("reason").map(|r| end_reason_label(&r));
             ("סיום", reason.into_iter().collect())
@@ -107,7 +109,12 @@ pub fn describe(kind: &str, detail: Option<&Value>) -> EventText {
 fn is_notable(kind: &str) -> bool {
     matches!(
         kind,
-        "barge_in" | "loop_detected" | "stream_rejected" | "llm_truncated" | "callback_given_up"
+        "barge_in"
+            | "loop_detected"
+            | "stream_rejected"
+            | "llm_truncated"
+            | "callback_given_up"
+            | "tool_refused"
     ) || kind.contains("fallback")
         || kind.ends_with("failed")
 }
@@ -247,6 +254,19 @@ fn trigger(fields: &mut Fields) -> Vec<String> {
     parts
 }
 
+/// A promised call-back: what set it off, and for one the model asked for, what it is about and
+/// when the caller would like it.
+fn callback_requested(fields: &mut Fields) -> Vec<String> {
+    let mut parts = trigger(fields);
+    parts.extend(
+        fields
+            .text("reason")
+            .map(|r| format!("בנושא «{}»", excerpt(&r, QUOTE_CHARS))),
+    );
+    parts.extend(fields.text("when").map(|w| format!("מועד מבוקש: {w}")));
+    parts
+}
+
 /// One attempt of a promised call-back: its number, how it went, the call placed.
 fn callback_attempt(fields: &mut Fields) -> Vec<String> {
     let mut parts = Vec::new();
@@ -322,18 +342,21 @@ fn provider_failures(fields: &mut Fields) -> Vec<String> {
     }
 }
 
+/// A tool's name as the page shows it: sicha's own in Hebrew, a business's as it declared it.
+pub fn tool_label(name: &str) -> &str {
+    match name {
+        "end_call" => "סיום השיחה",
+        "transfer_to_human" => "העברה לנציג",
+        "send_sms" => "שליחת SMS ללקוח",
+        "request_callback" => "רישום שיחה חוזרת",
+        other => other,
+    }
+}
+
 fn tool_call(fields: &mut Fields) -> Vec<String> {
     let mut parts = Vec::new();
     if let Some(name) = fields.text("name") {
-        parts.push(
-            match name.as_str() {
-                "end_call" => "סיום השיחה",
-                "transfer_to_human" => "העברה לנציג",
-                "send_sms" => "שליחת SMS ללקוח",
-                other => other,
-            }
-            .to_string(),
-        );
+        parts.push(tool_label(&name).to_string());
     }
     match fields.take("arguments") {
         Some(Value::Object(mut arguments)) => {
@@ -347,6 +370,39 @@ fn tool_call(fields: &mut Fields) -> Vec<String> {
         Some(other) => parts.push(format!("פרטים: {}", plain(other))),
         None => {}
     }
+    // Ties the call to its result; nothing a reader needs.
+    fields.take("id");
+    parts
+}
+
+fn tool_result(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    parts.extend(
+        fields
+            .text("name")
+            .map(|name| tool_label(&name).to_string()),
+    );
+    match fields.take("ok") {
+        Some(Value::Bool(true)) => parts.push("הצליחה".to_string()),
+        Some(Value::Bool(false)) => parts.push("נכשלה".to_string()),
+        Some(other) => parts.push(format!("ok: {}", plain(other))),
+        None => {}
+    }
+    parts.extend(fields.text("result").map(|r| format!("תשובה: {r}")));
+    parts.extend(fields.text("ms").map(|ms| format!("{ms} ms")));
+    fields.take("id");
+    parts
+}
+
+fn tool_refused(fields: &mut Fields) -> Vec<String> {
+    let mut parts = Vec::new();
+    parts.extend(
+        fields
+            .text("name")
+            .map(|name| tool_label(&name).to_string()),
+    );
+    parts.extend(fields.text("why").map(|why| format!("סיבה: {why}")));
+    fields.take("id");
     parts
 }
 

@@ -2,7 +2,8 @@
 //! server and the Twilio stand-in, on every engine. A caller who repeats themselves to a business with
 //! no transfer number is promised a call-back; the outbox places it through the stand-in inside the
 //! business's opening hours, tries again when nobody answers, and the answered call-back is recorded
-//! as an outbound call linked to the first, its agent opening with why it calls.
+//! as an outbound call linked to the first, its agent opening with why it calls. A caller who asks
+//! for a call-back gets one through the model's `request_callback` tool, once.
 //!
 //! Time is not waited for: the test business is open at all hours and the spacing between attempts is
 //! set to nothing, or its hours are set so that the call-back is surely not due yet.
@@ -21,6 +22,7 @@ use sicha::deliveries::CallbackRequest;
 use sicha::deliveries::callback::callback_idempotency_key;
 use sicha::store::businesses::OpeningHours;
 use sicha::store::{BusinessChanges, CallDirection, OutboxEntry};
+use sicha_sim::openai::{ALREADY_DONE_REPLY, ChatRule};
 use sicha_sim::twilio_api::{Callee, OutboundEvent};
 use sicha_sim::twilio_caller::MediaStreamClient;
 use tokio::sync::broadcast;
@@ -356,6 +358,86 @@ async fn a_call_back_nobody_answers_is_given_up_after_its_attempts_and_kept() {
             all.lines()
                 .any(|l| l.starts_with("given up") && l.contains("CA720")),
             "{all}"
+        );
+        w.app.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_caller_who_asks_for_a_call_back_gets_one_through_the_models_tool_once() {
+    const CONFIRMED: &str = "רשמתי. נציג מהעסק יחזור אליך.";
+    for_each_engine(|db| async move {
+        let (hours, due_at) = open_only_in_two_days();
+        let w = world(&db, hours, &[]).await;
+        w.openai.push_transcripts([
+            "אפשר שתחזרו אליי מחר בבוקר לגבי צבע לשיער?",
+            "אז תחזרו אליי, כן?",
+        ]);
+        w.openai.add_chat_rule(
+            ChatRule::tool_call(
+                "תחזרו אליי",
+                "request_callback",
+                serde_json::json!({ "reason": "לקבוע צבע לשיער", "when": "מחר בבוקר" }),
+            )
+            .then_say(CONFIRMED),
+        );
+        let mut stream = w.app.connect_call("CA730").await;
+        listen(&mut stream, QUIET, true).await;
+        for _ in 0..2 {
+            stream
+                .send_audio(&line("single/u03_booking.wav"))
+                .await
+                .unwrap();
+            listen(&mut stream, QUIET, true).await;
+        }
+        stream.send_stop("CA730").await.unwrap();
+        w.app
+            .wait_for_call("CA730", |c| c.ended_at_ms.is_some())
+            .await;
+
+        // The model called the tool twice: the first promised the call-back, the second was refused.
+        let events = w.app.store.events_for_call("CA730").await.unwrap();
+        let of = |kind: &str| events.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+        assert_eq!(of("tool_call").len(), 2, "{events:#?}");
+        let promised = of("callback_requested");
+        assert_eq!(promised.len(), 1, "{events:#?}");
+        assert_eq!(
+            promised[0].detail.as_ref().unwrap()["reason"],
+            "לקבוע צבע לשיער"
+        );
+        assert_eq!(of("tool_refused").len(), 1, "{events:#?}");
+        // The caller heard the promise, then that it is already arranged.
+        let answers: Vec<String> = w
+            .app
+            .store
+            .turns_for_call("CA730")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.role == "agent")
+            .map(|t| t.text)
+            .collect();
+        assert!(answers[1].contains(CONFIRMED), "{answers:?}");
+        assert!(answers[2].contains(ALREADY_DONE_REPLY), "{answers:?}");
+
+        // One call-back row, linked to the call, with the caller's reason and preferred time.
+        let row = callback_row(&w.app, "CA730").await;
+        let request: CallbackRequest = serde_json::from_value(row.item.payload.clone()).unwrap();
+        assert_eq!(request.parent_call_sid, "CA730");
+        assert_eq!(request.customer_phone, CALLER_NUMBER);
+        assert_eq!(request.reason, "לקבוע צבע לשיער");
+        assert_eq!(request.when.as_deref(), Some("מחר בבוקר"));
+        let listed = sicha_ok(&db, &["callbacks", "list"]);
+        let row_line = listed
+            .lines()
+            .find(|line| line.contains("CA730"))
+            .unwrap_or_else(|| panic!("{listed}"));
+        assert!(
+            row_line.starts_with("pending")
+                && row_line.contains(&due_at)
+                && row_line.contains("לקבוע צבע לשיער (מחר בבוקר)"),
+            "{listed}"
         );
         w.app.shutdown().await;
     })

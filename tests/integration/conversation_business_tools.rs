@@ -1,6 +1,6 @@
 //! A business's own tool in whole calls over the real protocol: the model calls it, sicha POSTs it
-//! signed to the business's server, and the caller hears the result; a failing tool is told as a
-//! failure; a booking waits for the caller's agreement.
+//! signed to the business's server, the caller hears the result and the CRM interaction lists it; a
+//! failing tool is told as a failure; a booking waits for the caller's agreement.
 
 use std::time::Duration;
 
@@ -8,9 +8,11 @@ use serde_json::json;
 
 use crate::business_tools::receiver::ToolServer;
 use crate::common;
+use crate::common::crm::CountingCrm;
 use crate::common::databases::for_each_engine;
 use common::{BUSINESS_NUMBER, line, listen};
 use sicha::business_tools::{BusinessTools, ToolsFileFormat};
+use sicha::deliveries::{CrmInteraction, crm_idempotency_key};
 use sicha::store::BusinessChanges;
 use sicha_sim::openai::{ChatRule, FAILED_TOOL_REPLY};
 
@@ -72,6 +74,18 @@ async fn call_saying(world: &common::AiWorld, call_sid: &str, lines: &[&str], wa
         .await;
 }
 
+/// The CRM interaction queued for `call_sid` once it has ended.
+async fn crm_payload(app: &common::TestApp, call_sid: &str) -> CrmInteraction {
+    let key = crm_idempotency_key(call_sid);
+    for _ in 0..200 {
+        if let Some(entry) = app.store.delivery_by_key(&key).await.unwrap() {
+            return serde_json::from_value(entry.item.payload).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no CRM interaction was queued for {call_sid}");
+}
+
 async fn agent_turns(app: &common::TestApp, call_sid: &str) -> Vec<String> {
     app.store
         .turns_for_call(call_sid)
@@ -86,7 +100,9 @@ async fn agent_turns(app: &common::TestApp, call_sid: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_tool_called_by_the_model_is_posted_signed_and_its_result_spoken() {
     for_each_engine(|db| async move {
-        let world = common::ai_world(&db, "openai", &[]).await;
+        let crm = CountingCrm::start().await;
+        let settings = [("SICHA_CRM_WEBHOOK_URL", crm.url.as_str())];
+        let world = common::ai_world(&db, "openai", &settings).await;
         let server = with_tool(&world.app, "ok", false).await;
         world
             .openai
@@ -111,6 +127,26 @@ async fn a_tool_called_by_the_model_is_posted_signed_and_its_result_spoken() {
         );
         let kinds = world.app.event_kinds("CA970").await;
         assert!(kinds.contains(&"tool_result".to_string()), "{kinds:?}");
+
+        // The CRM interaction lists the tool call with its arguments, result, time taken and when.
+        let sent = crm_payload(&world.app, "CA970").await;
+        let booking = sent
+            .tool_calls
+            .iter()
+            .find(|c| c.tool == "book_table")
+            .unwrap_or_else(|| panic!("{:?}", sent.tool_calls));
+        assert_eq!(booking.arguments, json!({ "guests": 4 }));
+        assert!(booking.ok && booking.error.is_none(), "{booking:?}");
+        assert_eq!(
+            booking.result,
+            Some(json!({ "booked": true, "for": { "guests": 4 } })),
+            "the tool's answer"
+        );
+        assert!(booking.ms.is_some(), "{booking:?}");
+        assert!(
+            (sent.started_at_ms..=sent.ended_at_ms.unwrap()).contains(&booking.at_ms),
+            "{booking:?}"
+        );
         world.app.shutdown().await;
     })
     .await;

@@ -51,6 +51,7 @@ fn interaction(call_sid: &str) -> CrmInteraction {
         ],
         summary: Some("תור לתספורת מחר בבוקר".into()),
         recording_path: Some("recordings/CA1.ogg".into()),
+        tool_calls: Vec::new(),
     }
 }
 

@@ -259,6 +259,21 @@ async fn the_call_page_shows_the_hebrew_chat_events_recording_and_latency_escape
             entities.contains("note: &lt;b&gt;bold&lt;/b&gt;"),
             "unknown details are kept, escaped"
         );
+        // The booking tool at its moment: the tool, its arguments, its result and how long it took.
+        let tool_at = page.find("פעולה: book_appointment").expect("the tool call's row");
+        let tool_row = &entities[entities.find("פעולה: book_appointment").unwrap()..];
+        let tool_row = &tool_row[..tool_row.find("</li>").unwrap()];
+        assert!(
+            tool_row.contains("&quot;name&quot;:&quot;דנה&quot;")
+                && tool_row.contains("הצליחה: <code dir=\"ltr\">{&quot;booked&quot;:true,&quot;reference&quot;:&quot;B-17&quot;}</code>")
+                && tool_row.contains("380 ms"),
+            "{tool_row}"
+        );
+        assert!(
+            next_turn_at < tool_at && tool_at < page.find(FINAL_ANSWER).unwrap(),
+            "the tool call sits where the agent made it"
+        );
+        assert!(!page.contains("tool_result"), "its result is in its row");
         assert!(page.contains("src=\"/calls/CAweb1/recording\""));
         assert!(page.contains("class=\"stage stage-v2v\"") && page.contains("1310 ms"));
         assert!(page.contains("הסוכן סיים"), "the end reason in Hebrew");

@@ -11,6 +11,8 @@ const AFTER_TOOL_REPLY: &str = "בוצע. יש עוד משהו שאפשר לעז
 pub const FAILED_TOOL_REPLY: &str = "לא הצלחתי לבצע את זה כרגע. אפשר לנסות שוב מאוחר יותר.";
 /// Said when the tool asks for the caller's agreement first (a `confirm` tool).
 pub const READ_BACK_REPLY: &str = "רק לוודא לפני שאני מבצעת: לאשר?";
+/// Said when the tool says it was already done in this call (a call-back asked for twice).
+pub const ALREADY_DONE_REPLY: &str = "זה כבר רשום אצלנו, אין צורך לבקש שוב.";
 /// Said when the caller's words were empty.
 const EMPTY_INPUT_REPLY: &str = "סליחה, לא שמעתי. אפשר לחזור על זה?";
 /// How many of the caller's words the default reply repeats.
@@ -87,7 +89,8 @@ impl Answer {
 
 /// What to answer. A tool call is made only when the request offered that tool, as a real model would;
 /// after a tool's result (`tool_result`, the last message's content) what is said follows the result:
-/// a failure is told as one, a tool asking for agreement first gets a read-back.
+/// a failure is told as one, a tool asking for agreement first gets a read-back, one already done is
+/// said to be.
 pub(super) fn compose(
     rule: Option<ChatRule>,
     last_user: &str,
@@ -100,6 +103,8 @@ pub(super) fn compose(
             FAILED_TOOL_REPLY.to_string()
         } else if result["status"] == "not_done" {
             READ_BACK_REPLY.to_string()
+        } else if result["status"] == "already_done" {
+            ALREADY_DONE_REPLY.to_string()
         } else {
             rule.and_then(|r| r.after_tool)
                 .unwrap_or_else(|| AFTER_TOOL_REPLY.to_string())
@@ -202,7 +207,10 @@ mod tests {
         let after = compose(Some(rule.clone()), "להעביר", Some(failed), &offered);
         assert_eq!(after.text, FAILED_TOOL_REPLY);
         let read_back = r#"{"status":"not_done"}"#;
-        let after = compose(Some(rule), "להעביר", Some(read_back), &offered);
+        let after = compose(Some(rule.clone()), "להעביר", Some(read_back), &offered);
         assert_eq!(after.text, READ_BACK_REPLY);
+        let already = r#"{"status":"already_done","detail":"..."}"#;
+        let after = compose(Some(rule), "להעביר", Some(already), &offered);
+        assert_eq!(after.text, ALREADY_DONE_REPLY);
     }
 }

@@ -9,6 +9,7 @@ use crate::store::turns::{AnswerSpan, ROLE_AGENT, ROLE_CALLER};
 use crate::store::{Business, NewTurn, Record};
 
 use super::Now;
+use super::callback_tool::REQUEST_CALLBACK;
 
 /// Messages of history sent with each request (the system prompt comes on top).
 const HISTORY_LIMIT: usize = 24;
@@ -320,13 +321,25 @@ fn system_prompt(business: &Business, tools: &[crate::providers::llm::ToolSpec])
             "end_call" => "לסיים את השיחה",
             "send_sms" => "לשלוח ללקוח הודעת SMS",
             "transfer_to_human" => "להעביר את השיחה לנציג",
+            REQUEST_CALLBACK => "לרשום שנציג מהעסק יחזור ללקוח בשיחה חוזרת",
             _ => tool.description.as_str(),
         })
         .collect();
+    // A call-back is promised only through its tool, which records it; without the tool none is.
+    let call_back = if tools.iter().any(|tool| tool.name == REQUEST_CALLBACK) {
+        format!(
+            "אם אינך יודעת — אמרי זאת והציעי שנציג יחזור ללקוח. שיחה חוזרת מובטחת רק בעזרת הכלי \
+             {REQUEST_CALLBACK}: אם הלקוח מבקש שיחזרו אליו או מסכים להצעה, הפעילי אותו עם הסיבה במילים \
+             של הלקוח, ורק אחרי שהחזיר הצלחה אמרי שיחזרו אליו ומתי."
+        )
+    } else {
+        "אם אינך יודעת — אמרי זאת בכנות. אל תבטיחי שיחזרו ללקוח: אין לך דרך לרשום שיחה חוזרת."
+            .to_string()
+    };
     format!(
         "{}\n\nאת הסוכנת הטלפונית של \"{}\". את מדברת עם לקוח בטלפון: עני בעברית, בקצרה, במשפטים \
-         קצרים וברורים שנשמעים טבעי בקול, בלי רשימות, בלי סימונים ובלי אימוג'י. אם אינך יודעת — אמרי זאת \
-         והציעי שנציג יחזור ללקוח.\n\nהפעולות היחידות שאת יכולה לבצע בשיחה: {}. אין לך דרך לבצע שום \
+         קצרים וברורים שנשמעים טבעי בקול, בלי רשימות, בלי סימונים ובלי אימוג'י. {call_back}\n\nהפעולות \
+         היחידות שאת יכולה לבצע בשיחה: {}. אין לך דרך לבצע שום \
          פעולה אחרת (למשל לקבוע, לשנות או לבטל תור, להזמין או לשלם): לעולם אל תאמרי שביצעת פעולה שלא \
          ביצעת בעזרת הכלים. אם הלקוח מבקש פעולה כזו, אמרי בכנות שאינך יכולה לבצע אותה בשיחה ושנציג מהעסק יוכל לעזור. \
          פעולה נחשבת כמבוצעת רק אם הכלי החזיר הצלחה; אם הכלי נכשל או לא ענה, אמרי ללקוח בכנות שהפעולה לא בוצעה.",

@@ -11,11 +11,13 @@
 //!   its timings, and the turn records.
 //! - [`escalation`] loops, unintelligible turns, silence prompts, and what a key press does.
 //! - [`tools`]      what the model's tool calls do to the call.
+//! - [`callback_tool`] `request_callback`: its arguments, and what the model is told of the promise.
 //! - [`tool_round`] a reply's business tool calls, their results, and the model asked again.
 //! - [`preemptive`] a reply started on an eager transcript, held until the turn is confirmed.
 //! - [`end_of_turn`] how much silence ends this turn, from its words and voice.
 //! - [`flow`]       the coordinator's handlers, split by job (this file holds the types).
 
+mod callback_tool;
 mod dialogue;
 mod end_of_turn;
 mod escalation;
@@ -90,6 +92,9 @@ pub struct CoreConfig {
     pub opening: Option<String>,
     /// What the model is told of an earlier call this one follows up (a call-back's reason).
     pub earlier_call_summary: Option<String>,
+    /// This server can place a promised call-back (Twilio's REST API is configured): the model may
+    /// be offered `request_callback`.
+    pub can_place_callbacks: bool,
 }
 
 /// Everything the core hears.
@@ -328,7 +333,11 @@ impl CallCore {
             dialogue: dialogue::Dialogue::new(&config.call_sid)
                 .following_up(config.earlier_call_summary.clone()),
             escalation: escalation::Escalation::new(config.silence),
-            tools: tools::Tools::for_business(config.business.as_ref()),
+            tools: tools::Tools::for_call(
+                config.business.as_ref(),
+                &config.caller_number,
+                config.can_place_callbacks,
+            ),
             preemptive: None,
             last_request: None,
             tool_round: None,

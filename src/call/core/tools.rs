@@ -1,11 +1,15 @@
 //! The model's tools: which it is offered, and what a call of each does to the call. Decisions only;
 //! the coordinator carries them out. Built in: ending the call, a transfer (with a transfer number),
-//! a text (when the business allows it). Declared by the business: its own tools (see
-//! `business_tools`), each called over HTTP with its result given back to the model; those marked
-//! `confirm` only after the agent has read the action back and the caller has spoken since.
+//! a text (when the business allows it), a call-back (when one can be placed: see [`callback_tool`]),
+//! once a call. Declared by the business: its own tools (see `business_tools`), each called over HTTP
+//! with its result given back to the model; those marked `confirm` only after the agent has read the
+//! action back and the caller has spoken since.
+//!
+//! [`callback_tool`]: super::callback_tool
 
 use serde_json::{Value, json};
 
+use super::callback_tool::{self, CallbackAsked, REQUEST_CALLBACK};
 use crate::business_tools::{
     BusinessTools, ToolCallAdmission, ToolCallCounter, ToolDeclaration, idempotency_key,
 };
@@ -26,6 +30,8 @@ pub enum ToolDecision {
         text: String,
         key: String,
     },
+    /// Promise a call-back; the model is told it is arranged.
+    Callback(CallbackAsked),
     /// Refused, with why (logged and recorded; the call goes on).
     Refused(String),
     /// Call the business's tool; its result goes back to the model.
@@ -67,11 +73,16 @@ pub struct Tools {
     business: Option<BusinessTools>,
     counter: ToolCallCounter,
     read_back: Option<ReadBack>,
+    /// The model may ask for a call-back: one can be placed, to a number that can be called.
+    can_call_back: bool,
+    /// A call-back is promised in this call, however it was: it is not promised again.
+    callback_promised: bool,
 }
 
 impl Tools {
-    /// The tools `business` allows (none without a business: a call answered by a person).
-    pub fn for_business(business: Option<&Business>) -> Self {
+    /// The tools `business` allows (none without a business: a call answered by a person) in a call
+    /// from `caller`; `can_place_callbacks` when this server can place a promised call-back.
+    pub fn for_call(business: Option<&Business>, caller: &str, can_place_callbacks: bool) -> Self {
         Self {
             can_transfer: business.is_some_and(|b| b.transfer_to.is_some()),
             sms: business.and_then(|b| b.sms_policy.clone()),
@@ -79,7 +90,18 @@ impl Tools {
             business: business.and_then(|b| b.tools.clone()),
             counter: ToolCallCounter::new(),
             read_back: None,
+            // A hidden or malformed number could never be called back (no call-back row is made).
+            can_call_back: business.is_some()
+                && can_place_callbacks
+                && validate_e164(caller).is_ok(),
+            callback_promised: false,
         }
+    }
+
+    /// A call-back was promised (by the model, a key or an escalation): the model may not ask for
+    /// another.
+    pub fn callback_promised(&mut self) {
+        self.callback_promised = true;
     }
 
     /// The caller has had a turn: a read-back asked for before it has had its answer.
@@ -90,7 +112,7 @@ impl Tools {
     }
 
     /// The tools the model may call: no transfer number, no transfer tool; no texting unless the
-    /// business allowed it.
+    /// business allowed it; no call-back unless one can be placed.
     pub fn offered(&self) -> Vec<ToolSpec> {
         let mut tools = vec![ToolSpec {
             name: "end_call".into(),
@@ -125,6 +147,10 @@ impl Tools {
         if let Some(business) = &self.business {
             tools.extend(business.specs());
         }
+        if self.can_call_back {
+            // Still offered once used: asked again, the model is told it is already arranged.
+            tools.push(callback_tool::spec());
+        }
         if self.can_transfer {
             tools.push(ToolSpec {
                 name: "transfer_to_human".into(),
@@ -143,9 +169,26 @@ impl Tools {
             "end_call" => ToolDecision::EndCall,
             "transfer_to_human" if self.can_transfer => ToolDecision::Transfer,
             "send_sms" if self.sms.is_some() => self.sms(call, call_sid, caller),
+            REQUEST_CALLBACK if self.can_call_back => self.callback(call),
             other => match self.business.as_ref().and_then(|b| b.get(other)).cloned() {
                 Some(tool) => self.business_tool(tool, call, call_sid),
                 None => ToolDecision::Refused(format!("unknown tool {other}")),
+            },
+        }
+    }
+
+    fn callback(&self, call: &ToolCall) -> ToolDecision {
+        if self.callback_promised {
+            return ToolDecision::Answered {
+                why: "a call-back is already promised in this call".into(),
+                result: callback_tool::already_promised(),
+            };
+        }
+        match CallbackAsked::from_arguments(&call.arguments) {
+            Ok(asked) => ToolDecision::Callback(asked),
+            Err(problem) => ToolDecision::Answered {
+                why: "invalid arguments".into(),
+                result: callback_tool::invalid(&problem),
             },
         }
     }
@@ -306,6 +349,59 @@ mod tests {
             tools.decide(&booking, "CA1", "+972501234567"),
             ToolDecision::Sms { .. }
         ));
+    }
+
+    #[test]
+    fn a_call_back_is_offered_only_when_one_can_be_placed_to_the_caller() {
+        let business = crate::call::core::tests::harness::business(None, "");
+        let offered = |caller, can_place| {
+            Tools::for_call(Some(&business), caller, can_place)
+                .offered()
+                .iter()
+                .any(|t| t.name == REQUEST_CALLBACK)
+        };
+        assert!(offered("+972501234567", true));
+        assert!(!offered("+972501234567", false), "no way to place it");
+        assert!(!offered("anonymous", true), "no number to call");
+        let mut tools = Tools::for_call(Some(&business), "anonymous", true);
+        assert_eq!(
+            tools.decide(
+                &call(REQUEST_CALLBACK, json!({ "reason": "ביטול" })),
+                "CA1",
+                "anonymous"
+            ),
+            ToolDecision::Refused("unknown tool request_callback".into())
+        );
+    }
+
+    #[test]
+    fn a_call_back_is_promised_once_a_call() {
+        let business = crate::call::core::tests::harness::business(None, "");
+        let mut tools = Tools::for_call(Some(&business), "+972501234567", true);
+        let asked = call(
+            REQUEST_CALLBACK,
+            json!({ "reason": "לקבוע צבע", "when": "מחר בבוקר" }),
+        );
+        assert_eq!(
+            tools.decide(&asked, "CA1", "+972501234567"),
+            ToolDecision::Callback(CallbackAsked {
+                reason: "לקבוע צבע".into(),
+                when: Some("מחר בבוקר".into())
+            })
+        );
+        let unreadable = call(REQUEST_CALLBACK, json!({ "when": "מחר" }));
+        assert!(matches!(
+            tools.decide(&unreadable, "CA1", "+972501234567"),
+            ToolDecision::Answered { result, .. } if result["error"] == "invalid_arguments"
+        ));
+        tools.callback_promised();
+        assert!(
+            matches!(
+                tools.decide(&asked, "CA1", "+972501234567"),
+                ToolDecision::Answered { result, .. } if result["status"] == "already_done"
+            ),
+            "asked again, the model is told it is already arranged"
+        );
     }
 
     #[test]

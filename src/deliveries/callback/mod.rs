@@ -51,8 +51,12 @@ pub struct CallbackRequest {
     pub customer_phone: String,
     /// The call in which the call-back was promised.
     pub parent_call_sid: String,
-    /// Why it was promised, as the core recorded it (`loop`, `dtmf`, ...).
+    /// Why it was promised, as the core recorded it: `loop` or `dtmf`, or for one the model asked
+    /// for (`request_callback`), what it is about in the caller's words.
     pub reason: String,
+    /// When the caller would like it, as they said it (the model's `when`); for a person to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     /// Where Twilio reached this server for that call: the origin of the call-back's links when
     /// `SICHA_PUBLIC_URL` is not set.
     #[serde(default)]
@@ -84,18 +88,21 @@ pub fn callback_delivery(
         );
         return Ok(None);
     }
-    let reason = promise
-        .detail
-        .as_ref()
-        .and_then(|detail| detail["reason"].as_str())
-        .unwrap_or("unknown")
-        .to_string();
+    let said = |key: &str| {
+        promise
+            .detail
+            .as_ref()
+            .and_then(|detail| detail[key].as_str())
+            .map(str::to_string)
+    };
+    let reason = said("reason").unwrap_or_else(|| "unknown".to_string());
     let request = CallbackRequest {
         business_id: business.id.clone(),
         business_number: business.number.clone(),
         customer_phone: customer_phone.to_string(),
         parent_call_sid: parent_call_sid.to_string(),
         reason,
+        when: said("when"),
         public_base: public_base.map(Url::to_string),
     };
     let payload = serde_json::to_value(&request).map_err(|source| DeliveryError::Encode {
@@ -214,6 +221,22 @@ mod tests {
         assert_eq!(
             request.public_base.as_deref(),
             Some("https://calls.example.com/")
+        );
+    }
+
+    #[test]
+    fn a_call_back_the_model_asked_for_keeps_its_reason_and_preferred_time() {
+        let mut promise = promised("לקבוע צבע");
+        promise.detail = Some(serde_json::json!({
+            "why": "tool", "reason": "לקבוע צבע", "when": "מחר בבוקר"
+        }));
+        let row = callback_delivery(&business(), "CA1", "+972501234567", &[promise], None, 0)
+            .unwrap()
+            .expect("a call-back");
+        let request: CallbackRequest = serde_json::from_value(row.payload).unwrap();
+        assert_eq!(
+            (request.reason.as_str(), request.when.as_deref()),
+            ("לקבוע צבע", Some("מחר בבוקר"))
         );
     }
 

@@ -116,6 +116,7 @@ mod tests {
             ],
             summary: None,
             recording_path: None,
+            tool_calls: Vec::new(),
         }
     }
 

@@ -30,6 +30,8 @@ fn every_kind_the_call_code_records_has_a_hebrew_label() {
         "llm_failed",
         "llm_truncated",
         "tool_call",
+        "tool_result",
+        "tool_refused",
         "call_ended",
         "stream_started",
         "stream_resumed",
@@ -181,4 +183,33 @@ fn call_back_attempts_say_how_they_went() {
     );
     assert!(given_up.notable);
     assert_eq!(given_up.detail, "אחרי 3 ניסיונות · סיבה: busy");
+}
+
+#[test]
+fn tool_results_refusals_and_asked_for_call_backs_read_as_hebrew() {
+    assert_eq!(
+        detail(
+            "callback_requested",
+            json!({ "why": "tool", "reason": "לקבוע צבע", "when": "מחר בבוקר" })
+        ),
+        "לבקשת הסוכן · בנושא «לקבוע צבע» · מועד מבוקש: מחר בבוקר"
+    );
+    assert_eq!(
+        detail(
+            "tool_result",
+            json!({ "id": "c1", "name": "book_table", "ok": true, "ms": 42, "result": { "booked": true } })
+        ),
+        "book_table · הצליחה · תשובה: {\"booked\":true} · 42 ms"
+    );
+    let refused = describe(
+        "tool_refused",
+        Some(
+            &json!({ "id": "c2", "name": "request_callback", "why": "a call-back is already promised in this call" }),
+        ),
+    );
+    assert!(refused.notable);
+    assert_eq!(
+        refused.detail,
+        "רישום שיחה חוזרת · סיבה: a call-back is already promised in this call"
+    );
 }

@@ -204,6 +204,29 @@ pub async fn seed(app: &TestApp, recordings: &Path) -> World {
         t0 + 9000,
     )
     .await;
+    // The booking tool the agent called, and its answer 380 ms later.
+    store
+        .insert_event(
+            "CAweb1",
+            "tool_call",
+            Some(&json!({"id": "call_1", "name": "book_appointment",
+                "arguments": {"date": "2025-06-15", "time": "10:00", "name": "דנה"}})),
+            t0 + 10_000,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_event(
+            "CAweb1",
+            "tool_result",
+            Some(
+                &json!({"id": "call_1", "name": "book_appointment", "ok": true, "ms": 380,
+                "result": {"booked": true, "reference": "B-17"}}),
+            ),
+            t0 + 10_380,
+        )
+        .await
+        .unwrap();
     store
         .insert_event(
             "CAweb1",

@@ -1,11 +1,15 @@
 //! When the call needs more than an answer: loops escalated once then ended, transfers and
 //! call-backs, what a key does, and how the REST updates of the call went.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::call::core::{ActionResult, CallCore, Effect, Ending, Now};
+use crate::call::core::callback_tool::{self, CallbackAsked};
+use crate::call::core::{ActionResult, CallCore, Effect, Ending, Now, TurnId};
 use crate::call::loops::LoopDecision;
 use crate::call::phrases;
+use crate::deliveries::callback::CALLBACK_REQUESTED;
+use crate::deliveries::tool_calls::TOOL_RESULT;
+use crate::providers::llm::ToolCall;
 
 /// Why an escalation or transfer was asked for, as recorded.
 const WHY_LOOP: &str = "loop";
@@ -50,14 +54,47 @@ impl CallCore {
         true
     }
 
+    /// Nobody can take over now (a loop, the call-back key): a call-back is promised in a fixed
+    /// phrase.
     pub(super) fn promise_callback(&mut self, reason: &str, digit: Option<&str>, now: Now) {
-        self.dialogue.set_outcome("callback_requested");
         let detail = match digit {
             Some(digit) => json!({ "reason": reason, "digit": digit }),
             None => json!({ "reason": reason }),
         };
-        self.event(now, "callback_requested", Some(detail));
+        self.record_callback_promise(detail, now);
         self.say(phrases::ESCALATE_CALLBACK, now);
+    }
+
+    /// The model asked for a call-back (`request_callback`): promised as any other, and the model
+    /// told it is arranged and from when, so the caller hears it in the answer that goes on.
+    pub(super) fn callback_asked(
+        &mut self,
+        turn: TurnId,
+        call: ToolCall,
+        asked: CallbackAsked,
+        now: Now,
+    ) {
+        let detail = json!({ "why": "tool", "reason": asked.reason, "when": asked.when });
+        self.record_callback_promise(detail, now);
+        let hours = self
+            .config
+            .business
+            .as_ref()
+            .map(|b| b.opening_hours.clone())
+            .unwrap_or_default();
+        let result = callback_tool::promised(&hours, now.wall_ms);
+        let recorded =
+            json!({ "id": call.id, "name": call.name, "ok": true, "ms": 0, "result": result });
+        self.event(now, TOOL_RESULT, Some(recorded));
+        self.answer_tool_call(turn, call, result);
+    }
+
+    /// Every promise of a call-back comes here, however it was made: the event the call's end turns
+    /// into the durable call-back row (one per call), and the call's outcome.
+    fn record_callback_promise(&mut self, detail: Value, now: Now) {
+        self.dialogue.set_outcome("callback_requested");
+        self.tools.callback_promised();
+        self.event(now, CALLBACK_REQUESTED, Some(detail));
     }
 
     pub(super) fn action_done(&mut self, result: ActionResult, now: Now) {

@@ -7,6 +7,7 @@ use crate::call::core::tools::ToolDecision;
 use crate::call::core::{CallCore, Effect, Ending, Now, ReplyOutput, TurnId};
 use crate::call::loops::LoopDecision;
 use crate::call::phrases;
+use crate::deliveries::tool_calls::{TOOL_CALL, TOOL_REFUSED};
 use crate::providers::llm::ToolCall;
 
 impl CallCore {
@@ -140,10 +141,11 @@ impl CallCore {
     }
 
     pub(super) fn tool_call(&mut self, turn: TurnId, call: ToolCall, now: Now) {
+        // The id ties the call to its result or refusal, for the call page and the CRM.
         self.event(
             now,
-            "tool_call",
-            Some(json!({ "name": call.name, "arguments": call.arguments })),
+            TOOL_CALL,
+            Some(json!({ "id": call.id, "name": call.name, "arguments": call.arguments })),
         );
         let decision = self
             .tools
@@ -155,30 +157,22 @@ impl CallCore {
             }
             ToolDecision::Transfer => {
                 if !self.transfer("tool") {
-                    self.event(
-                        now,
-                        "tool_refused",
-                        Some(json!({ "name": call.name, "why": "no transfer number" })),
-                    );
+                    self.tool_refused(&call, "no transfer number", now);
                 }
             }
             ToolDecision::Sms { to, text, key } => self.emit(Effect::Sms { to, text, key }),
-            ToolDecision::Refused(why) => {
-                self.event(
-                    now,
-                    "tool_refused",
-                    Some(json!({ "name": call.name, "why": why })),
-                );
-            }
+            ToolDecision::Callback(asked) => self.callback_asked(turn, call, asked, now),
+            ToolDecision::Refused(why) => self.tool_refused(&call, &why, now),
             ToolDecision::Business { tool, key } => self.invoke_tool(turn, call, tool, key, now),
             ToolDecision::Answered { why, result } => {
-                self.event(
-                    now,
-                    "tool_refused",
-                    Some(json!({ "name": call.name, "why": why })),
-                );
+                self.tool_refused(&call, &why, now);
                 self.answer_tool_call(turn, call, result);
             }
         }
+    }
+
+    fn tool_refused(&mut self, call: &ToolCall, why: &str, now: Now) {
+        let detail = json!({ "id": call.id, "name": call.name, "why": why });
+        self.event(now, TOOL_REFUSED, Some(detail));
     }
 }

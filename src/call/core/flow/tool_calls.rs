@@ -10,6 +10,7 @@ use crate::business_tools::ToolDeclaration;
 use crate::call::core::tool_round::ToolRound;
 use crate::call::core::{CallCore, Effect, Now, TurnId};
 use crate::call::phrases;
+use crate::deliveries::tool_calls::TOOL_RESULT;
 use crate::providers::llm::{ChatRequest, ToolCall};
 
 /// A tool answering within this is not bridged with a phrase.
@@ -86,8 +87,8 @@ impl CallCore {
         if !round.waiting_for_results() {
             round.waiting = None;
         }
-        let detail = json!({ "name": name, "ok": ok, "ms": ms, "result": content });
-        self.event(now, "tool_result", Some(detail));
+        let detail = json!({ "id": call_id, "name": name, "ok": ok, "ms": ms, "result": content });
+        self.event(now, TOOL_RESULT, Some(detail));
         self.continue_after_tools(turn);
     }
 

@@ -67,6 +67,7 @@ impl Call {
             end_of_turn: None,
             opening: None,
             earlier_call_summary: None,
+            can_place_callbacks: false,
         };
         change(&mut config);
         Self {

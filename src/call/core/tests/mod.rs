@@ -11,7 +11,7 @@ mod callback;
 mod end_of_turn;
 mod escalation;
 mod fallbacks;
-mod harness;
+pub(super) mod harness;
 mod preemptive;
 mod stream;
 mod tools;

@@ -269,44 +269,15 @@ mod tests {
 
     #[test]
     fn the_interaction_lists_the_tool_calls_with_their_outcomes() {
-        use crate::store::businesses::OpeningHours;
-        use crate::store::{CallDirection, CallStatus};
+        use crate::store::CallStatus;
         use serde_json::json;
 
-        let business = Business {
-            id: "b1".into(),
-            number: "+97231234567".into(),
-            name: "המספרה".into(),
-            greeting: "שלום".into(),
-            system_prompt: "".into(),
-            voice: None,
-            transfer_to: None,
-            dtmf_map: Default::default(),
-            sms_policy: None,
-            preemptive_replies: true,
-            tools: None,
-            tools_secret: None,
-            opening_hours: OpeningHours::default(),
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        };
+        let business = Business::example();
         let call = Call {
-            call_sid: "CA1".into(),
-            business_id: Some("b1".into()),
-            customer_id: Some("c1".into()),
-            from_number: "+972501234567".into(),
-            to_number: "+97231234567".into(),
-            instance_id: "i1".into(),
-            status: CallStatus::Completed,
             started_at_ms: 1_000,
             stream_started_at_ms: Some(1_100),
             ended_at_ms: Some(9_000),
-            end_reason: None,
-            twilio_status: None,
-            twilio_duration_secs: None,
-            recording_path: None,
-            direction: CallDirection::Inbound,
-            parent_call_sid: None,
+            ..Call::example(CallStatus::Completed)
         };
         let event = |seq, kind: &str, detail| Event {
             call_sid: "CA1".into(),

@@ -320,24 +320,7 @@ mod tests {
     use super::*;
 
     fn call(status: CallStatus) -> Call {
-        Call {
-            call_sid: "CA1".into(),
-            business_id: Some("b".into()),
-            customer_id: Some("c".into()),
-            from_number: "+972501234567".into(),
-            to_number: "+97231234567".into(),
-            instance_id: "i".into(),
-            status,
-            started_at_ms: 1,
-            stream_started_at_ms: None,
-            ended_at_ms: None,
-            end_reason: None,
-            twilio_status: None,
-            twilio_duration_secs: None,
-            recording_path: None,
-            direction: CallDirection::Inbound,
-            parent_call_sid: None,
-        }
+        Call::example(status)
     }
 
     #[test]

@@ -48,6 +48,30 @@ pub struct Business {
     pub updated_at_ms: i64,
 }
 
+#[cfg(test)]
+impl Business {
+    /// A barber shop with every setting at its default, for tests to change what they test.
+    pub fn example() -> Self {
+        Self {
+            id: "b1".into(),
+            number: "+97231234567".into(),
+            name: "המספרה".into(),
+            greeting: "שלום".into(),
+            system_prompt: String::new(),
+            voice: None,
+            transfer_to: None,
+            dtmf_map: DtmfMap::default(),
+            sms_policy: None,
+            preemptive_replies: true,
+            tools: None,
+            tools_secret: None,
+            opening_hours: OpeningHours::default(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBusiness {
     pub number: String,

@@ -135,6 +135,32 @@ pub struct Call {
     pub parent_call_sid: Option<String>,
 }
 
+#[cfg(test)]
+impl Call {
+    /// An inbound call from a mobile to the example business, just started, for tests to change
+    /// what they test.
+    pub fn example(status: CallStatus) -> Self {
+        Self {
+            call_sid: "CA1".into(),
+            business_id: Some("b1".into()),
+            customer_id: Some("c1".into()),
+            from_number: "+972501234567".into(),
+            to_number: "+97231234567".into(),
+            instance_id: "i1".into(),
+            status,
+            started_at_ms: 1,
+            stream_started_at_ms: None,
+            ended_at_ms: None,
+            end_reason: None,
+            twilio_status: None,
+            twilio_duration_secs: None,
+            recording_path: None,
+            direction: CallDirection::Inbound,
+            parent_call_sid: None,
+        }
+    }
+}
+
 impl Call {
     /// The customer's number: who called in, or who was called back.
     pub fn customer_number(&self) -> &str {

@@ -57,22 +57,24 @@ async fn an_answer_started_on_the_eager_transcript_is_adopted_and_heard_after_th
     .await;
 }
 
+/// What the stand-in hears and answers for `pauses/p03_but.wav`: the words before its pause, then the
+/// whole sentence; a different answer to each.
+pub fn script_a_mid_sentence_pause(openai: &sicha_sim::openai::OpenAiSim) {
+    openai.push_transcripts(["ההזמנה הגיעה אבל", "ההזמנה הגיעה אבל חסר בה מוצר אחד"]);
+    openai.add_chat_rule(ChatRule::reply(
+        "חסר",
+        "מצטערת על זה, נשלח לך את המוצר החסר.",
+    ));
+    openai.add_chat_rule(ChatRule::reply("אבל", "מה קרה עם ההזמנה?"));
+}
+
 /// "ההזמנה הגיעה אבל … חסר בה מוצר אחד": a 460 ms pause, past the eager threshold and inside the
 /// hangover. The answer started on the first half is cancelled and never heard.
 #[tokio::test]
 async fn an_answer_started_before_a_mid_sentence_pause_is_discarded_unheard() {
     for_each_engine(|db| async move {
         let world = common::ai_world(&db, "openai", &EAGER).await;
-        world
-            .openai
-            .push_transcripts(["ההזמנה הגיעה אבל", "ההזמנה הגיעה אבל חסר בה מוצר אחד"]);
-        world.openai.add_chat_rule(ChatRule::reply(
-            "חסר",
-            "מצטערת על זה, נשלח לך את המוצר החסר.",
-        ));
-        world
-            .openai
-            .add_chat_rule(ChatRule::reply("אבל", "מה קרה עם ההזמנה?"));
+        script_a_mid_sentence_pause(&world.openai);
         let mut stream = world.app.connect_call("CA951").await;
         listen(&mut stream, QUIET, true).await;
         speak_and_time_answer(&mut stream, "pauses/p03_but.wav", Duration::from_secs(10))

@@ -91,16 +91,7 @@ async fn a_turn_streamed_as_it_is_spoken_is_answered_without_an_upload() {
 async fn a_guess_the_caller_talks_past_is_committed_again_whole() {
     let database = common::databases::TestDatabase::sqlite().unwrap();
     let world = common::ai_world(database.url(), "openai", &[REALTIME, EAGER]).await;
-    world
-        .openai
-        .push_transcripts(["ההזמנה הגיעה אבל", "ההזמנה הגיעה אבל חסר בה מוצר אחד"]);
-    world.openai.add_chat_rule(ChatRule::reply(
-        "חסר",
-        "מצטערת על זה, נשלח לך את המוצר החסר.",
-    ));
-    world
-        .openai
-        .add_chat_rule(ChatRule::reply("אבל", "מה קרה עם ההזמנה?"));
+    crate::conversation_preemptive::script_a_mid_sentence_pause(&world.openai);
     let mut stream = world.app.connect_call("CA961").await;
     listen(&mut stream, QUIET, true).await;
     speak_and_time_answer(&mut stream, "pauses/p03_but.wav", ANSWER_WAIT)

@@ -160,26 +160,9 @@ pub fn named_in_query(query: Option<&str>) -> Option<(String, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::businesses::OpeningHours;
 
     fn business() -> Business {
-        Business {
-            id: "b1".into(),
-            number: "+97231234567".into(),
-            name: "המספרה".into(),
-            greeting: "שלום".into(),
-            system_prompt: "".into(),
-            voice: None,
-            transfer_to: None,
-            dtmf_map: Default::default(),
-            sms_policy: None,
-            preemptive_replies: true,
-            tools: None,
-            tools_secret: None,
-            opening_hours: OpeningHours::default(),
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        }
+        Business::example()
     }
 
     fn promised(reason: &str) -> Event {

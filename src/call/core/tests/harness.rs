@@ -18,21 +18,11 @@ pub const HANGOVER_MS: u64 = 600;
 
 pub fn business(transfer_to: Option<&str>, dtmf: &str) -> Business {
     Business {
-        id: "b1".into(),
-        number: "+97231234567".into(),
-        name: "המספרה".into(),
         greeting: GREETING.into(),
         system_prompt: "את עוזרת של מספרה.".into(),
-        voice: None,
         transfer_to: transfer_to.map(str::to_string),
         dtmf_map: dtmf.parse::<DtmfMap>().expect("a valid key map"),
-        sms_policy: None,
-        preemptive_replies: true,
-        tools: None,
-        tools_secret: None,
-        opening_hours: Default::default(),
-        created_at_ms: 0,
-        updated_at_ms: 0,
+        ..Business::example()
     }
 }
 

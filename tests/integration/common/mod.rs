@@ -206,6 +206,21 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits until the call has an event of `kind` (written by other tasks); returns every kind.
+    pub async fn wait_for_event(&self, call_sid: &str, kind: &str) -> Vec<String> {
+        for _ in 0..200 {
+            let kinds = self.event_kinds(call_sid).await;
+            if kinds.iter().any(|k| k == kind) {
+                return kinds;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "call {call_sid} never had a {kind} event: {:?}",
+            self.event_kinds(call_sid).await
+        );
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

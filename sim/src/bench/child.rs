@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
+use super::levers::Levers;
 use super::probe;
 use super::report::{ServerSide, ServerUsage, VadSettings};
 use super::runner::{self, CallPlan, RunOutcome};
 use super::scenarios::ScenarioSet;
 use super::scrape::read_metrics;
 use super::target::ChildServer;
-use super::{BenchError, BenchOptions, EAGER_STT_MS, Served, VAD_HANGOVER_MS, VAD_START_MS};
+use super::{BenchError, BenchOptions, Served, VAD_START_MS};
 use crate::openai::SimProfile;
 use crate::scenario::{Scenario, demo_business};
 use crate::world::SimWorld;
@@ -44,9 +45,15 @@ pub(super) async fn run(
         world.openai.add_chat_rule(rule);
     }
     scenarios.teach(&world.openai);
-    let extra = child_settings(options);
+    let levers = options.levers.effective();
+    let extra = child_settings(options, &levers);
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = ChildServer::start(exe, &world, &extra, &options.out.join("server.log")).await?;
+    let business = sicha::store::NewBusiness {
+        preemptive_replies: Some(levers.preemptive),
+        ..demo_business::spec()
+    };
+    let log = options.out.join("server.log");
+    let server = ChildServer::start(exe, &world, &business, &extra, &log).await?;
     let plan = super::plan(
         options,
         server.url().clone(),
@@ -90,36 +97,32 @@ pub(super) async fn run(
         target: "child",
         url,
         profile: Some(options.profile_name.clone()),
+        levers: Some(levers),
         vad: VadSettings {
             start_ms: Some(VAD_START_MS),
-            hangover_ms: Some(VAD_HANGOVER_MS),
-            eager_stt_ms: options.eager.then_some(EAGER_STT_MS),
+            hangover_ms: Some(levers.hangover_ms),
+            eager_stt_ms: levers.eager_stt_ms,
         },
     };
     Ok((run, side, served))
 }
 
 /// Settings the child server gets on top of the world's: enough room for every call, a message
-/// rate that allows a time-lapse, and the listening settings the report names.
-fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
+/// rate that allows a time-lapse, and the listening settings and levers the report names.
+fn child_settings(options: &BenchOptions, levers: &Levers) -> Vec<(&'static str, String)> {
     let messages_per_sec = (60.0 * options.speed.max(WARM_UP_SPEED)).ceil().max(200.0) as u32;
-    let eager = if options.eager {
-        EAGER_STT_MS.to_string()
-    } else {
-        "off".to_string()
-    };
-    vec![
+    let mut settings = vec![
         ("SICHA_MAX_CALLS", (options.concurrency + 16).to_string()),
         (
             "SICHA_MAX_WS_MESSAGES_PER_SEC",
             messages_per_sec.to_string(),
         ),
         ("SICHA_VAD_START_MS", VAD_START_MS.to_string()),
-        ("SICHA_VAD_HANGOVER_MS", VAD_HANGOVER_MS.to_string()),
-        ("SICHA_EAGER_STT_MS", eager),
         // Warnings, and the server's own account of starting and stopping.
         ("SICHA_LOG", "warn,sicha::startup=info".to_string()),
-    ]
+    ];
+    settings.extend(levers.child_settings());
+    settings
 }
 
 /// A server that has been up a while has taken calls: its greeting and fixed phrases are

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::levers::Levers;
 use super::probe::Machine;
 use super::runner::{RunOutcome, frames_sent};
 use super::stats::{self, Summary, round};
@@ -47,6 +48,8 @@ pub struct RunContext {
     pub server_url: String,
     pub profile: Option<String>,
     pub eager: bool,
+    /// Every lever of the bench's own server, as the server applied them (`None`: a remote server).
+    pub levers: Option<Levers>,
     pub vad: VadSettings,
     pub speed: f64,
     pub concurrency: usize,

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use super::levers::Levers;
 use super::report::BenchReport;
 use super::stats::Summary;
 
@@ -37,6 +38,9 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         if c.eager { "on" } else { "off" },
         c.speed
     )?;
+    if let Some(levers) = &c.levers {
+        writeln!(out, "  levers: {}", describe_levers(levers))?;
+    }
     writeln!(
         out,
         "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>7}",
@@ -108,4 +112,17 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         writeln!(out, "  failure: {sample}")?;
     }
     Ok(())
+}
+
+fn describe_levers(levers: &Levers) -> String {
+    let eager = levers
+        .eager_stt_ms
+        .map_or_else(|| "off".to_string(), |ms| format!("{ms} ms"));
+    format!(
+        "STT {}, preemptive replies {}, end of turn {}, eager STT {eager}, hangover {} ms",
+        levers.stt.name(),
+        if levers.preemptive { "on" } else { "off" },
+        levers.end_of_turn.name(),
+        levers.hangover_ms
+    )
 }

@@ -9,17 +9,17 @@ use indicatif::ProgressBar;
 
 use super::levers::Levers;
 use super::probe;
-use super::report::{ServerSide, ServerUsage, VadSettings};
+use super::report::{ProviderRequests, ServerSide, ServerUsage, VadSettings};
 use super::runner::{self, CallPlan, RunOutcome};
 use super::scenarios::ScenarioSet;
 use super::scrape::read_metrics;
 use super::target::ChildServer;
 use super::{BenchError, BenchOptions, Served, VAD_START_MS};
-use crate::openai::SimProfile;
+use crate::openai::{SimEndpoint, SimProfile};
 use crate::scenario::{Scenario, demo_business};
 use crate::world::SimWorld;
-use sicha::store::Store;
 use sicha::store::turns::TimedTurn;
+use sicha::store::{Event, Store};
 
 /// How long the bench waits for the server to finish its calls' records after the last hang-up.
 const SETTLE_WAIT: Duration = Duration::from_secs(10);
@@ -64,12 +64,14 @@ pub(super) async fn run(
     let before = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_before = server.reading();
     let bench_before = probe::read_process(std::process::id());
+    let requests_before = provider_requests(&world);
     let run = runner::run_calls(&plan, scenarios, Some(&world), progress).await;
     progress.finish_and_clear();
     let bench_cpu_secs = bench_before
         .zip(probe::read_process(std::process::id()))
         .map(|(before, after)| after.cpu_secs_since(&before));
     settle(server.database_url(), &run).await;
+    let requests = provider_requests(&world).since(requests_before);
     let after = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_after = server.reading();
     if before.is_none() || after.is_none() || usage_after.is_none() {
@@ -87,10 +89,12 @@ pub(super) async fn run(
     let url = server.url().to_string();
     let database_url = server.database_url().to_string();
     let scratch = server.stop().await?;
-    let turns = read_turns(&database_url, &run).await?;
+    let (turns, events) = read_records(&database_url, &run).await?;
     drop(scratch);
     let mut side = super::server_side(before, after);
+    side.events = Some(events);
     side.turns = Some(turns);
+    side.provider_requests = Some(requests);
     side.usage = usage;
     side.bench_cpu_secs = bench_cpu_secs;
     let served = Served {
@@ -132,7 +136,6 @@ fn child_settings(options: &BenchOptions, levers: &Levers) -> Vec<(&'static str,
 /// leaves behind is the server's, not any later call's.
 async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan, scenario: &Scenario) {
     use crate::caller::{CallerOptions, new_call_sid, run_call};
-    use crate::openai::SimEndpoint;
     let mut options = CallerOptions::new(
         plan.server.clone(),
         &new_call_sid(),
@@ -191,18 +194,30 @@ async fn settle(database_url: &str, run: &RunOutcome) {
     store.close().await;
 }
 
-async fn read_turns(
-    database_url: &str,
-    run: &RunOutcome,
-) -> Result<HashMap<String, Vec<TimedTurn>>, BenchError> {
+/// Every call's turns and events, by CallSid.
+async fn read_records(database_url: &str, run: &RunOutcome) -> Result<Records, BenchError> {
     let store = Store::connect(database_url).await?;
     let mut turns = HashMap::new();
+    let mut events = HashMap::new();
     for call in &run.calls {
-        turns.insert(
-            call.call_sid.clone(),
-            store.timed_turns_for_call(&call.call_sid).await?,
-        );
+        let sid = &call.call_sid;
+        turns.insert(sid.clone(), store.timed_turns_for_call(sid).await?);
+        events.insert(sid.clone(), store.events_for_call(sid).await?);
     }
     store.close().await;
-    Ok(turns)
+    Ok((turns, events))
+}
+
+type Records = (HashMap<String, Vec<TimedTurn>>, HashMap<String, Vec<Event>>);
+
+/// What the stand-ins have served so far, by endpoint.
+fn provider_requests(world: &SimWorld) -> ProviderRequests {
+    let count = |endpoint| world.openai.count(endpoint) as u64;
+    ProviderRequests {
+        transcriptions: count(SimEndpoint::Transcriptions),
+        realtime_commits: count(SimEndpoint::RealtimeCommit),
+        chat: count(SimEndpoint::ChatCompletions),
+        speech: count(SimEndpoint::Speech),
+        cancelled_streams: world.openai.cancelled_streams() as u64,
+    }
 }

@@ -59,6 +59,20 @@ pub struct ScenarioLine {
     /// Per frame: whether it overlaps labelled speech.
     pub voiced: Vec<bool>,
     pub start: LineStart,
+    /// The labelled parts of a line said with pauses in it (the end-of-turn fixtures), in order;
+    /// empty when the fixture does not label any.
+    pub parts: Vec<LinePart>,
+}
+
+/// A stretch of a line between pauses, as its fixture labels it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinePart {
+    pub text: String,
+    /// The line's frames its speech begins and ends in (inclusive).
+    pub first_frame: usize,
+    pub last_frame: usize,
+    /// Whether what was said up to its end is a finished utterance.
+    pub complete: bool,
 }
 
 impl ScenarioLine {
@@ -66,6 +80,30 @@ impl ScenarioLine {
         self.codes
             .chunks(FRAME_SAMPLES)
             .zip(self.voiced.iter().copied())
+    }
+
+    /// Every run of two or more labelled parts short of the whole line, and every part alone, with
+    /// what is said in it and its audio: what an utterance cut at a pause, or resumed after one,
+    /// says.
+    pub fn part_runs(&self) -> Vec<(String, &[u8])> {
+        let count = self.parts.len();
+        let mut runs = Vec::new();
+        for first in 0..count {
+            for last in first..count {
+                if first == 0 && last + 1 == count {
+                    continue; // the whole line
+                }
+                let text = self.parts[first..=last]
+                    .iter()
+                    .map(|p| p.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let from = self.parts[first].first_frame * FRAME_SAMPLES;
+                let to = (self.parts[last].last_frame + 1) * FRAME_SAMPLES;
+                runs.push((text, &self.codes[from..to.min(self.codes.len())]));
+            }
+        }
+        runs
     }
 
     pub fn duration(&self) -> Duration {
@@ -91,6 +129,8 @@ struct Sidecar {
     speech: Vec<[usize; 2]>,
     #[serde(default)]
     lines: Vec<SidecarLine>,
+    #[serde(default)]
+    parts: Vec<SidecarPart>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +138,15 @@ struct SidecarLine {
     text: String,
     start: usize,
     end: usize,
+}
+
+/// A labelled part of a single utterance said with pauses (`parts` of the end-of-turn fixtures).
+#[derive(Debug, Deserialize)]
+struct SidecarPart {
+    text: String,
+    start: usize,
+    end: usize,
+    complete: bool,
 }
 
 impl Scenario {
@@ -144,10 +193,15 @@ impl Scenario {
         } else {
             sidecar.lines
         };
-        let lines: Vec<ScenarioLine> = spans
+        let mut lines: Vec<ScenarioLine> = spans
             .iter()
             .map(|line| cut_line(&codes, &sidecar.speech, line))
             .collect();
+        if let [line] = lines.as_mut_slice() {
+            // Parts label a single utterance: the line is all of it.
+            let cut_from = spans[0].start.saturating_sub(LINE_MARGIN_SAMPLES);
+            line.parts = line_parts(&sidecar.parts, cut_from, line.voiced.len());
+        }
         Ok(Self {
             name: name.to_string(),
             transcripts: lines.iter().map(|l| l.text.clone()).collect(),
@@ -184,15 +238,24 @@ impl Scenario {
         Ok(())
     }
 
-    /// Teaches the simulated OpenAI-compatible server each line (its audio and text), so that its
+    /// Teaches the simulated OpenAI-compatible server each line (its audio and text, and each run of
+    /// its labelled parts), so that its
     /// transcriptions hear a line by its sound whichever call sends it, and adds the chat rules.
     /// Many calls may teach the same scenario: nothing is learned or added twice.
     pub fn teach(&self, openai: &OpenAiSim) {
         let mut samples = Vec::new();
+        let mut learn = |text: &str, codes: &[u8]| {
+            samples.resize(codes.len(), 0);
+            sicha_audio::mulaw::decode_into(codes, &mut samples);
+            openai.learn_utterance(text, &samples);
+        };
         for line in &self.lines {
-            samples.resize(line.codes.len(), 0);
-            sicha_audio::mulaw::decode_into(&line.codes, &mut samples);
-            openai.learn_utterance(&line.text, &samples);
+            learn(&line.text, &line.codes);
+            // A line said with pauses is also heard in pieces: an utterance ended at a pause, or
+            // started after one, says only what it holds, as a real recogniser would hear it.
+            for (text, codes) in line.part_runs() {
+                learn(&text, codes);
+            }
         }
         for rule in &self.chat_rules {
             openai.add_chat_rule(rule.clone());
@@ -287,7 +350,22 @@ fn cut_line(codes: &[u8], speech: &[[usize; 2]], line: &SidecarLine) -> Scenario
         start: LineStart::AfterAnswer {
             pause: DEFAULT_PAUSE,
         },
+        parts: Vec::new(),
     }
+}
+
+/// The labelled parts placed on the frames of a line cut from sample `cut_from` on, `frames` long.
+fn line_parts(parts: &[SidecarPart], cut_from: usize, frames: usize) -> Vec<LinePart> {
+    let last = frames.saturating_sub(1);
+    parts
+        .iter()
+        .map(|part| LinePart {
+            text: part.text.clone(),
+            first_frame: (part.start.saturating_sub(cut_from) / FRAME_SAMPLES).min(last),
+            last_frame: (part.end.saturating_sub(cut_from + 1) / FRAME_SAMPLES).min(last),
+            complete: part.complete,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -328,5 +406,33 @@ mod tests {
         assert_eq!(line.voiced.len(), 28);
         assert_eq!(line.voiced.iter().filter(|v| **v).count(), 15);
         assert!(Scenario::from_bytes("x", &wav, r#"{"speech": []}"#).is_err());
+        assert!(line.parts.is_empty());
+    }
+
+    #[test]
+    fn a_line_said_with_pauses_keeps_its_labelled_parts() {
+        let sidecar = r#"{"text": "אני רוצה עם הספרית", "speech": [[1600, 3200], [4800, 6400]],
+            "kind": "pause", "parts": [
+                {"text": "אני רוצה עם", "start": 1600, "end": 3200, "complete": false},
+                {"text": "הספרית", "start": 4800, "end": 6400, "complete": true}]}"#;
+        let wav = sicha_audio::wav::pcm16_to_wav_bytes(&[1000; 8000], 8000);
+        let scenario = Scenario::from_bytes("pause", &wav, sidecar).unwrap();
+        let line = &scenario.lines[0];
+        // The line is cut from sample 960: the first part fills frames 4..=13, the second 24..=33.
+        let frames: Vec<(usize, usize, bool)> = line
+            .parts
+            .iter()
+            .map(|p| (p.first_frame, p.last_frame, p.complete))
+            .collect();
+        assert_eq!(frames, vec![(4, 13, false), (24, 33, true)]);
+        for part in &line.parts {
+            assert!(line.voiced[part.first_frame] && line.voiced[part.last_frame]);
+            assert!(!line.voiced[part.first_frame - 1] && !line.voiced[part.last_frame + 1]);
+        }
+        // Each part alone is heard too; the whole line is the line itself.
+        let runs: Vec<String> = line.part_runs().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(runs, vec!["אני רוצה עם", "הספרית"]);
+        let (_, first) = &line.part_runs()[0];
+        assert_eq!(first.len(), 10 * FRAME_SAMPLES);
     }
 }

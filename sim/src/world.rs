@@ -12,7 +12,7 @@ use super::openai::{OpenAiSim, SimProfile};
 use super::scenario::demo_business;
 use super::twilio_api::TwilioApiSim;
 use sicha::cli::business::add_business;
-use sicha::store::{BusinessChanges, Store, StoreError};
+use sicha::store::{BusinessChanges, NewBusiness, Store, StoreError};
 
 /// The Twilio account the stand-ins and the server agree on.
 pub const SIM_ACCOUNT_SID: &str = "ACsimworld0000000000000000000000000";
@@ -70,13 +70,19 @@ impl SimWorld {
 /// Adds the demo business (the barber's shop every simulated call dials) unless it is there, as
 /// `sicha business add` would.
 pub async fn ensure_demo_business(database_url: &str) -> Result<(), StoreError> {
+    add_business_unless_there(database_url, &demo_business::spec()).await
+}
+
+/// Adds `business` unless one has its number already, as `sicha business add` would.
+pub async fn add_business_unless_there(
+    database_url: &str,
+    business: &NewBusiness,
+) -> Result<(), StoreError> {
     let store = Store::connect(database_url).await?;
-    let found = store.business_by_number(demo_business::NUMBER).await;
+    let found = store.business_by_number(&business.number).await;
     let result = match found {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => add_business(&store, &demo_business::spec())
-            .await
-            .map(|_| ()),
+        Ok(None) => add_business(&store, business).await.map(|_| ()),
         Err(error) => Err(error),
     };
     store.close().await;

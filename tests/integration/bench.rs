@@ -114,8 +114,22 @@ fn a_short_bench_writes_a_complete_report_and_both_plots() {
     number(&report, "/rss_kb_per_call");
     assert_eq!(report["target"], "child");
     assert_eq!(report["profile"], "instant");
-    // Eager transcription is the default.
+    // Eager transcription is the default, and every lever is the server's default.
     assert_eq!(report["eager"], true);
+    let levers = &report["levers"];
+    assert_eq!(levers["stt"], "batch", "{levers:#}");
+    assert_eq!(levers["preemptive"], true);
+    assert_eq!(levers["end_of_turn"], "hebrew");
+    assert_eq!(levers["eager_stt_ms"], 250);
+    assert_eq!(levers["hangover_ms"], 600);
+    // What answering cost, from the server's records and the stand-ins'; the scripts label no
+    // pauses, so there is nothing to cut into.
+    for provider in ["model", "tts", "stt"] {
+        number(&report, &format!("/wasted_requests_per_answer/{provider}"));
+    }
+    assert!(number(&report, "/provider_requests/chat") > 0.0);
+    assert!(report["false_cut_ins"].is_null(), "{report:#}");
+    assert!(report["endpoint_ms_complete"].is_null());
     number(&report, "/vad/start_ms");
     number(&report, "/vad/hangover_ms");
     number(&report, "/vad/eager_stt_ms");
@@ -145,4 +159,83 @@ fn an_empty_fixtures_directory_is_refused() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no labelled fixtures"), "{stderr}");
+}
+
+/// The end-of-turn fixtures, each played as one call turn, against a server with every lever away
+/// from its default: the levers are recorded as given, and the labelled figures are there.
+#[test]
+fn the_pause_fixtures_are_timed_by_their_labels_with_every_lever_set() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let pauses = crate::common::fixtures_dir().join("pauses");
+    for name in ["c01_yes", "p01_with"] {
+        for extension in ["wav", "json"] {
+            let file = format!("{name}.{extension}");
+            std::fs::copy(pauses.join(&file), fixtures.path().join(&file)).unwrap();
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = sicha_binary()
+        .args([
+            "bench",
+            "--calls",
+            "2",
+            "--profile",
+            "instant",
+            "--speed",
+            "4",
+            "--stt",
+            "realtime",
+            "--preemptive",
+            "off",
+            "--end-of-turn",
+            "silence",
+            "--eager-ms",
+            "150",
+            "--hangover-ms",
+            "500",
+            "--fixtures",
+        ])
+        .arg(fixtures.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "sicha bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("false cut-ins"),
+        "no cut-ins line:\n{stdout}"
+    );
+    assert!(stdout.contains("STT realtime"), "no levers line:\n{stdout}");
+
+    let text = std::fs::read_to_string(out.path().join("report.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["errors"], 0, "{report:#}");
+    let levers = &report["levers"];
+    assert_eq!(levers["stt"], "realtime", "{levers:#}");
+    assert_eq!(levers["preemptive"], false);
+    assert_eq!(levers["end_of_turn"], "silence");
+    assert_eq!(levers["eager_stt_ms"], 150);
+    assert_eq!(levers["hangover_ms"], 500);
+    assert_eq!(report["vad"]["hangover_ms"], 500);
+    // Both utterances are labelled; each one's end was timed from its label.
+    assert_eq!(report["labelled_utterances"], 2, "{report:#}");
+    number(&report, "/false_cut_ins");
+    assert!(
+        number(&report, "/endpoint_ms_complete/n") >= 1.0,
+        "{report:#}"
+    );
+    assert!(report["endpoint_ms_unfinished"].is_object());
+    number(&report, "/wasted_requests_per_answer/model");
+    let names: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"false_cut_ins"), "{names:?}");
 }

@@ -7,18 +7,19 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
+use super::levers::Levers;
 use super::probe;
-use super::report::{ServerSide, ServerUsage, VadSettings};
+use super::report::{ProviderRequests, ServerSide, ServerUsage, VadSettings};
 use super::runner::{self, CallPlan, RunOutcome};
 use super::scenarios::ScenarioSet;
 use super::scrape::read_metrics;
 use super::target::ChildServer;
-use super::{BenchError, BenchOptions, EAGER_STT_MS, Served, VAD_HANGOVER_MS, VAD_START_MS};
-use crate::openai::SimProfile;
+use super::{BenchError, BenchOptions, Served, VAD_START_MS};
+use crate::openai::{SimEndpoint, SimProfile};
 use crate::scenario::{Scenario, demo_business};
 use crate::world::SimWorld;
-use sicha::store::Store;
 use sicha::store::turns::TimedTurn;
+use sicha::store::{Event, Store};
 
 /// How long the bench waits for the server to finish its calls' records after the last hang-up.
 const SETTLE_WAIT: Duration = Duration::from_secs(10);
@@ -44,9 +45,15 @@ pub(super) async fn run(
         world.openai.add_chat_rule(rule);
     }
     scenarios.teach(&world.openai);
-    let extra = child_settings(options);
+    let levers = options.levers.effective();
+    let extra = child_settings(options, &levers);
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = ChildServer::start(exe, &world, &extra, &options.out.join("server.log")).await?;
+    let business = sicha::store::NewBusiness {
+        preemptive_replies: Some(levers.preemptive),
+        ..demo_business::spec()
+    };
+    let log = options.out.join("server.log");
+    let server = ChildServer::start(exe, &world, &business, &extra, &log).await?;
     let plan = super::plan(
         options,
         server.url().clone(),
@@ -57,12 +64,14 @@ pub(super) async fn run(
     let before = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_before = server.reading();
     let bench_before = probe::read_process(std::process::id());
+    let requests_before = provider_requests(&world);
     let run = runner::run_calls(&plan, scenarios, Some(&world), progress).await;
     progress.finish_and_clear();
     let bench_cpu_secs = bench_before
         .zip(probe::read_process(std::process::id()))
         .map(|(before, after)| after.cpu_secs_since(&before));
     settle(server.database_url(), &run).await;
+    let requests = provider_requests(&world).since(requests_before);
     let after = read_metrics(&http, server.url(), Some(server.metrics_token())).await;
     let usage_after = server.reading();
     if before.is_none() || after.is_none() || usage_after.is_none() {
@@ -80,46 +89,44 @@ pub(super) async fn run(
     let url = server.url().to_string();
     let database_url = server.database_url().to_string();
     let scratch = server.stop().await?;
-    let turns = read_turns(&database_url, &run).await?;
+    let (turns, events) = read_records(&database_url, &run).await?;
     drop(scratch);
     let mut side = super::server_side(before, after);
+    side.events = Some(events);
     side.turns = Some(turns);
+    side.provider_requests = Some(requests);
     side.usage = usage;
     side.bench_cpu_secs = bench_cpu_secs;
     let served = Served {
         target: "child",
         url,
         profile: Some(options.profile_name.clone()),
+        levers: Some(levers),
         vad: VadSettings {
             start_ms: Some(VAD_START_MS),
-            hangover_ms: Some(VAD_HANGOVER_MS),
-            eager_stt_ms: options.eager.then_some(EAGER_STT_MS),
+            hangover_ms: Some(levers.hangover_ms),
+            eager_stt_ms: levers.eager_stt_ms,
         },
     };
     Ok((run, side, served))
 }
 
 /// Settings the child server gets on top of the world's: enough room for every call, a message
-/// rate that allows a time-lapse, and the listening settings the report names.
-fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
+/// rate that allows a time-lapse, and the listening settings and levers the report names.
+fn child_settings(options: &BenchOptions, levers: &Levers) -> Vec<(&'static str, String)> {
     let messages_per_sec = (60.0 * options.speed.max(WARM_UP_SPEED)).ceil().max(200.0) as u32;
-    let eager = if options.eager {
-        EAGER_STT_MS.to_string()
-    } else {
-        "off".to_string()
-    };
-    vec![
+    let mut settings = vec![
         ("SICHA_MAX_CALLS", (options.concurrency + 16).to_string()),
         (
             "SICHA_MAX_WS_MESSAGES_PER_SEC",
             messages_per_sec.to_string(),
         ),
         ("SICHA_VAD_START_MS", VAD_START_MS.to_string()),
-        ("SICHA_VAD_HANGOVER_MS", VAD_HANGOVER_MS.to_string()),
-        ("SICHA_EAGER_STT_MS", eager),
         // Warnings, and the server's own account of starting and stopping.
         ("SICHA_LOG", "warn,sicha::startup=info".to_string()),
-    ]
+    ];
+    settings.extend(levers.child_settings());
+    settings
 }
 
 /// A server that has been up a while has taken calls: its greeting and fixed phrases are
@@ -129,7 +136,6 @@ fn child_settings(options: &BenchOptions) -> Vec<(&'static str, String)> {
 /// leaves behind is the server's, not any later call's.
 async fn wait_for_warm_up(world: &SimWorld, plan: &CallPlan, scenario: &Scenario) {
     use crate::caller::{CallerOptions, new_call_sid, run_call};
-    use crate::openai::SimEndpoint;
     let mut options = CallerOptions::new(
         plan.server.clone(),
         &new_call_sid(),
@@ -188,18 +194,30 @@ async fn settle(database_url: &str, run: &RunOutcome) {
     store.close().await;
 }
 
-async fn read_turns(
-    database_url: &str,
-    run: &RunOutcome,
-) -> Result<HashMap<String, Vec<TimedTurn>>, BenchError> {
+/// Every call's turns and events, by CallSid.
+async fn read_records(database_url: &str, run: &RunOutcome) -> Result<Records, BenchError> {
     let store = Store::connect(database_url).await?;
     let mut turns = HashMap::new();
+    let mut events = HashMap::new();
     for call in &run.calls {
-        turns.insert(
-            call.call_sid.clone(),
-            store.timed_turns_for_call(&call.call_sid).await?,
-        );
+        let sid = &call.call_sid;
+        turns.insert(sid.clone(), store.timed_turns_for_call(sid).await?);
+        events.insert(sid.clone(), store.events_for_call(sid).await?);
     }
     store.close().await;
-    Ok(turns)
+    Ok((turns, events))
+}
+
+type Records = (HashMap<String, Vec<TimedTurn>>, HashMap<String, Vec<Event>>);
+
+/// What the stand-ins have served so far, by endpoint.
+fn provider_requests(world: &SimWorld) -> ProviderRequests {
+    let count = |endpoint| world.openai.count(endpoint) as u64;
+    ProviderRequests {
+        transcriptions: count(SimEndpoint::Transcriptions),
+        realtime_commits: count(SimEndpoint::RealtimeCommit),
+        chat: count(SimEndpoint::ChatCompletions),
+        speech: count(SimEndpoint::Speech),
+        cancelled_streams: world.openai.cancelled_streams() as u64,
+    }
 }

@@ -4,6 +4,8 @@
 //! the callers' — and the run is written out as `report.json`, a terminal table and two SVG plots.
 //!
 //! - [`scenarios`] what the callers say, one call in four barging in.
+//! - [`levers`] the child server's settings a run measures (STT, preemptive replies, end of turn,
+//!   eager threshold, hangover).
 //! - [`child`] a run against the child server: stand-ins, warm-up, the server's records after.
 //! - [`target`] the child server: started, watched through `/proc`, stopped with SIGTERM.
 //! - [`runner`] the calls, C at a time, with a progress bar.
@@ -12,6 +14,7 @@
 //! - [`stats`], [`report`], [`table`], [`plot`], [`output`] the results.
 
 mod child;
+pub mod levers;
 mod output;
 pub mod plot;
 pub mod probe;
@@ -29,14 +32,16 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
+use levers::Levers;
 use report::{BenchReport, RunContext, ServerSide, VadSettings};
 use runner::CallPlan;
 use scenarios::ScenarioSet;
 use scrape::{MetricsReading, read_metrics};
 
-/// Eager transcription's threshold when the bench turns it on.
+/// Eager transcription's threshold when the bench turns it on (and `--eager-ms` does not say).
 pub const EAGER_STT_MS: u32 = 250;
-/// The server's listening defaults, which the child server is given explicitly.
+/// The server's listening defaults, which the child server is given explicitly (a profile may
+/// imply another hangover, see [`levers::implied_hangover_ms`]).
 pub const VAD_START_MS: u32 = 120;
 pub const VAD_HANGOVER_MS: u32 = 600;
 
@@ -94,7 +99,8 @@ pub struct BenchOptions {
     pub concurrency: usize,
     pub fixtures: PathBuf,
     pub profile_name: String,
-    pub eager: bool,
+    /// Applied to the bench's own server only; a remote server has its own.
+    pub levers: Levers,
     pub target: Target,
     pub out: PathBuf,
     /// 1.0 is real time; tests play a time-lapse.
@@ -131,6 +137,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 target: "remote",
                 url: url.to_string(),
                 profile: None,
+                levers: None,
                 vad: VadSettings {
                     start_ms: None,
                     hangover_ms: None,
@@ -171,6 +178,8 @@ struct Served {
     target: &'static str,
     url: String,
     profile: Option<String>,
+    /// As the server applies them; `None` for a remote server.
+    levers: Option<Levers>,
     vad: VadSettings,
 }
 
@@ -185,7 +194,8 @@ fn context(
         target: served.target.to_string(),
         server_url: served.url,
         profile: served.profile,
-        eager: options.eager,
+        eager: options.levers.eager_stt_ms.is_some(),
+        levers: served.levers,
         vad: served.vad,
         speed: options.speed,
         concurrency: options.concurrency,

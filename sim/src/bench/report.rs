@@ -1,16 +1,26 @@
 //! report.json: the run's latencies as the caller measured them, the per-stage times as the server
 //! recorded them, what sicha itself added, capacity (frames lost, inbound lag, CPU and memory per
 //! call), the run's settings and the machine, and each target with whether it was met.
+//!
+//! - [`labelled`] the end of the turn on fixtures with labelled parts: endpoint by label, cut-ins.
+//! - [`waste`] requests started for an answer and thrown away.
+
+mod labelled;
+mod waste;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::levers::Levers;
 use super::probe::Machine;
 use super::runner::{RunOutcome, frames_sent};
 use super::stats::{self, Summary, round};
 use crate::caller::{CallTrace, TraceKind};
+use labelled::LabelledEnds;
+use sicha::store::events::Event;
 use sicha::store::turns::{ROLE_AGENT, ROLE_CALLER, TimedTurn};
+pub use waste::{ProviderRequests, WasteCount, WastedRequests};
 
 /// Listening settings of the server under test (`None` where a remote server's are unknown).
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +57,8 @@ pub struct RunContext {
     pub server_url: String,
     pub profile: Option<String>,
     pub eager: bool,
+    /// Every lever of the bench's own server, as the server applied them (`None`: a remote server).
+    pub levers: Option<Levers>,
     pub vad: VadSettings,
     pub speed: f64,
     pub concurrency: usize,
@@ -74,6 +86,12 @@ pub struct BenchReport {
     pub frames_lost: Option<i64>,
     pub v2v_ms: Summary,
     pub endpoint_ms: Option<Summary>,
+    /// On fixtures with labelled parts: the labelled end of a finished utterance → the server
+    /// deciding the turn ended (wall ms; see [`labelled`]).
+    pub endpoint_ms_complete: Option<Summary>,
+    /// The same from a part after which the caller paused mid-utterance, where the server ended
+    /// the turn in that pause (each sample an end in the middle).
+    pub endpoint_ms_unfinished: Option<Summary>,
     pub stt_ms: Option<Summary>,
     pub llm_ttft_ms: Option<Summary>,
     pub llm_first_sentence_ms: Option<Summary>,
@@ -84,6 +102,16 @@ pub struct BenchReport {
     pub greeting_ms: Summary,
     pub barge_in_ms: Summary,
     pub webhook_ms: Summary,
+    /// Model, speech and transcription requests started and thrown away, per answer heard (the
+    /// server's records; see [`waste`]).
+    pub wasted_requests_per_answer: Option<WastedRequests>,
+    /// What the simulated providers served over the measured calls.
+    pub provider_requests: Option<ProviderRequests>,
+    /// Answers whose first audio reached the caller inside a labelled utterance (in a pause in
+    /// the middle of it); `None` when no fixture labels its parts.
+    pub false_cut_ins: Option<usize>,
+    /// Labelled utterances played, of which `false_cut_ins` were cut into.
+    pub labelled_utterances: usize,
     pub inbound_lag_ms: Option<Summary>,
     /// How late the simulated callers sent their frames after their own 20 ms clock ticks: load on
     /// the callers' side, which the server then also counts in `inbound_lag_ms`.
@@ -110,6 +138,9 @@ pub struct BenchReport {
 pub struct ServerSide {
     /// Turns by CallSid, when the server's database could be read.
     pub turns: Option<HashMap<String, Vec<TimedTurn>>>,
+    /// Events by CallSid, likewise.
+    pub events: Option<HashMap<String, Vec<Event>>>,
+    pub provider_requests: Option<ProviderRequests>,
     pub frames_counted: Option<u64>,
     pub inbound_lag_ms: Option<Summary>,
     pub usage: Option<ServerUsage>,
@@ -153,6 +184,8 @@ struct Samples {
     caller_send_lag: Vec<f64>,
     unanswered: usize,
     answers: Vec<AnswerRow>,
+    labelled: LabelledEnds,
+    waste: WasteCount,
 }
 
 pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> BenchReport {
@@ -162,12 +195,21 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         match &call.trace {
             Ok(trace) => {
                 let turns = server.turns.as_ref().and_then(|t| t.get(&call.call_sid));
+                let events = server.events.as_ref().and_then(|e| e.get(&call.call_sid));
                 collect(
                     &call.scenario,
                     trace,
                     turns.map(Vec::as_slice),
                     &mut samples,
                 );
+                let records = turns.zip(events);
+                let decisions = records.map(|(turns, events)| labelled::decisions(turns, events));
+                samples
+                    .labelled
+                    .collect(trace, call.placed_at_unix_ms, decisions.as_deref());
+                if let Some((turns, events)) = records {
+                    samples.waste.collect(turns, events);
+                }
             }
             Err(error) if error_samples.len() < 5 => error_samples.push(error.clone()),
             Err(_) => {}
@@ -179,6 +221,9 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         .frames_counted
         .map(|counted| frames_sent as i64 - counted as i64);
     let (cpu_pct_per_call, rss_kb_per_call) = per_call(run, server.usage);
+    let labelled = (samples.labelled.utterances > 0).then_some(&samples.labelled);
+    let records = server.turns.is_some() && server.events.is_some();
+    let by_label = |values: &[f64]| labelled.filter(|_| records).map(|_| Summary::of(values));
     let mut report = BenchReport {
         calls: run.calls.len(),
         concurrency: context.concurrency,
@@ -190,6 +235,8 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         frames_lost,
         v2v_ms: Summary::of(&samples.v2v),
         endpoint_ms: stage(&samples.endpoint),
+        endpoint_ms_complete: by_label(&samples.labelled.complete),
+        endpoint_ms_unfinished: by_label(&samples.labelled.unfinished),
         stt_ms: stage(&samples.stt),
         llm_ttft_ms: stage(&samples.llm_ttft),
         llm_first_sentence_ms: stage(&samples.llm_first_sentence),
@@ -198,6 +245,12 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
         greeting_ms: Summary::of(&samples.greeting),
         barge_in_ms: Summary::of(&samples.barge_in),
         webhook_ms: Summary::of(&samples.webhook),
+        wasted_requests_per_answer: records
+            .then(|| samples.waste.per_answer(samples.v2v.len()))
+            .flatten(),
+        provider_requests: server.provider_requests,
+        false_cut_ins: labelled.map(|l| l.false_cut_ins),
+        labelled_utterances: samples.labelled.utterances,
         inbound_lag_ms: server.inbound_lag_ms,
         caller_send_lag_ms: Summary::of(&samples.caller_send_lag),
         cpu_pct_per_call,
@@ -322,6 +375,11 @@ fn answers_by_line(turns: &[TimedTurn]) -> HashMap<usize, &TimedTurn> {
     answers
 }
 
+/// Model and speech requests thrown away per answer, at most.
+const WASTED_PER_ANSWER_LIMIT: f64 = 0.3;
+/// The median endpoint of a finished utterance on the labelled fixtures, at most.
+const ENDPOINT_COMPLETE_P50_LIMIT: f64 = 300.0;
+
 /// The targets this run is held to.
 fn targets(report: &BenchReport) -> Vec<TargetCheck> {
     let check = |name: &str, limit: f64, value: Option<f64>, below: bool| TargetCheck {
@@ -332,7 +390,7 @@ fn targets(report: &BenchReport) -> Vec<TargetCheck> {
     };
     let overhead_limit = if report.concurrency <= 1 { 10.0 } else { 25.0 };
     let vad_start = report.context.vad.start_ms.map_or(120.0, f64::from);
-    vec![
+    let mut targets = vec![
         check(
             "overhead_ms p95",
             overhead_limit,
@@ -359,7 +417,34 @@ fn targets(report: &BenchReport) -> Vec<TargetCheck> {
             report.barge_in_ms.p95,
             false,
         ),
-    ]
+    ];
+    // Issue 15's: answering early costs little, and on the pause fixtures never cuts in.
+    if report.context.levers.is_some() {
+        let wasted = report
+            .wasted_requests_per_answer
+            .map(|w| stats::round(w.model + w.tts));
+        targets.push(check(
+            "wasted model+TTS per answer",
+            WASTED_PER_ANSWER_LIMIT,
+            wasted,
+            false,
+        ));
+    }
+    if report.false_cut_ins.is_some() {
+        targets.push(check(
+            "false_cut_ins",
+            0.0,
+            report.false_cut_ins.map(|c| c as f64),
+            false,
+        ));
+        targets.push(check(
+            "endpoint_ms complete p50",
+            ENDPOINT_COMPLETE_P50_LIMIT,
+            report.endpoint_ms_complete.and_then(|s| s.p50),
+            false,
+        ));
+    }
+    targets
 }
 
 #[cfg(test)]

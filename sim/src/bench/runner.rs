@@ -41,6 +41,9 @@ pub struct CallOutcome {
     pub trace: Result<CallTrace, String>,
     /// How long the call lasted, webhook to hang-up.
     pub duration: Duration,
+    /// The wall clock when the call was placed, in ms since the Unix epoch: the trace's times are
+    /// after this, and the server's records are on this clock.
+    pub placed_at_unix_ms: f64,
 }
 
 /// All calls' results, with how many were live at once.
@@ -97,6 +100,7 @@ pub async fn run_calls(
             let now_live = live.now.fetch_add(1, Ordering::SeqCst) + 1;
             live.peak.fetch_max(now_live, Ordering::SeqCst);
             let call_started = Instant::now();
+            let placed_at_unix_ms = unix_ms_now();
             let trace = run_call(&options, &scenario, None)
                 .await
                 .map_err(|e| e.to_string());
@@ -116,6 +120,7 @@ pub async fn run_calls(
                 scenario: scenario.name.clone(),
                 trace,
                 duration,
+                placed_at_unix_ms,
             }
         }));
     }
@@ -128,6 +133,7 @@ pub async fn run_calls(
                 scenario: String::new(),
                 trace: Err(format!("the call task failed: {error}")),
                 duration: Duration::ZERO,
+                placed_at_unix_ms: 0.0,
             }),
         }
     }
@@ -150,6 +156,13 @@ fn caller_options(plan: &CallPlan, index: usize) -> CallerOptions {
     options.answer_timeout = plan.answer_timeout;
     options.keep_audio = false;
     options
+}
+
+/// The wall clock now, in fractional ms since the Unix epoch.
+fn unix_ms_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Media frames the caller sent, over every trace.

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use super::levers::Levers;
 use super::report::BenchReport;
 use super::stats::Summary;
 
@@ -37,12 +38,15 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         if c.eager { "on" } else { "off" },
         c.speed
     )?;
+    if let Some(levers) = &c.levers {
+        writeln!(out, "  levers: {}", describe_levers(levers))?;
+    }
     writeln!(
         out,
         "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>7}",
         "ms", "p50", "p95", "p99", "max", "n"
     )?;
-    let rows: [(&str, Option<&Summary>); 12] = [
+    let mut rows: Vec<(&str, Option<&Summary>)> = vec![
         ("voice to voice (caller)", Some(&report.v2v_ms)),
         ("  endpoint wait", report.endpoint_ms.as_ref()),
         ("  speech to text", report.stt_ms.as_ref()),
@@ -59,6 +63,16 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         ("inbound lag (buckets)", report.inbound_lag_ms.as_ref()),
         ("  caller's own send lag", Some(&report.caller_send_lag_ms)),
     ];
+    if report.false_cut_ins.is_some() {
+        let labelled = [
+            (
+                "  end: complete (label)",
+                report.endpoint_ms_complete.as_ref(),
+            ),
+            ("  end: unfinished", report.endpoint_ms_unfinished.as_ref()),
+        ];
+        rows.splice(2..2, labelled);
+    }
     for (name, summary) in rows {
         row(out, name, summary)?;
     }
@@ -89,6 +103,14 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         opt(report.server.map(|s| s.cpu_secs), ""),
         opt(report.bench_cpu_secs, "")
     )?;
+    writeln!(out, "  {}", describe_cost(report))?;
+    if let Some(cut_ins) = report.false_cut_ins {
+        writeln!(
+            out,
+            "  false cut-ins: {cut_ins} (answers heard inside {} labelled utterances)",
+            report.labelled_utterances
+        )?;
+    }
     writeln!(out, "  targets:")?;
     for target in &report.targets {
         let verdict = match target.met {
@@ -108,4 +130,32 @@ pub fn print(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
         writeln!(out, "  failure: {sample}")?;
     }
     Ok(())
+}
+
+fn describe_levers(levers: &Levers) -> String {
+    let eager = levers
+        .eager_stt_ms
+        .map_or_else(|| "off".to_string(), |ms| format!("{ms} ms"));
+    format!(
+        "STT {}, preemptive replies {}, end of turn {}, eager STT {eager}, hangover {} ms",
+        levers.stt.name(),
+        if levers.preemptive { "on" } else { "off" },
+        levers.end_of_turn.name(),
+        levers.hangover_ms
+    )
+}
+
+/// What answering cost: requests thrown away per answer, and what the providers served.
+fn describe_cost(report: &BenchReport) -> String {
+    let wasted = report.wasted_requests_per_answer.map_or_else(
+        || "—".to_string(),
+        |w| format!("model {:.2}, TTS {:.2}, STT {:.2}", w.model, w.tts, w.stt),
+    );
+    let served = report.provider_requests.map_or_else(String::new, |p| {
+        format!(
+            "; providers served: STT {}, realtime commits {}, model {}, TTS {} ({} streams cancelled)",
+            p.transcriptions, p.realtime_commits, p.chat, p.speech, p.cancelled_streams
+        )
+    });
+    format!("wasted requests per answer: {wasted}{served}")
 }

@@ -12,7 +12,8 @@ use url::Url;
 
 use super::BenchError;
 use super::probe::{ProcessReading, read_process};
-use crate::world::{SimWorld, ensure_demo_business, origin_url};
+use crate::world::{SimWorld, add_business_unless_there, origin_url};
+use sicha::store::NewBusiness;
 
 /// How long the server may take to answer `/readyz` after it was started.
 const READY_WAIT: Duration = Duration::from_secs(30);
@@ -41,17 +42,18 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
-    /// Starts `exe serve` against `world`, with `extra` settings on top of the world's, logging to
-    /// `log_path`, and waits until it is ready.
+    /// Starts `exe serve` against `world` with `business` to call, `extra` settings on top of the
+    /// world's, logging to `log_path`, and waits until it is ready.
     pub async fn start(
         exe: &Path,
         world: &SimWorld,
+        business: &NewBusiness,
         extra: &[(&str, &str)],
         log_path: &Path,
     ) -> Result<Self, BenchError> {
         let scratch = ScratchDir::create()?;
         let database_url = format!("sqlite://{}", scratch.path.join("bench.db").display());
-        ensure_demo_business(&database_url).await?;
+        add_business_unless_there(&database_url, business).await?;
         let address = free_local_address()?;
         let bind = address.to_string();
         let metrics_token = uuid::Uuid::new_v4().simple().to_string();

@@ -264,6 +264,23 @@ impl<'a> LiveCall<'a> {
             self.recorder
                 .record_at(now, TraceKind::LineStarted { line, text });
         }
+        for (part, labelled) in spoken.parts.iter().enumerate() {
+            if labelled.first_frame == frame {
+                self.recorder
+                    .record_at(now, TraceKind::PartStarted { line, part });
+            }
+            if labelled.last_frame == frame {
+                let complete = labelled.complete;
+                self.recorder.record_at(
+                    now,
+                    TraceKind::PartEnded {
+                        line,
+                        part,
+                        complete,
+                    },
+                );
+            }
+        }
         if voiced && last_voiced == Some(frame) {
             self.recorder.record_at(now, TraceKind::LineEnded { line });
         }

@@ -31,6 +31,18 @@ pub enum TraceKind {
     LineEnded {
         line: usize,
     },
+    /// The first frame of a labelled part of a line said with pauses was sent.
+    PartStarted {
+        line: usize,
+        part: usize,
+    },
+    /// The last frame of a labelled part was sent; `complete` when what was said up to here is a
+    /// finished utterance (else the caller pauses inside it).
+    PartEnded {
+        line: usize,
+        part: usize,
+        complete: bool,
+    },
     /// The first agent audio after a caller line ended (`None`: the greeting).
     AgentAudio {
         after_line: Option<usize>,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use url::Url;
 
-use crate::bench::{BenchOptions, Target};
+use crate::bench::levers::{self, EndOfTurn, Levers, Stt};
+use crate::bench::{BenchOptions, EAGER_STT_MS, Target};
 use crate::openai::SimProfile;
 use crate::scenario::demo_business;
 use sicha::cli::business::e164;
@@ -35,7 +36,8 @@ pub struct BenchArgs {
     /// Directory of labelled fixture scripts (*.wav with a .json sidecar) the callers play in turn.
     #[arg(long, default_value = "fixtures/scripts", value_name = "DIR")]
     pub fixtures: PathBuf,
-    /// Latency of the simulated providers: instant, typical or slow (only with the bench's own server).
+    /// Latency of the simulated providers: instant, typical, side-by-side or slow (only with the
+    /// bench's own server). side-by-side also implies --hangover-ms 500.
     #[arg(long, default_value = "typical", value_parser = profile_name)]
     pub profile: String,
     /// Drive a running sicha instead of starting one; its stage times and CPU are then not known.
@@ -53,6 +55,21 @@ pub struct BenchArgs {
     /// Eager transcription on the bench's own server (SICHA_EAGER_STT_MS=250, the server's default) or off.
     #[arg(long, value_enum, default_value = "on")]
     pub eager: Switch,
+    /// Eager transcription's threshold in ms of silence (with --eager on).
+    #[arg(long, value_name = "MS", conflicts_with = "server")]
+    pub eager_ms: Option<u32>,
+    /// Speech to text on the bench's own server: batch uploads or the Realtime API's stream.
+    #[arg(long, value_enum, default_value = "batch", conflicts_with = "server")]
+    pub stt: Stt,
+    /// Preemptive replies of the bench's own demo business.
+    #[arg(long, value_enum, default_value = "on", conflicts_with = "server")]
+    pub preemptive: Switch,
+    /// How the bench's own server ends a caller's turn (hebrew needs --eager on).
+    #[arg(long, value_enum, default_value = "hebrew", conflicts_with = "server")]
+    pub end_of_turn: EndOfTurn,
+    /// The bench's own server's hangover in ms (default 600, or the profile's: side-by-side 500).
+    #[arg(long, value_name = "MS", conflicts_with = "server")]
+    pub hangover_ms: Option<u32>,
     /// Where report.json, the plots and the server's log go (default target/bench/<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -97,12 +114,19 @@ pub async fn run(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         Some(_) => anyhow::bail!("--ramp must be a number of seconds"),
         None => RAMP_PER_CALL * concurrency as u32,
     };
+    let levers = levers_of(&args)?;
+    if levers.effective() != levers && args.server.is_none() {
+        writeln!(
+            out,
+            "note: without eager transcription the server ends turns on silence"
+        )?;
+    }
     let options = BenchOptions {
         calls: args.calls,
         concurrency,
         fixtures: args.fixtures,
         profile_name: args.profile,
-        eager: args.eager == Switch::On,
+        levers,
         target,
         out: out_dir.clone(),
         speed: args.speed,
@@ -135,6 +159,26 @@ pub async fn run(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The levers the switches ask for, with the profile's hangover unless one is given.
+fn levers_of(args: &BenchArgs) -> anyhow::Result<Levers> {
+    let eager_stt_ms = match (args.eager, args.eager_ms) {
+        (Switch::On, ms) => Some(ms.unwrap_or(EAGER_STT_MS)),
+        (Switch::Off, None) => None,
+        (Switch::Off, Some(_)) => anyhow::bail!("--eager-ms needs --eager on"),
+    };
+    let hangover_ms = args
+        .hangover_ms
+        .unwrap_or_else(|| levers::implied_hangover_ms(&args.profile));
+    anyhow::ensure!(hangover_ms > 0, "--hangover-ms must be at least 1");
+    Ok(Levers {
+        stt: args.stt,
+        preemptive: args.preemptive == Switch::On,
+        end_of_turn: args.end_of_turn,
+        eager_stt_ms,
+        hangover_ms,
+    })
 }
 
 /// `target/bench/20250615-150640`, in UTC.
@@ -170,7 +214,69 @@ fn civil_date(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_date;
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn levers(args: &[&str]) -> anyhow::Result<Levers> {
+        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
+        levers_of(&cli.bench)
+    }
+
+    #[test]
+    fn the_levers_default_to_the_servers_and_the_profiles_hangover() {
+        let defaults = levers(&[]).unwrap();
+        assert_eq!(defaults, Levers::defaults_for("typical"));
+        assert_eq!(defaults.eager_stt_ms, Some(EAGER_STT_MS));
+        assert_eq!(
+            levers(&["--profile", "side-by-side"]).unwrap().hangover_ms,
+            500
+        );
+        let given = levers(&[
+            "--profile",
+            "side-by-side",
+            "--hangover-ms",
+            "700",
+            "--eager-ms",
+            "120",
+            "--stt",
+            "realtime",
+            "--preemptive",
+            "off",
+            "--end-of-turn",
+            "silence",
+        ])
+        .unwrap();
+        assert_eq!(
+            given,
+            Levers {
+                stt: Stt::Realtime,
+                preemptive: false,
+                end_of_turn: EndOfTurn::Silence,
+                eager_stt_ms: Some(120),
+                hangover_ms: 700,
+            }
+        );
+    }
+
+    #[test]
+    fn levers_that_cannot_apply_are_refused() {
+        assert!(levers(&["--eager", "off", "--eager-ms", "120"]).is_err());
+        assert_eq!(
+            levers(&["--eager", "off"]).unwrap().eager_stt_ms,
+            None,
+            "eager off"
+        );
+        assert!(levers(&["--hangover-ms", "0"]).is_err());
+        // A running server has its own settings.
+        assert!(levers(&["--server", "http://127.0.0.1:1/", "--stt", "realtime"]).is_err());
+    }
 
     #[test]
     fn civil_dates() {

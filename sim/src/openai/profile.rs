@@ -26,7 +26,7 @@ pub struct SimProfile {
 
 impl SimProfile {
     /// The names [`Self::by_name`] knows.
-    pub const NAMES: [&str; 3] = ["instant", "typical", "slow"];
+    pub const NAMES: [&str; 4] = ["instant", "typical", "side-by-side", "slow"];
 
     /// No added delay: for tests of behaviour rather than timing.
     pub fn instant() -> Self {
@@ -56,6 +56,19 @@ impl SimProfile {
         }
     }
 
+    /// The providers of the side-by-side measurement against another open-source agent (issue 15):
+    /// transcription 300 ms, first token 400 ms then 30 tokens a second, first audio 150 ms. The
+    /// rest as [`Self::typical`]: that measurement had no streaming recogniser to set.
+    pub fn side_by_side() -> Self {
+        Self {
+            stt_ms: 300,
+            llm_ttft_ms: 400,
+            llm_tokens_per_sec: 30.0,
+            tts_ttfb_ms: 150,
+            ..Self::typical()
+        }
+    }
+
     /// A bad day: congested hosted APIs or a small local machine.
     pub fn slow() -> Self {
         Self {
@@ -73,6 +86,7 @@ impl SimProfile {
         match name.trim().to_ascii_lowercase().as_str() {
             "instant" => Some(Self::instant()),
             "typical" => Some(Self::typical()),
+            "side-by-side" => Some(Self::side_by_side()),
             "slow" => Some(Self::slow()),
             _ => None,
         }
@@ -158,6 +172,23 @@ mod tests {
             let token = typical.llm_token_interval().as_millis();
             assert!((15..=25).contains(&token), "{token}");
         }
+    }
+
+    #[test]
+    fn side_by_side_is_typical_with_the_measured_providers() {
+        let side_by_side = SimProfile::by_name("side-by-side").unwrap();
+        assert_eq!(
+            (
+                side_by_side.stt_ms,
+                side_by_side.llm_ttft_ms,
+                side_by_side.tts_ttfb_ms
+            ),
+            (300, 400, 150)
+        );
+        assert_eq!(side_by_side.llm_tokens_per_sec, 30.0);
+        let typical = SimProfile::typical();
+        assert_eq!(side_by_side.realtime_stt_ms, typical.realtime_stt_ms);
+        assert_eq!(side_by_side.jitter, typical.jitter);
     }
 
     #[test]

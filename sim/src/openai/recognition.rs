@@ -39,7 +39,8 @@ const UNHEARD_PENALTY: f32 = 0.2;
 /// The best line is accepted from this score up (a line heard again scores above 0.95; unrelated
 /// lines score below 0.6 on the fixtures)...
 const ACCEPT_SCORE: f32 = 0.8;
-/// ...and only when a line with another text scores this much less.
+/// ...and only when a line with another text (not one that goes on from its words) scores this
+/// much less.
 const MIN_MARGIN: f32 = 0.05;
 /// Longer uploads are only compared over their first two minutes, which bounds the cost.
 const MAX_UPLOAD_SECS: usize = 120;
@@ -154,9 +155,11 @@ impl UtteranceLibrary {
             .collect();
         let (best, line) = scores.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
         let text = &self.lines[line].text;
+        // A line that says these words and more is no rival: an upload that stops where the
+        // caller paused sounds like both, and says only what it holds.
         let runner_up = scores
             .iter()
-            .filter(|(_, other)| self.lines[*other].text != *text)
+            .filter(|(_, other)| !self.lines[*other].text.contains(text.as_str()))
             .map(|(score, _)| *score)
             .fold(f32::NEG_INFINITY, f32::max);
         (best >= ACCEPT_SCORE && best - runner_up >= MIN_MARGIN).then_some(line)

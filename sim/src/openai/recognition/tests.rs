@@ -125,6 +125,45 @@ fn a_line_cut_from_the_whole_call_as_the_endpointer_would_is_recognised() {
 }
 
 #[test]
+fn an_utterance_cut_at_a_pause_is_heard_as_what_it_holds() {
+    // Every end-of-turn fixture with every run of its parts learned, as the bench teaches them.
+    let scenarios: Vec<Scenario> = std::fs::read_dir(fixture("pauses"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "wav"))
+        .map(|path| Scenario::from_fixture(&path).unwrap())
+        .collect();
+    let mut library = library_of(&scenarios);
+    for (text, codes) in scenarios.iter().flat_map(|s| s.lines[0].part_runs()) {
+        let mut samples = vec![0; codes.len()];
+        mulaw::decode_into(codes, &mut samples);
+        library.learn(&text, &samples);
+    }
+    for scenario in &scenarios {
+        let line = &scenario.lines[0];
+        let samples = decoded(line);
+        let texts: Vec<&str> = line.parts.iter().map(|p| p.text.as_str()).collect();
+        // From any part to any later one, with 300 ms before it and 250 ms of the pause after it,
+        // as an eager upload after a pause is cut; a short last part (n04) makes the run up to it
+        // sound almost like the whole line.
+        for first in 0..texts.len() {
+            for last in first..texts.len() {
+                let from = (line.parts[first].first_frame * FRAME_SAMPLES).saturating_sub(2400);
+                let to = (line.parts[last].last_frame + 1) * FRAME_SAMPLES;
+                let upload = with_silence(&samples[from..to], 0, 250);
+                let said = texts[first..=last].join(" ");
+                assert_eq!(
+                    library.recognise(&upload, 8000),
+                    Some(said.as_str()),
+                    "{} parts {first}..={last}",
+                    scenario.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn clips_without_speech_are_not_heard_as_any_line() {
     let library = library_of(&scripts());
     for clip in ["silence", "hum", "white", "cough"] {

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::call::{CallerView, ms, print_summary};
+use crate::bench::levers::Stt;
 use crate::booking_api::{Booking, BookingApiSim};
 use crate::caller::{CallTrace, CallerOptions, new_call_sid, run_call};
 use crate::openai::{OpenAiSim, SimProfile};
@@ -37,6 +38,10 @@ pub struct DemoArgs {
     /// Latency of the simulated providers: instant, typical or slow.
     #[arg(long, default_value = "typical", value_parser = profile_name)]
     pub profile: String,
+    /// Speech to text: each utterance uploaded when it ends (batch, the server's default), or
+    /// streamed while the caller speaks (realtime, over the Realtime API's stand-in).
+    #[arg(long, value_enum, default_value = "batch")]
+    pub stt: Stt,
     /// Where to write what the caller heard: 8 kHz mono WAV, both sides of the call mixed.
     #[arg(long, default_value = "demo-call.wav", value_name = "FILE")]
     pub out: PathBuf,
@@ -81,6 +86,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
         &twilio.base_url(),
         &auth_token,
         &args.log,
+        args.stt,
     )?;
     sicha::telemetry::init(&settings)?;
     crate::world::ensure_demo_business(&database_url).await?;
@@ -114,7 +120,12 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
-    print_header(out, &server_url, &args.profile, &db_path, records.temporary)?;
+    let providers = format!(
+        "latency profile `{}`, speech to text {}",
+        args.profile,
+        args.stt.name()
+    );
+    print_header(out, &server_url, &providers, &db_path, records.temporary)?;
     let mut options = CallerOptions::new(
         server_url,
         &call_sid,
@@ -171,6 +182,7 @@ fn demo_settings(
     twilio: &Url,
     auth_token: &str,
     log: &str,
+    stt: Stt,
 ) -> anyhow::Result<Settings> {
     let values = [
         ("SICHA_BIND", "127.0.0.1:0"),
@@ -183,6 +195,7 @@ fn demo_settings(
         ("SICHA_TTS", "openai,espeak"),
         ("SICHA_SHUTDOWN_GRACE_SECS", "2"),
         ("SICHA_LOG", log),
+        ("SICHA_STT", stt.name()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -193,7 +206,7 @@ fn demo_settings(
 fn print_header(
     out: &mut impl Write,
     server: &Url,
-    profile: &str,
+    providers: &str,
     db_path: &Path,
     temporary: bool,
 ) -> std::io::Result<()> {
@@ -212,7 +225,7 @@ fn print_header(
     )?;
     writeln!(
         out,
-        "  providers  SIMULATED: speech-to-text, chat model and text-to-speech are local stand-ins (latency profile `{profile}`); their audio is {speech}"
+        "  providers  SIMULATED: speech-to-text, chat model and text-to-speech are local stand-ins ({providers}); their audio is {speech}"
     )?;
     writeln!(
         out,

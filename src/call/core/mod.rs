@@ -389,6 +389,7 @@ impl CallCore {
             silence,
             end_of_turn,
             tool_wait,
+            self.preempt_due_at(),
         ]
         .into_iter()
         .flatten()

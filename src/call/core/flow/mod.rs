@@ -86,6 +86,9 @@ impl CallCore {
             return;
         }
         self.end_of_turn_due(now);
+        if due(self.preempt_due_at()) {
+            self.preempt(now);
+        }
         self.tool_wait_due(now);
         if due(self.turns.filler_due_at()) {
             self.filler(now);

@@ -1,18 +1,30 @@
-//! Answers started before the caller's turn is confirmed: on an eager transcript the reply starts at
-//! once and its output is held; the hangover's confirmation adopts it (for the same words only), the
-//! caller going on discards it.
+//! Answers started before the caller's turn is confirmed: on an eager transcript the reply starts
+//! and its output is held; the hangover's confirmation adopts it (for the same words only), the
+//! caller going on discards it. When the end of turn is decided from words and voice, a reply is
+//! started only once the turn is due to end within [`PREEMPT_LEAD`]: an utterance that reads as
+//! unfinished is likely to go on, and a reply started on it would be thrown away.
+
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::call::core::preemptive::Preemptive;
 use crate::call::core::{CallCore, Effect, Now, ReplyOutput, TurnId};
 
+/// How long before the turn is due to end a reply is worth starting: about what a reply takes to
+/// its first audio (the model's first sentence and its speech), so one started then is ready as the
+/// turn ends, and one for a caller who goes on is rarely started at all.
+pub(super) const PREEMPT_LEAD: Duration = Duration::from_millis(600);
+
 impl CallCore {
-    /// An eager transcript arrived: if it completes everything the caller said so far, start the
-    /// answer now, held until the turn is confirmed.
+    /// An eager transcript arrived, or the time to start its reply came: if it completes everything
+    /// the caller said so far, start the answer now, held until the turn is confirmed.
     pub(super) fn preempt(&mut self, now: Now) {
         if !self.is_ai() || self.preemptive.is_some() || !self.config.preemptive_replies {
             return;
+        }
+        if self.preempt_due_at().is_some_and(|at| at > now.at) {
+            return; // the turn is not due to end soon; the deadline brings this back
         }
         let Some((id, outcomes)) = self.turns.eager_guess_transcribed() else {
             return;
@@ -28,6 +40,17 @@ impl CallCore {
             .request_answering(business, self.tools.offered(), &text);
         self.preemptive = Some(Preemptive::new(id, text, now.at));
         self.start_reply(id, request);
+    }
+
+    /// When a transcribed guess's reply is to start, if not at once: [`PREEMPT_LEAD`] before the turn
+    /// is due to end by its words and voice.
+    pub(in crate::call::core) fn preempt_due_at(&self) -> Option<Instant> {
+        if self.preemptive.is_some() || !self.config.preemptive_replies {
+            return None;
+        }
+        self.turns.eager_guess_transcribed()?;
+        let ends_at = self.end_of_turn.as_ref()?.deadline()?;
+        Some(ends_at.checked_sub(PREEMPT_LEAD).unwrap_or(ends_at))
     }
 
     /// An output of a reply not yet adopted: held. Returns the output when it is not one.

@@ -118,3 +118,51 @@ fn a_transcript_after_the_silence_already_sufficed_ends_the_turn_at_once() {
     let ended = call.feed(3500, heard(1, "תודה רבה, זה הכל"));
     assert_eq!(replies(&ended), [1]);
 }
+
+/// [`call`] with preemptive replies on, as in production.
+fn preempting_call() -> Call {
+    let (mut call, mark) = Call::configured(AgentMode::Ai, Some(business(None, "")), |config| {
+        config.end_of_turn = Some(HangoverPolicy::around(600));
+    })
+    .started();
+    call.feed(1001, Input::MarkPlayed(mark));
+    call
+}
+
+#[test]
+fn a_reply_is_started_ahead_at_once_when_the_turn_is_due_to_end_soon() {
+    let mut call = preempting_call();
+    let eager = says_tentatively(&mut call, "מה שעות הפתיחה שלכם?");
+    assert_eq!(replies(&eager), [1], "due at 3400, within the lead");
+}
+
+#[test]
+fn a_reply_to_words_that_stop_on_a_connecting_word_waits_for_the_lead_before_the_end() {
+    let mut call = preempting_call();
+    let eager = says_tentatively(&mut call, "אני רוצה לקבוע תור של");
+    assert!(
+        replies(&eager).is_empty(),
+        "the turn ends at 4500 at the soonest"
+    );
+    // The end of the turn is due 1.5 s after the speech, at 4500: the reply starts 600 ms before.
+    assert_eq!(
+        call.core.next_deadline().map(|at| call.ms_of(at)),
+        Some(3900)
+    );
+    assert!(replies(&call.feed(3800, Input::Tick)).is_empty());
+    assert_eq!(replies(&call.feed(3900, Input::Tick)), [1]);
+}
+
+#[test]
+fn a_caller_who_goes_on_before_the_lead_costs_no_reply() {
+    let mut call = preempting_call();
+    says_tentatively(&mut call, "אני רוצה לקבוע תור של");
+    let resumed = call.feed(
+        3700,
+        Input::Speech(EndpointEvent::Resumed {
+            at_sample: 3700 * 8,
+        }),
+    );
+    assert_eq!(events(&resumed), ["eager_dropped"]);
+    assert!(replies(&call.log).is_empty(), "no model request was made");
+}

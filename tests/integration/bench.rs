@@ -230,6 +230,12 @@ fn the_pause_fixtures_are_timed_by_their_labels_with_every_lever_set() {
         "{report:#}"
     );
     assert!(report["endpoint_ms_unfinished"].is_object());
+    // Each answer says whether it was cut into; the server stopping an answer that cut in is no
+    // barge-in (these callers never speak over an answer).
+    for answer in report["answers"].as_array().unwrap() {
+        assert!(answer["cut_ins"].is_number(), "{answer:#}");
+    }
+    assert_eq!(report["barge_in_ms"]["n"], 0, "{report:#}");
     number(&report, "/wasted_requests_per_answer/model");
     let names: Vec<&str> = report["targets"]
         .as_array()

@@ -166,6 +166,8 @@ pub struct AnswerRow {
     /// The part of `turnaround` spent waiting for STT (less than `stt` with eager transcription).
     pub stt_wait: Option<i64>,
     pub overhead: Option<f64>,
+    /// On a line with labelled parts: answers that started while the caller was inside it.
+    pub cut_ins: Option<usize>,
 }
 
 /// The per-turn samples gathered across calls.
@@ -297,8 +299,17 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
         into.webhook.push(ms(webhook.at));
     }
     into.greeting.extend(trace.greeting_latency().map(ms));
-    into.barge_in
-        .extend(trace.barge_ins().iter().map(|b| ms(b.latency)));
+    // A `clear` inside a labelled utterance is the server stopping an answer that cut in (counted
+    // in `false_cut_ins`), not the caller barging in.
+    let labelled = labelled::labelled_lines(trace);
+    let cut_ins = labelled::cut_ins_by_line(trace, &labelled);
+    into.barge_in.extend(
+        trace
+            .barge_ins()
+            .iter()
+            .filter(|b| !labelled.contains(&b.line))
+            .map(|b| ms(b.latency)),
+    );
     into.unanswered += trace.count(|k| matches!(k, TraceKind::NoAnswer { .. }));
     into.caller_send_lag
         .extend(trace.frames.iter().map(|f| f64::from(f.late_us) / 1000.0));
@@ -322,6 +333,9 @@ fn collect(scenario: &str, trace: &CallTrace, turns: Option<&[TimedTurn]>, into:
             turnaround: timed.and_then(|t| t.span.turnaround_ms),
             stt_wait: timed.and_then(|t| t.span.stt_wait_ms),
             overhead: sicha,
+            cut_ins: labelled
+                .contains(&line)
+                .then(|| cut_ins.get(&line).copied().unwrap_or(0)),
         });
     }
     // The server's figures count every answer it recorded once, whether or not it could be paired

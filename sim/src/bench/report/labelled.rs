@@ -9,7 +9,7 @@
 //! the server records by; the endpoint figures are wall milliseconds, as `v2v_ms` (under a
 //! time-lapse they are not the audio's).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::caller::{CallTrace, TraceKind};
 use sicha::store::events::Event;
@@ -59,16 +59,9 @@ impl LabelledEnds {
         placed_at_unix_ms: f64,
         decisions: Option<&[f64]>,
     ) {
-        let labelled: HashSet<usize> = trace
-            .events
-            .iter()
-            .filter_map(|e| match e.kind {
-                TraceKind::PartEnded { line, .. } => Some(line),
-                _ => None,
-            })
-            .collect();
+        let labelled = labelled_lines(trace);
         self.utterances += labelled.len();
-        self.false_cut_ins += false_cut_ins(trace, &labelled);
+        self.false_cut_ins += cut_ins_by_line(trace, &labelled).values().sum::<usize>();
         if let Some(decisions) = decisions {
             self.endpoints(trace, placed_at_unix_ms, decisions);
         }
@@ -113,25 +106,40 @@ impl LabelledEnds {
     }
 }
 
-/// Answers whose first audio arrived while the caller was inside one of the `labelled` lines
-/// (between its first and last labelled speech): the first agent audio there, and the first after
-/// each `clear` (the server stopping an answer because the caller went on). Such a line starts only
-/// once the previous answer has played, so agent audio inside it is a new answer.
-fn false_cut_ins(trace: &CallTrace, labelled: &HashSet<usize>) -> usize {
-    let mut inside = false;
+/// The lines of the call whose parts are labelled.
+pub(super) fn labelled_lines(trace: &CallTrace) -> HashSet<usize> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::PartEnded { line, .. } => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+/// By line: answers whose first audio arrived while the caller was inside one of the `labelled`
+/// lines (between its first and last labelled speech): the first agent audio there, and the first
+/// after each `clear` (the server stopping an answer because the caller went on). Such a line
+/// starts only once the previous answer has played, so agent audio inside it is a new answer.
+pub(super) fn cut_ins_by_line(
+    trace: &CallTrace,
+    labelled: &HashSet<usize>,
+) -> HashMap<usize, usize> {
+    let mut inside = None;
     let mut audible = false;
-    let mut cut_ins = 0;
+    let mut cut_ins = HashMap::new();
     for event in &trace.events {
         match &event.kind {
             TraceKind::LineStarted { line, .. } => {
-                inside = labelled.contains(line);
+                inside = labelled.contains(line).then_some(*line);
                 audible = false;
             }
-            TraceKind::LineEnded { .. } => inside = false,
+            TraceKind::LineEnded { .. } => inside = None,
             TraceKind::Clear { .. } => audible = false,
             TraceKind::MediaReceived { .. } => {
-                if inside && !audible {
-                    cut_ins += 1;
+                if let Some(line) = inside.filter(|_| !audible) {
+                    *cut_ins.entry(line).or_insert(0) += 1;
                 }
                 audible = true;
             }
@@ -252,9 +260,12 @@ mod tests {
             media(3000),
             media(3900),
         ];
+        let trace = paused_line(events);
         let mut ends = LabelledEnds::default();
-        ends.collect(&paused_line(events), 0.0, None);
+        ends.collect(&trace, 0.0, None);
         assert_eq!(ends.false_cut_ins, 2);
+        let by_line = cut_ins_by_line(&trace, &labelled_lines(&trace));
+        assert_eq!(by_line.get(&0), Some(&2));
         assert!(ends.complete.is_empty());
     }
 

@@ -27,7 +27,6 @@ pub struct Line {
     /// Reused for every frame.
     pcm: Vec<i16>,
     events: Vec<EndpointEvent>,
-    codes: Vec<u8>,
 }
 
 /// This media stream's realtime transcription.
@@ -36,9 +35,10 @@ struct Transcription {
     /// Where the session hands over realtime streams (the first, and one after a break); checked
     /// between frames. `None`: not configured, or the session stopped sending.
     arriving: Option<mpsc::Receiver<StreamedAudio>>,
-    /// The stream utterances go to as they are spoken; `None` until one arrives and after it broke
-    /// (utterances are then uploaded). Dropping its sender closes the stream.
-    open: Option<(StreamedAudio, SpeechUpload)>,
+    /// The stream utterances go to as they are spoken (its number, and where this line is in the
+    /// open utterance); `None` until one arrives and after it broke (utterances are then
+    /// uploaded). Dropping it closes the stream.
+    open: Option<(u64, StreamUpload, SpeechUpload)>,
 }
 
 impl Line {
@@ -62,7 +62,6 @@ impl Line {
             },
             pcm: Vec::with_capacity(FRAME_SAMPLES * 4),
             events: Vec::new(),
-            codes: Vec::with_capacity(FRAME_SAMPLES * 4),
         }
     }
 
@@ -77,7 +76,10 @@ impl Line {
             return;
         };
         match arriving.try_recv() {
-            Ok(audio) => self.transcription.open = Some((audio, SpeechUpload::default())),
+            Ok(audio) => {
+                let stream = StreamUpload::new(audio.sender);
+                self.transcription.open = Some((audio.generation, stream, SpeechUpload::default()));
+            }
             Err(mpsc::error::TryRecvError::Empty) => {}
             Err(mpsc::error::TryRecvError::Disconnected) => self.transcription.arriving = None,
         }
@@ -87,23 +89,19 @@ impl Line {
     /// stream that is gone is let go (its turns fall back to upload; the session logs the break).
     fn stream_speech(&mut self, events: &[EndpointEvent]) -> Vec<Option<StreamedTurn>> {
         let mut commits = vec![None; events.len()];
-        let Some((audio, upload)) = &mut self.transcription.open else {
+        let Some((generation, sink, upload)) = &mut self.transcription.open else {
             return commits;
         };
-        let generation = audio.generation;
-        let mut sink = StreamUpload {
-            sender: &mut audio.sender,
-            codes: &mut self.codes,
-        };
+        let generation = *generation;
         let streamed = events
             .iter()
             .zip(commits.iter_mut())
             .try_for_each(|(event, commit)| {
-                let ticket = upload.on_event(event, &mut sink)?;
+                let ticket = upload.on_event(event, sink)?;
                 *commit = ticket.map(|ticket| StreamedTurn { generation, ticket });
                 Ok(())
             })
-            .and_then(|()| upload.after_frame(self.endpointer.open_audio(), &mut sink));
+            .and_then(|()| upload.after_frame(self.endpointer.open_audio(), sink));
         if streamed.is_err() {
             self.transcription.open = None;
         }

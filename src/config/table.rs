@@ -191,7 +191,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "SICHA_EAGER_STT_MS",
-        "250",
+        "150",
         "silence after which speech-to-text starts early (below the hangover), or off",
     ),
     (

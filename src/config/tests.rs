@@ -58,7 +58,7 @@ fn unset_settings_take_the_defaults_the_table_documents() {
     assert_eq!(s.limits.max_call, Duration::from_secs(1800));
     assert_eq!(s.after_call.post_call_sms, PostCallSms::Off);
     assert!(!s.after_call.summary);
-    assert_eq!(s.conversation.eager_stt_ms, Some(250));
+    assert_eq!(s.conversation.eager_stt_ms, Some(150));
     assert_eq!(s.web.session_ttl, Duration::from_secs(43200));
     assert!(!s.log_json);
 }

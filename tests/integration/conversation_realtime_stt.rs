@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::common;
 use crate::common::databases::for_each_engine;
 use crate::common::paced::speak_and_time_answer;
+use crate::conversation_preemptive::{FIRST_HALF_FINISHED, script_a_mid_sentence_pause};
 use common::listen;
 use sicha_sim::openai::{ChatRule, SimEndpoint};
 use sicha_sim::twilio_caller::MediaStreamClient;
@@ -84,14 +85,14 @@ async fn a_turn_streamed_as_it_is_spoken_is_answered_without_an_upload() {
     .await;
 }
 
-/// "ההזמנה הגיעה אבל … חסר בה מוצר אחד": the guess at the pause is committed and answered
+/// "ההזמנה הגיעה … חסר בה מוצר אחד": the guess at the pause is committed and answered
 /// preemptively; when the caller goes on, the whole utterance is streamed again and committed at its
 /// end, and only that is answered.
 #[tokio::test]
 async fn a_guess_the_caller_talks_past_is_committed_again_whole() {
     let database = common::databases::TestDatabase::sqlite().unwrap();
     let world = common::ai_world(database.url(), "openai", &[REALTIME, EAGER]).await;
-    crate::conversation_preemptive::script_a_mid_sentence_pause(&world.openai);
+    script_a_mid_sentence_pause(&world.openai, FIRST_HALF_FINISHED);
     let mut stream = world.app.connect_call("CA961").await;
     listen(&mut stream, QUIET, true).await;
     speak_and_time_answer(&mut stream, "pauses/p03_but.wav", ANSWER_WAIT)
@@ -103,7 +104,7 @@ async fn a_guess_the_caller_talks_past_is_committed_again_whole() {
     assert_eq!(world.openai.count(SimEndpoint::RealtimeCommit), 2);
     assert_eq!(
         world.chats(),
-        ["ההזמנה הגיעה אבל", "ההזמנה הגיעה אבל חסר בה מוצר אחד"]
+        [FIRST_HALF_FINISHED, "ההזמנה הגיעה אבל חסר בה מוצר אחד"]
     );
     assert_eq!(
         said_after_greeting(&world, "CA961").await,

@@ -39,7 +39,7 @@ use scenarios::ScenarioSet;
 use scrape::{MetricsReading, read_metrics};
 
 /// Eager transcription's threshold when the bench turns it on (and `--eager-ms` does not say).
-pub const EAGER_STT_MS: u32 = 250;
+pub const EAGER_STT_MS: u32 = 150;
 /// The server's listening defaults, which the child server is given explicitly (a profile may
 /// imply another hangover, see [`levers::implied_hangover_ms`]).
 pub const VAD_START_MS: u32 = 120;

@@ -52,7 +52,7 @@ pub struct BenchArgs {
     /// The business number to call (with --server; the bench's own server has the demo business).
     #[arg(long, default_value = demo_business::NUMBER, value_parser = e164)]
     pub to: String,
-    /// Eager transcription on the bench's own server (SICHA_EAGER_STT_MS=250, the server's default) or off.
+    /// Eager transcription on the bench's own server (SICHA_EAGER_STT_MS=150, the server's default) or off.
     #[arg(long, value_enum, default_value = "on")]
     pub eager: Switch,
     /// Eager transcription's threshold in ms of silence (with --eager on).

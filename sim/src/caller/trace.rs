@@ -216,19 +216,21 @@ impl CallTrace {
     }
 }
 
+/// Made-up traces for the tests of what reads them.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(ms: u64, kind: TraceKind) -> TraceEvent {
-        TraceEvent {
+impl TraceEvent {
+    pub fn at_ms(ms: u64, kind: TraceKind) -> Self {
+        Self {
             at: Duration::from_millis(ms),
             kind,
         }
     }
+}
 
-    fn trace(events: Vec<TraceEvent>) -> CallTrace {
-        CallTrace {
+#[cfg(test)]
+impl CallTrace {
+    pub fn of(events: Vec<TraceEvent>) -> Self {
+        Self {
             call_sid: "CA1".into(),
             speed: 1.0,
             events,
@@ -237,6 +239,19 @@ mod tests {
             caller_start_sample: 0,
             agent_audio: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ms: u64, kind: TraceKind) -> TraceEvent {
+        TraceEvent::at_ms(ms, kind)
+    }
+
+    fn trace(events: Vec<TraceEvent>) -> CallTrace {
+        CallTrace::of(events)
     }
 
     #[test]

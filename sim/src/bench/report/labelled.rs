@@ -151,28 +151,15 @@ pub(super) fn cut_ins_by_line(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::caller::TraceEvent;
 
     fn at(ms: u64, kind: TraceKind) -> TraceEvent {
-        TraceEvent {
-            at: Duration::from_millis(ms),
-            kind,
-        }
+        TraceEvent::at_ms(ms, kind)
     }
 
     fn trace(events: Vec<TraceEvent>) -> CallTrace {
-        CallTrace {
-            call_sid: "CA1".into(),
-            speed: 1.0,
-            events,
-            frames: Vec::new(),
-            caller_audio: Vec::new(),
-            caller_start_sample: 0,
-            agent_audio: Vec::new(),
-        }
+        CallTrace::of(events)
     }
 
     fn media(ms: u64) -> TraceEvent {

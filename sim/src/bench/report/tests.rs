@@ -3,22 +3,7 @@ use sicha::store::turns::AnswerSpan;
 
 fn turn(role: &str, seq: i64) -> TimedTurn {
     TimedTurn {
-        turn: sicha::store::Turn {
-            call_sid: "CA1".into(),
-            seq,
-            role: role.into(),
-            text: String::new(),
-            heard_text: None,
-            started_at_ms: 0,
-            ended_at_ms: 0,
-            interrupted: false,
-            stt_ms: None,
-            llm_ttft_ms: None,
-            llm_first_sentence_ms: None,
-            tts_ttfb_ms: None,
-            endpoint_ms: None,
-            v2v_ms: None,
-        },
+        turn: sicha::store::Turn::said("CA1", seq, role, "", 0, 0),
         span: AnswerSpan::default(),
     }
 }

@@ -120,7 +120,7 @@ fn a_short_bench_writes_a_complete_report_and_both_plots() {
     assert_eq!(levers["stt"], "batch", "{levers:#}");
     assert_eq!(levers["preemptive"], true);
     assert_eq!(levers["end_of_turn"], "hebrew");
-    assert_eq!(levers["eager_stt_ms"], 250);
+    assert_eq!(levers["eager_stt_ms"], sicha_sim::bench::EAGER_STT_MS);
     assert_eq!(levers["hangover_ms"], 600);
     // What answering cost, from the server's records and the stand-ins'; the scripts label no
     // pauses, so there is nothing to cut into.
@@ -190,7 +190,7 @@ fn the_pause_fixtures_are_timed_by_their_labels_with_every_lever_set() {
             "--end-of-turn",
             "silence",
             "--eager-ms",
-            "150",
+            "120",
             "--hangover-ms",
             "500",
             "--fixtures",
@@ -219,7 +219,7 @@ fn the_pause_fixtures_are_timed_by_their_labels_with_every_lever_set() {
     assert_eq!(levers["stt"], "realtime", "{levers:#}");
     assert_eq!(levers["preemptive"], false);
     assert_eq!(levers["end_of_turn"], "silence");
-    assert_eq!(levers["eager_stt_ms"], 150);
+    assert_eq!(levers["eager_stt_ms"], 120);
     assert_eq!(levers["hangover_ms"], 500);
     assert_eq!(report["vad"]["hangover_ms"], 500);
     // Both utterances are labelled; each one's end was timed from its label.

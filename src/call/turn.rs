@@ -58,7 +58,6 @@ pub async fn transcribe(
 /// Waits for a turn's transcript from the realtime stream its audio was committed on; when none
 /// comes (the turn failed, the stream broke, or [`STREAMED_WAIT`] passed), uploads the utterance
 /// as [`transcribe`] does. Reports the outcome for `turn` on the control path.
-#[allow(clippy::too_many_arguments)]
 pub async fn transcribe_streamed(
     agent: Arc<Agent>,
     pcm: Vec<i16>,

@@ -21,21 +21,11 @@ const NEVER_STREAMED: &str = "CA701";
 const T0: i64 = 1_750_000_000_000;
 
 fn turn(seq: i64, role: &str, text: &str, heard: Option<&str>) -> NewTurn {
+    let at = T0 + seq * 1000;
     NewTurn {
-        call_sid: CALL.into(),
-        seq,
-        role: role.into(),
-        text: text.into(),
         heard_text: heard.map(str::to_string),
-        started_at_ms: T0 + seq * 1000,
-        ended_at_ms: T0 + seq * 1000 + 500,
         interrupted: heard.is_some(),
-        stt_ms: None,
-        llm_ttft_ms: None,
-        llm_first_sentence_ms: None,
-        tts_ttfb_ms: None,
-        endpoint_ms: None,
-        v2v_ms: None,
+        ..NewTurn::said(CALL, seq, role, text, at, at + 500)
     }
 }
 

@@ -181,24 +181,30 @@ impl TurnTaking {
     /// eager guess still waiting for the hangover, with no reply in flight: an answer can be prepared
     /// ahead of the confirmation. Returns the newest utterance's id and every outcome in speech order.
     pub fn eager_guess_transcribed(&self) -> Option<(TurnId, Vec<(SttOutcome, AudioEvidence)>)> {
+        let id = self.transcribed_guess()?;
+        let outcomes = self
+            .waiting
+            .iter()
+            .filter_map(|w| {
+                w.transcript
+                    .as_ref()
+                    .map(|(outcome, _)| (outcome.clone(), w.evidence))
+            })
+            .collect();
+        Some((id, outcomes))
+    }
+
+    /// The newest utterance's id when [`Self::eager_guess_transcribed`] would answer, without copying
+    /// the outcomes (asked whenever the call's next deadline is).
+    pub fn transcribed_guess(&self) -> Option<TurnId> {
         let newest = self.waiting.back()?;
         if self.answering.is_some() || newest.confirmed {
             return None;
         }
         let earlier = self.waiting.len() - 1;
-        if !self.waiting.iter().take(earlier).all(|w| w.confirmed) {
-            return None;
-        }
-        let outcomes = self
-            .waiting
-            .iter()
-            .map(|w| {
-                w.transcript
-                    .as_ref()
-                    .map(|(outcome, _)| (outcome.clone(), w.evidence))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some((newest.id, outcomes))
+        let ready = self.waiting.iter().take(earlier).all(|w| w.confirmed)
+            && self.waiting.iter().all(|w| w.transcript.is_some());
+        ready.then_some(newest.id)
     }
 
     /// Takes the waiting utterances as one caller turn (call only when [`TurnTaking::ready`]).

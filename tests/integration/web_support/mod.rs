@@ -70,22 +70,7 @@ async fn call(
 }
 
 async fn turn(store: &Store, sid: &str, seq: i64, role: &str, text: &str, at: i64) -> NewTurn {
-    let turn = NewTurn {
-        call_sid: sid.to_string(),
-        seq,
-        role: role.to_string(),
-        text: text.to_string(),
-        heard_text: None,
-        started_at_ms: at,
-        ended_at_ms: at + 2000,
-        interrupted: false,
-        stt_ms: None,
-        llm_ttft_ms: None,
-        llm_first_sentence_ms: None,
-        tts_ttfb_ms: None,
-        endpoint_ms: None,
-        v2v_ms: None,
-    };
+    let turn = NewTurn::said(sid, seq, role, text, at, at + 2000);
     store.insert_turn(&turn).await.unwrap();
     turn
 }

@@ -48,8 +48,8 @@ impl CallCore {
         if self.preemptive.is_some() || !self.config.preemptive_replies {
             return None;
         }
-        self.turns.eager_guess_transcribed()?;
         let ends_at = self.end_of_turn.as_ref()?.deadline()?;
+        self.turns.transcribed_guess()?;
         Some(ends_at.checked_sub(PREEMPT_LEAD).unwrap_or(ends_at))
     }
 

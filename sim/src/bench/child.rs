@@ -8,13 +8,13 @@ use std::time::Duration;
 use indicatif::ProgressBar;
 
 use super::levers::Levers;
-use super::probe;
 use super::report::{ProviderRequests, ServerSide, ServerUsage, VadSettings};
 use super::runner::{self, CallPlan, RunOutcome};
 use super::scenarios::ScenarioSet;
 use super::scrape::read_metrics;
 use super::target::ChildServer;
 use super::{BenchError, BenchOptions, Served, VAD_START_MS};
+use super::{pinning, probe};
 use crate::openai::{SimEndpoint, SimProfile};
 use crate::scenario::{Scenario, demo_business};
 use crate::world::SimWorld;
@@ -33,9 +33,12 @@ const WARM_UP_SPEED: f64 = 4.0;
 pub(super) async fn run(
     options: &BenchOptions,
     exe: &std::path::Path,
+    server_cpus: Option<&[usize]>,
     scenarios: &ScenarioSet,
     progress: &ProgressBar,
 ) -> Result<(RunOutcome, ServerSide, Served), BenchError> {
+    // Before the stand-ins start, so every thread of the bench is moved off the server's CPUs.
+    let cpus = server_cpus.map(pinning::split).transpose()?;
     let http = reqwest::Client::new();
     let profile = SimProfile::by_name(&options.profile_name).unwrap_or_else(SimProfile::typical);
     let world = SimWorld::start(profile)
@@ -53,7 +56,15 @@ pub(super) async fn run(
         ..demo_business::spec()
     };
     let log = options.out.join("server.log");
-    let server = ChildServer::start(exe, &world, &business, &extra, &log).await?;
+    let server = ChildServer::start(
+        exe,
+        &world,
+        &business,
+        &extra,
+        cpus.as_ref().map(|split| split.server.as_slice()),
+        &log,
+    )
+    .await?;
     let plan = super::plan(
         options,
         server.url().clone(),
@@ -102,6 +113,7 @@ pub(super) async fn run(
         url,
         profile: Some(options.profile_name.clone()),
         levers: Some(levers),
+        cpus,
         vad: VadSettings {
             start_ms: Some(VAD_START_MS),
             hangover_ms: Some(levers.hangover_ms),

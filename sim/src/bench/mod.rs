@@ -8,6 +8,7 @@
 //!   eager threshold, hangover).
 //! - [`child`] a run against the child server: stand-ins, warm-up, the server's records after.
 //! - [`target`] the child server: started, watched through `/proc`, stopped with SIGTERM.
+//! - [`pinning`] `--server-cpus`: the server and the bench on separate CPUs.
 //! - [`runner`] the calls, C at a time, with a progress bar.
 //! - [`scrape`] frames counted and inbound lag, from the server's `/metrics`.
 //! - [`probe`] `/proc`: process CPU and memory, the machine, the open-file limit.
@@ -16,6 +17,7 @@
 mod child;
 pub mod levers;
 mod output;
+pub mod pinning;
 pub mod plot;
 pub mod probe;
 pub mod report;
@@ -82,7 +84,11 @@ impl BenchError {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Start `exe serve` as a child process with the bench's simulated providers.
-    Child { exe: PathBuf },
+    Child {
+        exe: PathBuf,
+        /// `--server-cpus`: the server runs on these, the bench on the rest.
+        server_cpus: Option<Vec<usize>>,
+    },
     /// A running sicha; its provider stage times and process figures are not readable.
     Remote {
         url: Url,
@@ -118,9 +124,13 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     // Per call: the caller's socket and HTTP connection, the server's two, its provider requests.
     let open_files_limit = probe::raise_open_files(options.concurrency as u64 * 8 + 256);
     let started_at_unix_ms = sicha::clock::now_ms();
+    // Read before `--server-cpus` narrows what this process may use.
+    let machine = probe::machine();
     let progress = progress_bar(options);
     let (run, server_side, served) = match &options.target {
-        Target::Child { exe } => child::run(options, exe, &scenarios, &progress).await?,
+        Target::Child { exe, server_cpus } => {
+            child::run(options, exe, server_cpus.as_deref(), &scenarios, &progress).await?
+        }
         Target::Remote {
             url,
             auth_token,
@@ -138,6 +148,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 url: url.to_string(),
                 profile: None,
                 levers: None,
+                cpus: None,
                 vad: VadSettings {
                     start_ms: None,
                     hangover_ms: None,
@@ -151,6 +162,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         options,
         served,
         &scenarios,
+        machine,
         open_files_limit,
         started_at_unix_ms,
     );
@@ -180,6 +192,8 @@ struct Served {
     profile: Option<String>,
     /// As the server applies them; `None` for a remote server.
     levers: Option<Levers>,
+    /// The CPUs each side ran on, when split.
+    cpus: Option<pinning::CpuSplit>,
     vad: VadSettings,
 }
 
@@ -187,6 +201,7 @@ fn context(
     options: &BenchOptions,
     served: Served,
     scenarios: &ScenarioSet,
+    machine: probe::Machine,
     open_files_limit: (u64, u64),
     started_at_unix_ms: i64,
 ) -> RunContext {
@@ -201,7 +216,8 @@ fn context(
         concurrency: options.concurrency,
         scripts: scenarios.scripts(),
         git_commit: probe::git_commit(),
-        machine: probe::machine(),
+        machine,
+        cpus: served.cpus,
         open_files_limit,
         started_at_unix_ms,
     }

@@ -65,6 +65,8 @@ pub struct RunContext {
     pub scripts: usize,
     pub git_commit: Option<String>,
     pub machine: Machine,
+    /// `--server-cpus`: the CPUs the server and the bench ran on (`None`: shared).
+    pub cpus: Option<super::pinning::CpuSplit>,
     /// Open-file soft limit before and after the bench raised it (equal when it did not need to).
     pub open_files_limit: (u64, u64),
     pub started_at_unix_ms: i64,

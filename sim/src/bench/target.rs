@@ -43,12 +43,13 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Starts `exe serve` against `world` with `business` to call, `extra` settings on top of the
-    /// world's, logging to `log_path`, and waits until it is ready.
+    /// world's, on `cpus` if given, logging to `log_path`, and waits until it is ready.
     pub async fn start(
         exe: &Path,
         world: &SimWorld,
         business: &NewBusiness,
         extra: &[(&str, &str)],
+        cpus: Option<&[usize]>,
         log_path: &Path,
     ) -> Result<Self, BenchError> {
         let scratch = ScratchDir::create()?;
@@ -78,6 +79,15 @@ impl ChildServer {
             .stdout(log.try_clone().map_err(BenchError::io(log_path))?)
             .stderr(log)
             .kill_on_drop(true);
+        if let Some(cpus) = cpus {
+            let set = super::pinning::cpu_set(cpus);
+            // SAFETY: between fork and exec the closure makes one system call and allocates nothing.
+            unsafe {
+                command.pre_exec(move || {
+                    rustix::thread::sched_setaffinity(None, &set).map_err(std::io::Error::from)
+                });
+            }
+        }
         let child = command.spawn().map_err(BenchError::io(exe))?;
         let pid = child.id().ok_or(BenchError::ServerExited(None))?;
         let mut server = Self {

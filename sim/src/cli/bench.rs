@@ -9,6 +9,7 @@ use anyhow::Context;
 use url::Url;
 
 use crate::bench::levers::{self, EndOfTurn, Levers, Stt};
+use crate::bench::pinning;
 use crate::bench::{BenchOptions, EAGER_STT_MS, Target};
 use crate::openai::SimProfile;
 use crate::scenario::demo_business;
@@ -73,6 +74,10 @@ pub struct BenchArgs {
     /// Where report.json, the plots and the server's log go (default target/bench/<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run the bench's own server on these CPUs (`0`, `0,2`, `0-1`) and the bench itself on the
+    /// others, so the server's figures are not the callers' load.
+    #[arg(long, value_name = "LIST", value_parser = pinning::parse_cpu_list, conflicts_with = "server")]
+    pub server_cpus: Option<Vec<usize>>,
     /// Seconds over which the first wave of calls starts (default 10 ms per concurrent call).
     #[arg(long, value_name = "SECS")]
     pub ramp: Option<f64>,
@@ -105,6 +110,7 @@ pub async fn run(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         },
         None => Target::Child {
             exe: std::env::current_exe().context("finding the sicha executable")?,
+            server_cpus: args.server_cpus.clone(),
         },
     };
     let out_dir = args.out.clone().unwrap_or_else(default_out_dir);

@@ -239,6 +239,9 @@ async fn speak_sentences(
     mut sentences: mpsc::Receiver<String>,
 ) {
     while let Some(sentence) = sentences.recv().await {
+        if path.send(ReplyOutput::SpeechRequested).await.is_err() {
+            return;
+        }
         let output = match agent.tts.synthesize(&sentence, voice).await {
             Ok(output) => output,
             Err(error) => {

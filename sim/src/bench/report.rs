@@ -206,13 +206,12 @@ pub fn build(run: &RunOutcome, server: ServerSide, context: RunContext) -> Bench
                     turns.map(Vec::as_slice),
                     &mut samples,
                 );
-                let records = turns.zip(events);
-                let decisions = records.map(|(turns, events)| labelled::decisions(turns, events));
+                let decisions = events.map(|events| labelled::decisions(events));
                 samples
                     .labelled
                     .collect(trace, call.placed_at_unix_ms, decisions.as_deref());
-                if let Some((turns, events)) = records {
-                    samples.waste.collect(turns, events);
+                if let Some(events) = events {
+                    samples.waste.collect(events);
                 }
             }
             Err(error) if error_samples.len() < 5 => error_samples.push(error.clone()),

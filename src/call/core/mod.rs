@@ -155,6 +155,8 @@ pub enum ReplyOutput {
     LlmFirstToken { ms: u64 },
     /// A stage on the way to the first audio finished.
     Timing(StageTime),
+    /// A sentence went to text-to-speech (a request that costs, heard or not).
+    SpeechRequested,
     /// A sentence's audio starts: its chunks follow.
     SentenceStarted { text: String, first_audio_ms: u64 },
     /// A chunk of the current sentence's audio, μ-law 8 kHz.

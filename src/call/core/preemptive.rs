@@ -21,7 +21,7 @@ pub struct Preemptive {
 /// What a discarded reply had cost when it was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waste {
-    /// Sentences whose speech had started (each one a TTS request).
+    /// Sentences sent to text-to-speech, whether or not their audio had started.
     pub sentences: usize,
     /// Audio made and never heard, in μ-law bytes (8 per millisecond).
     pub audio_bytes: usize,
@@ -55,7 +55,7 @@ impl Preemptive {
         };
         for output in &self.held {
             match output {
-                ReplyOutput::SentenceStarted { .. } => waste.sentences += 1,
+                ReplyOutput::SpeechRequested => waste.sentences += 1,
                 ReplyOutput::Audio(codes) => waste.audio_bytes += codes.len(),
                 _ => {}
             }

@@ -34,7 +34,8 @@ struct Waiting {
     evidence: AudioEvidence,
     /// False while an eager guess waits for the hangover.
     confirmed: bool,
-    /// When the end of speech was confirmed, and how long the endpointer waited before that.
+    /// When the end of speech was confirmed (guessed, for a guess), and how long the endpointer
+    /// waited before that.
     heard_at: Instant,
     endpoint_ms: u64,
     /// STT's answer and when it came.
@@ -65,6 +66,16 @@ struct Answering {
     endpoint_ms: u64,
     /// Audio of this reply has reached the line.
     any_audio: bool,
+    /// Its sentences sent to text-to-speech so far.
+    speech_requests: usize,
+}
+
+/// A reply stopped before a word of it was heard: what it had cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnheardReply {
+    pub id: TurnId,
+    /// Sentences it had sent to text-to-speech.
+    pub speech_requests: usize,
 }
 
 /// What became of a transcript that arrived.
@@ -207,6 +218,18 @@ impl TurnTaking {
         ready.then_some(newest.id)
     }
 
+    /// When the caller's speech ended before the newest utterance's eager guess, if that is waiting.
+    pub fn guess_speech_ended(&self) -> Option<Instant> {
+        let newest = self.waiting.back().filter(|w| !w.confirmed)?;
+        let waited = Duration::from_millis(newest.endpoint_ms);
+        Some(
+            newest
+                .heard_at
+                .checked_sub(waited)
+                .unwrap_or(newest.heard_at),
+        )
+    }
+
     /// Takes the waiting utterances as one caller turn (call only when [`TurnTaking::ready`]).
     pub fn take_heard(&mut self) -> Option<Heard> {
         if !self.ready() {
@@ -235,16 +258,33 @@ impl TurnTaking {
         })
     }
 
-    /// The reply for `heard` starts. Returns a reply it supersedes, to cancel.
-    pub fn start_answer(&mut self, heard: &Heard) -> Option<TurnId> {
-        let superseded = self.answering.take().map(|a| a.id);
+    /// The reply for `heard` starts. Returns a reply it supersedes, to cancel (never one that
+    /// sounded: the caller's speech that led here cut that one already).
+    pub fn start_answer(&mut self, heard: &Heard) -> Option<UnheardReply> {
+        let superseded = self.drop_reply();
         self.answering = Some(Answering {
             id: heard.id,
             heard_at: heard.heard_at,
             endpoint_ms: heard.endpoint_ms,
             any_audio: false,
+            speech_requests: 0,
         });
         superseded
+    }
+
+    /// The reply `id` sent a sentence to text-to-speech.
+    pub fn speech_requested(&mut self, id: TurnId) {
+        if let Some(answering) = self.answering.as_mut().filter(|a| a.id == id) {
+            answering.speech_requests += 1;
+        }
+    }
+
+    /// Stops the reply in flight, which has not sounded yet (the caller said more before it did).
+    pub fn drop_reply(&mut self) -> Option<UnheardReply> {
+        self.answering.take().map(|a| UnheardReply {
+            id: a.id,
+            speech_requests: a.speech_requests,
+        })
     }
 
     /// The caller's words needed no reply (dropped, escalated): the wait for an answer is over.

@@ -13,9 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::caller::{CallTrace, TraceKind};
 use sicha::store::events::Event;
-use sicha::store::turns::{ROLE_CALLER, TimedTurn};
 
-/// The server's Hebrew end-of-turn decision.
+/// The server's decision that the caller's turn ended.
 const TURN_ENDED: &str = "turn_ended";
 
 /// The labelled figures gathered across calls.
@@ -30,22 +29,15 @@ pub(super) struct LabelledEnds {
     pub utterances: usize,
 }
 
-/// When the server decided that a caller's turn had ended, ms on the wall clock, in order: each
-/// `turn_ended` event (the Hebrew decision, also when the caller went on and no turn came of it),
-/// and each recorded caller turn's end of speech plus its endpoint wait (every decision that was
-/// answered, the hangover's included). An end decided by the hangover in a pause whose words were
-/// joined with the next utterance's (still being transcribed when the caller went on) left no
-/// record of its own and is not here.
-pub(super) fn decisions(turns: &[TimedTurn], events: &[Event]) -> Vec<f64> {
-    let answered = turns
-        .iter()
-        .filter(|t| t.turn.role == ROLE_CALLER)
-        .filter_map(|t| Some((t.turn.ended_at_ms + t.turn.endpoint_ms?) as f64));
-    let decided = events
+/// When the server decided that a caller's turn had ended, ms on the wall clock, in order: its
+/// `turn_ended` events, which it records for every end it confirms, by words and voice or by the
+/// silence alone, also when the caller went on and no turn came of it.
+pub(super) fn decisions(events: &[Event]) -> Vec<f64> {
+    let mut all: Vec<f64> = events
         .iter()
         .filter(|e| e.kind == TURN_ENDED)
-        .map(|e| e.at_ms as f64);
-    let mut all: Vec<f64> = answered.chain(decided).collect();
+        .map(|e| e.at_ms as f64)
+        .collect();
     all.sort_by(f64::total_cmp);
     all
 }
@@ -276,32 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn decisions_come_from_answered_turns_and_hebrew_decisions() {
-        let mut caller = sicha::store::Turn {
-            call_sid: "CA1".into(),
-            seq: 2,
-            role: ROLE_CALLER.into(),
-            text: String::new(),
-            heard_text: None,
-            started_at_ms: 1000,
-            ended_at_ms: 2000,
-            interrupted: false,
-            stt_ms: None,
-            llm_ttft_ms: None,
-            llm_first_sentence_ms: None,
-            tts_ttfb_ms: None,
-            endpoint_ms: Some(500),
-            v2v_ms: None,
-        };
-        let answered = TimedTurn {
-            turn: caller.clone(),
-            span: Default::default(),
-        };
-        caller.role = "agent".into();
-        let agent = TimedTurn {
-            turn: caller,
-            span: Default::default(),
-        };
+    fn decisions_are_the_servers_turn_ended_events_in_order() {
         let event = |kind: &str, at_ms| Event {
             call_sid: "CA1".into(),
             seq: 1,
@@ -309,7 +276,11 @@ mod tests {
             detail: None,
             at_ms,
         };
-        let events = [event("turn_ended", 1800), event("barge_in", 1900)];
-        assert_eq!(decisions(&[agent, answered], &events), vec![1800.0, 2500.0]);
+        let events = [
+            event("turn_ended", 2500),
+            event("turn_ended", 1800),
+            event("barge_in", 1900),
+        ];
+        assert_eq!(decisions(&events), vec![1800.0, 2500.0]);
     }
 }

@@ -8,11 +8,9 @@
 //! waste where it decides it, per call:
 //! - `preemptive_discarded`: a reply started on an eager transcript and dropped (the caller went
 //!   on, or the confirmed words differ): its model request, and a speech request for each sentence
-//!   whose audio had started (`sentences`). A sentence sent to speech whose first audio had not yet
-//!   come when the reply was dropped is not in that count, so TTS waste is a lower bound.
-//! - a caller turn followed by another with no agent turn between: its answer was started and then
-//!   superseded or cancelled before a word of it was heard (the caller went on after the end was
-//!   confirmed): one model request, its speech requests unknown.
+//!   it had sent to speech (`sentences`), whether or not its audio had started.
+//! - `answer_dropped`: an answer started and then stopped before a word of it was heard (the caller
+//!   went on after the end of the turn was confirmed): its model request and its `sentences`.
 //! - `eager_dropped`: an eager transcription whose utterance went on: one upload.
 //!
 //! What the stand-ins served over the same calls is reported beside it (`provider_requests`), to
@@ -21,10 +19,10 @@
 use serde::Serialize;
 
 use sicha::store::events::Event;
-use sicha::store::turns::{ROLE_AGENT, ROLE_CALLER, TimedTurn};
 
 const PREEMPTIVE_DISCARDED: &str = "preemptive_discarded";
 const EAGER_DROPPED: &str = "eager_dropped";
+const ANSWER_DROPPED: &str = "answer_dropped";
 
 /// Requests thrown away, by provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -74,11 +72,11 @@ impl ProviderRequests {
 }
 
 impl WasteCount {
-    /// Adds one call's waste from its turns and events.
-    pub(super) fn collect(&mut self, turns: &[TimedTurn], events: &[Event]) {
+    /// Adds one call's waste from its events.
+    pub(super) fn collect(&mut self, events: &[Event]) {
         for event in events {
             match event.kind.as_str() {
-                PREEMPTIVE_DISCARDED => {
+                PREEMPTIVE_DISCARDED | ANSWER_DROPPED => {
                     self.model += 1;
                     self.tts += event
                         .detail
@@ -90,16 +88,6 @@ impl WasteCount {
                 _ => {}
             }
         }
-        let spoken: Vec<&str> = turns
-            .iter()
-            .map(|t| t.turn.role.as_str())
-            .filter(|role| *role == ROLE_CALLER || *role == ROLE_AGENT)
-            .collect();
-        let unheard = spoken
-            .windows(2)
-            .filter(|pair| pair[0] == ROLE_CALLER && pair[1] == ROLE_CALLER)
-            .count();
-        self.model += unheard as u64;
     }
 
     /// Per answer heard; `None` without any answer.
@@ -120,13 +108,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn turn(role: &str) -> TimedTurn {
-        TimedTurn {
-            turn: sicha::store::Turn::said("CA1", 0, role, "", 0, 0),
-            span: Default::default(),
-        }
-    }
-
     fn event(kind: &str, detail: Option<serde_json::Value>) -> Event {
         Event {
             call_sid: "CA1".into(),
@@ -139,14 +120,9 @@ mod tests {
 
     #[test]
     fn discarded_replies_dropped_answers_and_dropped_guesses_are_counted() {
-        let turns = [
-            turn(ROLE_AGENT), // the greeting
-            turn(ROLE_CALLER),
-            turn(ROLE_CALLER), // the answer to the first was never heard
-            turn(ROLE_AGENT),
-        ];
         let events = [
             event("eager_dropped", None),
+            event("answer_dropped", Some(json!({"turn": 2, "sentences": 1}))),
             event(
                 "preemptive_discarded",
                 Some(json!({"turn": 3, "sentences": 2, "audio_ms": 900})),
@@ -158,32 +134,25 @@ mod tests {
             event("preemptive_adopted", None),
         ];
         let mut count = WasteCount::default();
-        count.collect(&turns, &events);
+        count.collect(&events);
         assert_eq!(
             count,
             WasteCount {
                 model: 3,
-                tts: 2,
+                tts: 3,
                 stt: 1
             }
         );
         let per = count.per_answer(4).unwrap();
-        assert_eq!((per.model, per.tts, per.stt), (0.75, 0.5, 0.25));
+        assert_eq!((per.model, per.tts, per.stt), (0.75, 0.75, 0.25));
         assert_eq!(per.answers, 4);
         assert!(WasteCount::default().per_answer(0).is_none());
     }
 
     #[test]
     fn answered_turns_waste_nothing() {
-        let turns = [
-            turn(ROLE_AGENT),
-            turn(ROLE_CALLER),
-            turn(ROLE_AGENT),
-            turn(ROLE_CALLER),
-            turn(ROLE_AGENT),
-        ];
         let mut count = WasteCount::default();
-        count.collect(&turns, &[event("preemptive_adopted", None)]);
+        count.collect(&[event("preemptive_adopted", None), event("turn_ended", None)]);
         assert_eq!(count, WasteCount::default());
     }
 }

@@ -6,7 +6,7 @@ use sicha_audio::endpoint::{EndpointEvent, Utterance};
 
 use crate::call::core::dialogue::CallerWords;
 use crate::call::core::end_of_turn::Resumption;
-use crate::call::core::turns::Arrival;
+use crate::call::core::turns::{Arrival, UnheardReply};
 use crate::call::core::{AgentMode, CallCore, Effect, Now, SttOutcome, TurnId};
 use crate::call::loops::LoopDecision;
 use crate::call::phrases;
@@ -89,6 +89,7 @@ impl CallCore {
         if let Some((text, voice)) = reading {
             let detail = json!({
                 "silence_ms": silence_ms,
+                "by": "words_and_voice",
                 "words": format!("{text:?}"),
                 "voice": format!("{voice:?}"),
             });
@@ -111,10 +112,16 @@ impl CallCore {
         }
         let emitted_at = utterance.pcm_start_sample + utterance.pcm.len() as u64;
         let (confirmed, endpoint_ms) = match end {
-            UtteranceEnd::Guessed => (false, 0),
+            // A guess's wait so far: where its speech ended, for pacing a reply started on it.
+            UtteranceEnd::Guessed => (false, emitted_at.saturating_sub(utterance.end_sample) / 8),
             UtteranceEnd::Endpointer => (true, emitted_at.saturating_sub(utterance.end_sample) / 8),
             UtteranceEnd::Decided { silence_ms } => (true, silence_ms),
         };
+        if let UtteranceEnd::Endpointer = end {
+            // Every confirmed end of a turn is on record, whichever way it was decided.
+            let detail = json!({ "silence_ms": endpoint_ms, "by": "silence" });
+            self.event(now, "turn_ended", Some(detail));
+        }
         let speech = utterance.end_sample.saturating_sub(utterance.start_sample);
         let start = utterance.start_sample;
         let evidence = AudioEvidence::from_endpoint(&utterance.evidence, 8000);
@@ -150,9 +157,17 @@ impl CallCore {
     fn said_more(&mut self, at_sample: u64, now: Now) {
         if self.turns.reply_sounding() {
             self.barge_in(at_sample, now);
-        } else if let Some(id) = self.turns.cancel_reply() {
-            self.emit(Effect::CancelTurn(id));
+        } else if let Some(dropped) = self.turns.drop_reply() {
+            self.unheard_reply_dropped(dropped, now);
         }
+    }
+
+    /// A reply is stopped before a word of it was heard: its work is cancelled and what it had
+    /// cost is recorded (the price of ending a turn too soon).
+    fn unheard_reply_dropped(&mut self, dropped: UnheardReply, now: Now) {
+        self.emit(Effect::CancelTurn(dropped.id));
+        let detail = json!({ "turn": dropped.id, "sentences": dropped.speech_requests });
+        self.event(now, "answer_dropped", Some(detail));
     }
 
     pub(super) fn transcript(&mut self, turn: TurnId, outcome: SttOutcome, now: Now) {
@@ -284,7 +299,7 @@ impl CallCore {
         }
         let record = self.dialogue.caller_turn(words.clone(), now);
         if let Some(old) = self.turns.start_answer(&heard) {
-            self.emit(Effect::CancelTurn(old));
+            self.unheard_reply_dropped(old, now);
         }
         self.dialogue.answer_started(&words, heard.stt_wait, now);
         self.escalation.answer_started();

@@ -23,6 +23,7 @@ impl CallCore {
                 self.dialogue.timings(now).llm_ttft_ms = Some(ms as i64);
             }
             ReplyOutput::Timing(stage) => self.dialogue.timings(now).stage(stage),
+            ReplyOutput::SpeechRequested => self.turns.speech_requested(turn),
             ReplyOutput::SentenceStarted {
                 text,
                 first_audio_ms,

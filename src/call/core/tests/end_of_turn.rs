@@ -91,6 +91,8 @@ fn a_caller_who_goes_on_after_the_turn_was_ended_cancels_the_answer() {
     let mut call = call();
     says_tentatively(&mut call, "מה שעות הפתיחה שלכם?");
     call.feed(3400, Input::Tick);
+    // The answer's first sentence has gone to speech, none of it is on the line yet.
+    call.feed(3450, reply(1, ReplyOutput::SpeechRequested));
     let resumed = call.feed(
         3500,
         Input::Speech(EndpointEvent::Resumed {
@@ -102,6 +104,11 @@ fn a_caller_who_goes_on_after_the_turn_was_ended_cancels_the_answer() {
         cancelled(&resumed),
         [1],
         "the answer in preparation is out of date"
+    );
+    assert_eq!(
+        event_detail(&resumed, "answer_dropped"),
+        serde_json::json!({ "turn": 1, "sentences": 1 }),
+        "what it had cost is on record"
     );
 }
 

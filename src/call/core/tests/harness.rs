@@ -200,6 +200,7 @@ pub fn reply(turn: TurnId, output: ReplyOutput) -> Input {
 /// The outputs of a reply that says `sentence` with `samples` of audio, without finishing.
 pub fn sentence(turn: TurnId, text: &str, samples: usize) -> Vec<Input> {
     vec![
+        reply(turn, ReplyOutput::SpeechRequested),
         reply(
             turn,
             ReplyOutput::SentenceStarted {

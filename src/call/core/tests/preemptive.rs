@@ -28,6 +28,46 @@ fn audio_sent(effects: &[Effect]) -> usize {
 }
 
 #[test]
+fn an_early_guess_is_transcribed_at_once_but_answered_only_once_the_silence_is_long_enough() {
+    let mut call = Call::greeted();
+    call.feed(2120, speech_started(2000));
+    // Eager transcription 100 ms into the silence; its words are back 30 ms later.
+    let eager = call.feed(
+        3100,
+        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3100))),
+    );
+    assert_eq!(transcribed(&eager), [1]);
+    let words = call.feed(3130, heard(1, "מה שעות הפתיחה"));
+    assert!(replies(&words).is_empty(), "a breath may still end here");
+    assert_eq!(
+        call.core.next_deadline().map(|at| call.ms_of(at)),
+        Some(3150)
+    );
+    assert_eq!(replies(&call.feed(3150, Input::Tick)), [1]);
+}
+
+#[test]
+fn a_caller_who_goes_on_before_the_reply_may_start_costs_only_the_transcription() {
+    let mut call = Call::greeted();
+    call.feed(2120, speech_started(2000));
+    call.feed(
+        3100,
+        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3100))),
+    );
+    call.feed(3130, heard(1, "שלום"));
+    let resumed = call.feed(
+        3140,
+        Input::Speech(EndpointEvent::Resumed {
+            at_sample: 3140 * 8,
+        }),
+    );
+    assert!(events(&resumed).contains(&"eager_dropped".to_string()));
+    assert!(!events(&resumed).contains(&"preemptive_discarded".to_string()));
+    assert!(replies(&call.feed(3150, Input::Tick)).is_empty());
+    assert!(replies(&call.log).is_empty(), "no model request at all");
+}
+
+#[test]
 fn the_answer_starts_on_the_guess_and_is_heard_only_once_the_turn_is_confirmed() {
     let mut call = Call::greeted();
     let started = guessed(&mut call);

@@ -8,6 +8,11 @@ fn an_utterance_is_transcribed_then_answered_before_its_record_is_written() {
     let mut call = Call::greeted();
     let effects = call.says(2000, 3000);
     assert_eq!(transcribed(&effects), [1]);
+    assert_eq!(
+        event_detail(&effects, "turn_ended"),
+        serde_json::json!({ "silence_ms": HANGOVER_MS, "by": "silence" }),
+        "an end decided by the silence alone is on record too"
+    );
     let effects = call.feed(3900, heard(1, "אני רוצה לקבוע תור"));
     assert_eq!(replies(&effects), [1]);
     assert_eq!(asked(&effects), ["אני רוצה לקבוע תור"]);
@@ -95,6 +100,10 @@ fn a_superseded_replys_late_output_is_ignored() {
     // The caller adds something before the answer is heard: the first reply is dropped quietly.
     let confirm = call.says(4000, 4500);
     assert_eq!(cancelled(&confirm), [1]);
+    assert_eq!(
+        event_detail(&confirm, "answer_dropped"),
+        serde_json::json!({ "turn": 1, "sentences": 0 })
+    );
     assert!(
         !confirm.iter().any(|e| matches!(e, Effect::Clear)),
         "nothing was on the line"
@@ -222,8 +231,10 @@ fn each_sentence_is_recorded_when_it_starts_for_the_line() {
     let mut call = Call::greeted();
     call.says(2000, 2500);
     call.feed(3000, heard(1, "מה שעות הפתיחה"));
-    let [started, audio, _done] = <[Input; 3]>::try_from(sentence(1, "משמונה עד שש.", 8000))
-        .unwrap_or_else(|_| unreachable!());
+    let [requested, started, audio, _done] =
+        <[Input; 4]>::try_from(sentence(1, "משמונה עד שש.", 8000))
+            .unwrap_or_else(|_| unreachable!());
+    assert!(call.feed(3300, requested).is_empty());
     let effects = call.feed(3400, started);
     assert_eq!(
         event_detail(&effects, crate::store::events::AGENT_SPEAKING),

@@ -15,8 +15,12 @@ pub struct CpuSplit {
     pub bench: Vec<usize>,
 }
 
+/// CPU numbers, as `--server-cpus` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
 /// A CPU list as `taskset -c` takes it: `0`, `0,2`, `0-3`.
-pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
+pub fn parse_cpu_list(list: &str) -> Result<CpuList, String> {
     let mut cpus = Vec::new();
     for part in list.split(',').map(str::trim) {
         let (first, last) = part.split_once('-').unwrap_or((part, part));
@@ -33,7 +37,7 @@ pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
     }
     cpus.sort_unstable();
     cpus.dedup();
-    Ok(cpus)
+    Ok(CpuList(cpus))
 }
 
 /// Gives `server` to the server and moves every thread of this process onto the CPUs it may use
@@ -86,9 +90,10 @@ mod tests {
 
     #[test]
     fn cpu_lists_read_as_taskset_writes_them() {
-        assert_eq!(parse_cpu_list("0"), Ok(vec![0]));
-        assert_eq!(parse_cpu_list("2,0"), Ok(vec![0, 2]));
-        assert_eq!(parse_cpu_list("0-2,1"), Ok(vec![0, 1, 2]));
+        let list = |cpus: &[usize]| Ok(CpuList(cpus.to_vec()));
+        assert_eq!(parse_cpu_list("0"), list(&[0]));
+        assert_eq!(parse_cpu_list("2,0"), list(&[0, 2]));
+        assert_eq!(parse_cpu_list("0-2,1"), list(&[0, 1, 2]));
         assert!(parse_cpu_list("").is_err());
         assert!(parse_cpu_list("a").is_err());
         assert!(parse_cpu_list("3-1").is_err());

@@ -77,7 +77,7 @@ pub struct BenchArgs {
     /// Run the bench's own server on these CPUs (`0`, `0,2`, `0-1`) and the bench itself on the
     /// others, so the server's figures are not the callers' load.
     #[arg(long, value_name = "LIST", value_parser = pinning::parse_cpu_list, conflicts_with = "server")]
-    pub server_cpus: Option<Vec<usize>>,
+    pub server_cpus: Option<pinning::CpuList>,
     /// Seconds over which the first wave of calls starts (default 10 ms per concurrent call).
     #[arg(long, value_name = "SECS")]
     pub ramp: Option<f64>,
@@ -110,7 +110,7 @@ pub async fn run(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         },
         None => Target::Child {
             exe: std::env::current_exe().context("finding the sicha executable")?,
-            server_cpus: args.server_cpus.clone(),
+            server_cpus: args.server_cpus.clone().map(|list| list.0),
         },
     };
     let out_dir = args.out.clone().unwrap_or_else(default_out_dir);
@@ -269,6 +269,13 @@ mod tests {
                 hangover_ms: 700,
             }
         );
+    }
+
+    #[test]
+    fn the_servers_cpus_are_read_as_taskset_writes_them() {
+        let cli = Cli::try_parse_from(["bench", "--server-cpus", "0-1,3"]).unwrap();
+        assert_eq!(cli.bench.server_cpus, Some(pinning::CpuList(vec![0, 1, 3])));
+        assert!(Cli::try_parse_from(["bench", "--server-cpus", "x"]).is_err());
     }
 
     #[test]

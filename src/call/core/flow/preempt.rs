@@ -22,7 +22,9 @@ pub(super) const PREEMPT_LEAD: Duration = Duration::from_millis(600);
 
 /// The silence before any reply is started ahead: the pauses inside a sentence (a breath, a comma,
 /// a stop consonant) mostly end by then, and a reply started in one is thrown away. Measured on the
-/// bench's scripts: 150 ms kept wasted model requests under 0.2 per answer, 120 ms took them to 0.44.
+/// bench's scripts with realtime STT, whose transcript comes about 35 ms after the guess: replies
+/// started at 150 ms (eager transcription at 100) wasted 0.4 model requests per answer, at 185 ms
+/// (eager at 150, the default) 0.2; batch STT's transcripts come later than either.
 pub(super) const REPLY_AFTER_SILENCE: Duration = Duration::from_millis(150);
 
 impl CallCore {

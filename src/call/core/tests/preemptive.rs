@@ -6,13 +6,18 @@ use sicha_audio::endpoint::EndpointEvent;
 use super::harness::*;
 use crate::call::core::*;
 
+/// The caller speaks 2000–3000 ms and the endpointer guesses the end at `at_ms`.
+fn guess_at(call: &mut Call, at_ms: u64) -> Vec<Effect> {
+    call.feed(2120, speech_started(2000));
+    call.feed(
+        at_ms,
+        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, at_ms))),
+    )
+}
+
 /// The caller speaks 2000–3000 ms; the eager guess comes at 3250 ms and its transcript at 3400 ms.
 fn guessed(call: &mut Call) -> Vec<Effect> {
-    call.feed(2120, speech_started(2000));
-    let eager = call.feed(
-        3250,
-        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3250))),
-    );
+    let eager = guess_at(call, 3250);
     assert_eq!(transcribed(&eager), [1]);
     call.feed(3400, heard(1, "מה שעות הפתיחה"))
 }
@@ -30,12 +35,8 @@ fn audio_sent(effects: &[Effect]) -> usize {
 #[test]
 fn an_early_guess_is_transcribed_at_once_but_answered_only_once_the_silence_is_long_enough() {
     let mut call = Call::greeted();
-    call.feed(2120, speech_started(2000));
     // Eager transcription 100 ms into the silence; its words are back 30 ms later.
-    let eager = call.feed(
-        3100,
-        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3100))),
-    );
+    let eager = guess_at(&mut call, 3100);
     assert_eq!(transcribed(&eager), [1]);
     let words = call.feed(3130, heard(1, "מה שעות הפתיחה"));
     assert!(replies(&words).is_empty(), "a breath may still end here");
@@ -49,11 +50,7 @@ fn an_early_guess_is_transcribed_at_once_but_answered_only_once_the_silence_is_l
 #[test]
 fn a_caller_who_goes_on_before_the_reply_may_start_costs_only_the_transcription() {
     let mut call = Call::greeted();
-    call.feed(2120, speech_started(2000));
-    call.feed(
-        3100,
-        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3100))),
-    );
+    guess_at(&mut call, 3100);
     call.feed(3130, heard(1, "שלום"));
     let resumed = call.feed(
         3140,
@@ -182,11 +179,7 @@ fn a_business_can_turn_preemptive_replies_off() {
 #[test]
 fn no_answer_is_started_ahead_for_words_that_are_not_answered() {
     let mut call = Call::greeted();
-    call.feed(2120, speech_started(2000));
-    call.feed(
-        3250,
-        Input::Speech(EndpointEvent::Tentative(utterance(2000, 3000, 3250))),
-    );
+    guess_at(&mut call, 3250);
     // A lone filler is not answered, so nothing is started for it.
     assert!(replies(&call.feed(3400, heard(1, "אממ"))).is_empty());
 }
